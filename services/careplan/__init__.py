@@ -1,0 +1,1 @@
+"""The careplan service (built in its own issue)."""

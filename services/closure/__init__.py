@@ -1,0 +1,1 @@
+"""The closure service (built in its own issue)."""

@@ -1,0 +1,1 @@
+"""The monitoring service (built in its own issue)."""

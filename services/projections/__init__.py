@@ -1,0 +1,1 @@
+"""The projections service (built in its own issue)."""

@@ -1,0 +1,1 @@
+"""caseline's event kit: envelope, store, relay, consumer, auth, logging and settings."""
