@@ -1,0 +1,55 @@
+"""Per-case hash chain: canonical bytes of an event and the SHA-256 link to its predecessor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+GENESIS_HASH = bytes(32)
+"""The `previous_hash` of the first event of every stream."""
+
+
+def _normalise(value: Any) -> Any:
+    # jsonb gives an integral float back as an int (1.0e20 -> 100000000000000000000), so both
+    # sides of the hash must spell such numbers the same way.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8, integral floats as ints."""
+    return json.dumps(
+        _normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def event_hash(
+    *,
+    previous_hash: bytes,
+    case_id: str,
+    stream_version: int,
+    event_id: str,
+    event_type: str,
+    schema_version: int,
+    payload: dict[str, Any],
+    metadata: dict[str, Any],
+) -> bytes:
+    """SHA-256 over the previous hash and the canonical bytes of one event."""
+    body = canonical_json(
+        {
+            "case_id": case_id,
+            "stream_version": stream_version,
+            "event_id": event_id,
+            "event_type": event_type,
+            "schema_version": schema_version,
+            "payload": payload,
+            "metadata": metadata,
+        }
+    )
+    return hashlib.sha256(previous_hash + body).digest()

@@ -1,0 +1,493 @@
+"""PostgreSQL event store: one schema per service, optimistic concurrency, hash-chained streams.
+
+Global positions follow commit order. Every append takes the row lock on the schema's single
+`log_head` row before it writes and holds it until commit, so a transaction that got position
+p committed after every transaction holding a position below p. A reader that has seen p can
+therefore never later find a smaller position appearing: late commits cannot be skipped, and
+rolled-back appends leave no gaps because the counter rolls back with them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict
+
+from shared.chain import GENESIS_HASH, event_hash
+from shared.envelope import (
+    DomainEvent,
+    Envelope,
+    EventMetadata,
+    EventRegistry,
+    RecordedEvent,
+    registry,
+    utc_now,
+)
+from shared.errors import ConcurrencyError, DuplicateEventError, InfrastructureUnavailable
+
+_SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def quote_schema(schema: str) -> str:
+    """Validate a schema name (it is spliced into SQL) and return it quoted."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"not a valid schema name: {schema!r}")
+    return f'"{schema}"'
+
+
+def _migration(s: str) -> str:
+    return f"""
+CREATE SCHEMA IF NOT EXISTS {s};
+
+CREATE TABLE IF NOT EXISTS {s}.events (
+    position        bigint      NOT NULL UNIQUE CHECK (position >= 1),
+    case_id         text        NOT NULL,
+    stream_version  integer     NOT NULL CHECK (stream_version >= 1),
+    event_id        uuid        NOT NULL UNIQUE,
+    event_type      text        NOT NULL,
+    schema_version  integer     NOT NULL CHECK (schema_version >= 1),
+    payload         jsonb       NOT NULL,
+    metadata        jsonb       NOT NULL,
+    previous_hash   bytea       NOT NULL,
+    hash            bytea       NOT NULL,
+    PRIMARY KEY (case_id, stream_version)
+);
+
+-- One row: the last position handed out. Its row lock orders appends by commit.
+CREATE TABLE IF NOT EXISTS {s}.log_head (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    last_position  bigint  NOT NULL
+);
+INSERT INTO {s}.log_head (singleton, last_position) VALUES (true, 0) ON CONFLICT DO NOTHING;
+
+CREATE TABLE IF NOT EXISTS {s}.relay_positions (
+    topic       text        PRIMARY KEY,
+    position    bigint      NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE OR REPLACE FUNCTION {s}.refuse_event_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'caseline events are append-only: % on %.events is refused',
+        TG_OP, TG_TABLE_SCHEMA
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Record a correcting event instead.';
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER events_refuse_update_delete
+    BEFORE UPDATE OR DELETE ON {s}.events
+    FOR EACH ROW EXECUTE FUNCTION {s}.refuse_event_change();
+
+CREATE OR REPLACE TRIGGER events_refuse_truncate
+    BEFORE TRUNCATE ON {s}.events
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.refuse_event_change();
+"""
+
+
+class StoredEvent(BaseModel):
+    """One row of an events table, as stored: the relay publishes these without decoding."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int
+    case_id: str
+    stream_version: int
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+    previous_hash: bytes
+    hash: bytes
+
+    def envelope_metadata(self) -> EventMetadata:
+        """The metadata as the envelope model."""
+        return EventMetadata.model_validate(
+            {
+                **self.metadata,
+                "event_id": self.event_id,
+                "case_id": self.case_id,
+                "schema_version": self.schema_version,
+            }
+        )
+
+    def expected_hash(self) -> bytes:
+        """The hash this row should carry, recomputed from its content and previous hash."""
+        return event_hash(
+            previous_hash=self.previous_hash,
+            case_id=self.case_id,
+            stream_version=self.stream_version,
+            event_id=str(self.event_id),
+            event_type=self.event_type,
+            schema_version=self.schema_version,
+            payload=self.payload,
+            metadata=self.metadata,
+        )
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append did: the stream's new version, the positions, whether anything was new."""
+
+    case_id: str
+    stream_version: int
+    positions: tuple[int, ...]
+    written: bool
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The result of verifying one case's hash chain."""
+
+    case_id: str
+    events_checked: int
+    ok: bool
+    broken_at_version: int | None = None
+    reason: str | None = None
+
+
+_COLUMNS = (
+    "position, case_id, stream_version, event_id, event_type, schema_version, "
+    "payload::text AS payload, metadata::text AS metadata, previous_hash, hash"
+)
+
+
+def _row_to_stored(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        position=row["position"],
+        case_id=row["case_id"],
+        stream_version=row["stream_version"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        payload=json.loads(row["payload"]),
+        metadata=json.loads(row["metadata"]),
+        previous_hash=bytes(row["previous_hash"]),
+        hash=bytes(row["hash"]),
+    )
+
+
+def _metadata_document(meta: EventMetadata) -> dict[str, Any]:
+    # event id, case id and schema version are columns; the rest travels as one document.
+    assert meta.recorded_at is not None
+    return {
+        "agency_id": meta.agency_id,
+        "actor": {"staff_id": meta.actor.staff_id, "role": meta.actor.role.value},
+        "correlation_id": str(meta.correlation_id),
+        "causation_id": str(meta.causation_id) if meta.causation_id else None,
+        "occurred_at": meta.occurred_at.astimezone(UTC).isoformat(),
+        "recorded_at": meta.recorded_at.astimezone(UTC).isoformat(),
+    }
+
+
+class EventStore:
+    """The event store of one service, in that service's own PostgreSQL schema."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        service: str,
+        *,
+        schema: str | None = None,
+        events: EventRegistry = registry,
+    ) -> None:
+        self.pool = pool
+        self.service = service
+        self.schema = schema or service
+        self._s = quote_schema(self.schema)
+        self.registry = events
+        self.notify_channel = f"caseline_{self.schema}_events"
+
+    async def migrate(self) -> None:
+        """Create the schema, tables and immutability triggers (idempotent)."""
+        # Concurrent processes of one service may start together: one migrates at a time.
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"caseline-migrate-{self.schema}"
+            )
+            await conn.execute(_migration(self._s))
+
+    async def append(
+        self,
+        case_id: str,
+        expected_version: int,
+        envelopes: Sequence[Envelope[Any]],
+        *,
+        connection: asyncpg.Connection | None = None,
+    ) -> AppendResult:
+        """Append events to a case at `expected_version`; a retry with the same ids writes nothing.
+
+        Raises `ConcurrencyError` when the stream is not at `expected_version`, and
+        `DuplicateEventError` when an event id is already stored elsewhere.
+        """
+        if not envelopes:
+            raise ValueError("append needs at least one event")
+        for env in envelopes:
+            if env.metadata.case_id != case_id:
+                raise ValueError(
+                    f"event {env.metadata.event_id} is for case {env.metadata.case_id}, "
+                    f"not {case_id}"
+                )
+            if env.payload.service != self.service:
+                raise ValueError(
+                    f"{env.event_type} belongs to {env.payload.service}, not {self.service}"
+                )
+        if connection is not None:
+            async with connection.transaction():
+                return await self._append(connection, case_id, expected_version, envelopes)
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await self._append(conn, case_id, expected_version, envelopes)
+
+    async def _append(
+        self,
+        conn: asyncpg.Connection,
+        case_id: str,
+        expected_version: int,
+        envelopes: Sequence[Envelope[Any]],
+    ) -> AppendResult:
+        s = self._s
+        ids = [env.metadata.event_id for env in envelopes]
+        if len(set(ids)) != len(ids):
+            raise DuplicateEventError("the same event id appears twice in one append")
+        # The lock comes first: everything read below is then the latest committed state.
+        last_position: int = await conn.fetchval(
+            f"SELECT last_position FROM {s}.log_head WHERE singleton FOR UPDATE"
+        )
+        existing = await conn.fetch(
+            f"SELECT event_id, case_id, stream_version, position FROM {s}.events "
+            "WHERE event_id = ANY($1::uuid[]) ORDER BY position",
+            ids,
+        )
+        if existing:
+            return self._replayed_append(case_id, ids, existing)
+        head = await conn.fetchrow(
+            f"SELECT stream_version, hash FROM {s}.events WHERE case_id = $1 "
+            "ORDER BY stream_version DESC LIMIT 1",
+            case_id,
+        )
+        actual_version = head["stream_version"] if head else 0
+        if actual_version != expected_version:
+            raise ConcurrencyError(case_id, expected_version, actual_version)
+        previous_hash = bytes(head["hash"]) if head else GENESIS_HASH
+
+        recorded_at = utc_now()
+        rows: list[tuple[Any, ...]] = []
+        for offset, env in enumerate(envelopes, start=1):
+            meta = env.metadata.model_copy(
+                update={"recorded_at": recorded_at, "schema_version": env.payload.schema_version}
+            )
+            version = expected_version + offset
+            payload = env.payload.model_dump(mode="json")
+            metadata = _metadata_document(meta)
+            digest = event_hash(
+                previous_hash=previous_hash,
+                case_id=case_id,
+                stream_version=version,
+                event_id=str(meta.event_id),
+                event_type=env.event_type,
+                schema_version=meta.schema_version,
+                payload=payload,
+                metadata=metadata,
+            )
+            rows.append(
+                (
+                    last_position + offset,
+                    case_id,
+                    version,
+                    meta.event_id,
+                    env.event_type,
+                    meta.schema_version,
+                    json.dumps(payload, ensure_ascii=False),
+                    json.dumps(metadata, ensure_ascii=False),
+                    previous_hash,
+                    digest,
+                )
+            )
+            previous_hash = digest
+        try:
+            await conn.executemany(
+                f"INSERT INTO {s}.events (position, case_id, stream_version, event_id, "
+                "event_type, schema_version, payload, metadata, previous_hash, hash) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10)",
+                rows,
+            )
+        except asyncpg.UniqueViolationError as e:
+            # Unreachable while every writer takes the log_head lock; kept as a typed error
+            # should a writer bypass it.
+            raise ConcurrencyError(case_id, expected_version, -1) from e
+        new_last = last_position + len(rows)
+        await conn.execute(f"UPDATE {s}.log_head SET last_position = $1 WHERE singleton", new_last)
+        await conn.execute("SELECT pg_notify($1, $2)", self.notify_channel, str(new_last))
+        return AppendResult(
+            case_id=case_id,
+            stream_version=expected_version + len(rows),
+            positions=tuple(r[0] for r in rows),
+            written=True,
+        )
+
+    @staticmethod
+    def _replayed_append(
+        case_id: str, ids: list[uuid.UUID], existing: Sequence[asyncpg.Record]
+    ) -> AppendResult:
+        found = {r["event_id"] for r in existing}
+        if found != set(ids) or any(r["case_id"] != case_id for r in existing):
+            raise DuplicateEventError(
+                f"event ids {sorted(str(i) for i in found)} are already stored, "
+                "but the append does not repeat an earlier one exactly"
+            )
+        return AppendResult(
+            case_id=case_id,
+            stream_version=max(r["stream_version"] for r in existing),
+            positions=tuple(r["position"] for r in existing),
+            written=False,
+        )
+
+    async def stream_version(self, case_id: str) -> int:
+        """The current version of a case's stream (0 when it has no events)."""
+        version: int | None = await self.pool.fetchval(
+            f"SELECT max(stream_version) FROM {self._s}.events WHERE case_id = $1", case_id
+        )
+        return version or 0
+
+    async def read_stream_raw(self, case_id: str, from_version: int = 1) -> list[StoredEvent]:
+        """A case's events as stored, in stream order."""
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM {self._s}.events "
+            "WHERE case_id = $1 AND stream_version >= $2 ORDER BY stream_version",
+            case_id,
+            from_version,
+        )
+        return [_row_to_stored(r) for r in rows]
+
+    async def read_stream(self, case_id: str, from_version: int = 1) -> list[RecordedEvent[Any]]:
+        """A case's events decoded to their current schema versions, in stream order."""
+        return [self.decode(e) for e in await self.read_stream_raw(case_id, from_version)]
+
+    async def read_all_raw(
+        self,
+        after_position: int,
+        limit: int = 500,
+        *,
+        connection: asyncpg.Connection | None = None,
+    ) -> list[StoredEvent]:
+        """Up to `limit` events after a global position, in commit order."""
+        query = (
+            f"SELECT {_COLUMNS} FROM {self._s}.events "
+            "WHERE position > $1 ORDER BY position LIMIT $2"
+        )
+        if connection is not None:
+            rows = await connection.fetch(query, after_position, limit)
+        else:
+            rows = await self.pool.fetch(query, after_position, limit)
+        return [_row_to_stored(r) for r in rows]
+
+    async def read_all(self, after_position: int, limit: int = 500) -> list[RecordedEvent[Any]]:
+        """Like `read_all_raw`, decoded to current schema versions."""
+        return [self.decode(e) for e in await self.read_all_raw(after_position, limit)]
+
+    async def iter_all(
+        self, after_position: int = 0, batch: int = 1000
+    ) -> AsyncIterator[StoredEvent]:
+        """Every event after a position, in commit order, fetched in batches."""
+        position = after_position
+        while True:
+            page = await self.read_all_raw(position, batch)
+            for event in page:
+                yield event
+            if len(page) < batch:
+                return
+            position = page[-1].position
+
+    async def last_position(self) -> int:
+        """The last global position handed out (committed)."""
+        value: int = await self.pool.fetchval(
+            f"SELECT last_position FROM {self._s}.log_head WHERE singleton"
+        )
+        return value
+
+    async def case_ids(self) -> list[str]:
+        """Every case that has at least one event, sorted."""
+        rows = await self.pool.fetch(
+            f"SELECT DISTINCT case_id FROM {self._s}.events ORDER BY case_id"
+        )
+        return [r["case_id"] for r in rows]
+
+    def decode(self, stored: StoredEvent) -> RecordedEvent[Any]:
+        """Build the typed, current-version event from a stored row."""
+        cls: type[DomainEvent] = self.registry.event_class(self.service, stored.event_type)
+        payload = self.registry.load(cls, stored.schema_version, stored.payload)
+        return RecordedEvent(
+            position=stored.position,
+            stream_version=stored.stream_version,
+            envelope=Envelope(metadata=stored.envelope_metadata(), payload=payload),
+            previous_hash=stored.previous_hash,
+            hash=stored.hash,
+        )
+
+    async def verify_case(self, case_id: str) -> ChainReport:
+        """Recompute a case's hash chain; report the first event that does not verify."""
+        return verify_chain(case_id, await self.read_stream_raw(case_id))
+
+    async def verify_all(self) -> list[ChainReport]:
+        """Verify every case's chain, plus the global log: positions 1..last with no gap."""
+        reports = [await self.verify_case(case_id) for case_id in await self.case_ids()]
+        last = await self.last_position()
+        count: int = await self.pool.fetchval(f"SELECT count(*) FROM {self._s}.events")
+        if count != last:
+            reports.append(
+                ChainReport(
+                    case_id="*",
+                    events_checked=count,
+                    ok=False,
+                    reason=f"the log handed out {last} positions but holds {count} events",
+                )
+            )
+        return reports
+
+
+def verify_chain(case_id: str, events: Sequence[StoredEvent]) -> ChainReport:
+    """Check versions run 1..n, each event links to its predecessor, and each hash recomputes."""
+    previous = GENESIS_HASH
+    for expected_version, event in enumerate(events, start=1):
+        if event.stream_version != expected_version:
+            return ChainReport(
+                case_id, expected_version - 1, False, expected_version,
+                f"version {expected_version} is missing (found {event.stream_version})",
+            )
+        if event.previous_hash != previous:
+            return ChainReport(
+                case_id, expected_version - 1, False, expected_version,
+                "previous hash does not match the event before it",
+            )
+        if event.expected_hash() != event.hash:
+            return ChainReport(
+                case_id, expected_version - 1, False, expected_version,
+                "content does not match its hash: the event was altered",
+            )
+        previous = event.hash
+    return ChainReport(case_id, len(events), True)
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """Open an asyncpg pool, translating connection failures into `InfrastructureUnavailable`."""
+    try:
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    except (OSError, asyncpg.PostgresError) as e:
+        raise InfrastructureUnavailable(
+            f"PostgreSQL at {_redact(dsn)} is unavailable: {e}"
+        ) from e
+    assert pool is not None
+    return pool
+
+
+def _redact(dsn: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
