@@ -22,3 +22,19 @@ async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 def schema_name() -> str:
     """A schema of its own for each test, so tests never see each other's events."""
     return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def kafka_topic(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """A fresh three-partition topic for one test."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    name = f"caseline.test-{uuid.uuid4().hex[:10]}.v1"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
