@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import typer
 
+from shared.auth_cli import token
+
 app = typer.Typer(
     help="caseline: event-sourced case management for multi-agency welfare networks.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def _commands() -> None:
+    """Keep `caseline` a group of subcommands even while it has only one."""
+
+
+app.command("token")(token)
 
 
 def main() -> None:
