@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from shared.auth_cli import token
+from shared.infra.commands import register as register_infra_commands
 
 app = typer.Typer(
     help="caseline: event-sourced case management for multi-agency welfare networks.",
@@ -19,6 +20,76 @@ def _commands() -> None:
 
 
 app.command("token")(token)
+register_infra_commands(app)  # up, down, status: the local stack
+
+bench_app = typer.Typer(
+    help="Benchmarks that print figures beside a raw baseline measured in the same run."
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("kit")
+def bench_kit(
+    events: int = typer.Option(5000, min=100, help="Events per measurement."),
+    batch: int = typer.Option(100, min=2, help="Events per call in the batched append."),
+) -> None:
+    """Event-store append rate (single and batched) and relay throughput, with baselines."""
+    import asyncio
+
+    from shared.bench import render, run_kit_benchmark
+    from shared.logging import configure_logging
+    from shared.settings import load_settings
+
+    settings = load_settings(log_level="WARNING")
+    configure_logging(settings)
+    figures = asyncio.run(
+        run_kit_benchmark(
+            settings.database_url,
+            settings.kafka_bootstrap_servers,
+            events=events,
+            batch=batch,
+            progress=lambda line: typer.echo(line, err=True),
+        )
+    )
+    typer.echo(render(figures))
+
+
+@app.command("relay")
+def relay(
+    service: str = typer.Argument(..., help="The service whose events table to publish."),
+    schema: str | None = typer.Option(None, help="Its schema, when not named after the service."),
+    topic: str | None = typer.Option(
+        None, help="Topic to publish to (default caseline.<service>.v1)."
+    ),
+    batch_size: int = typer.Option(500, min=1, help="Events read and published per batch."),
+) -> None:
+    """Publish one service's committed events to Kafka in commit order until stopped."""
+    import asyncio
+    import signal
+
+    from shared.logging import configure_logging
+    from shared.relay import run_relay
+    from shared.settings import load_settings
+
+    settings = load_settings(service=service)
+    configure_logging(settings)
+
+    async def until_signalled() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_relay(
+            settings.database_url,
+            settings.kafka_bootstrap_servers,
+            service,
+            schema=schema,
+            topic=topic,
+            batch_size=batch_size,
+            stop=stop,
+        )
+
+    asyncio.run(until_signalled())
 
 
 def main() -> None:
