@@ -19,14 +19,10 @@ from aiokafka.errors import KafkaError
 
 from shared.codec import to_kafka
 from shared.errors import InfrastructureUnavailable
+from shared.infra.topics import topic_for
 from shared.store import EventStore
 
 log = structlog.get_logger("caseline.relay")
-
-
-def topic_for(service: str) -> str:
-    """The Kafka topic a service publishes its events to."""
-    return f"caseline.{service}.v1"
 
 
 def idempotent_producer(bootstrap_servers: str, **overrides: object) -> AIOKafkaProducer:

@@ -9,7 +9,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-SERVICES_WITH_TOPICS: tuple[str, ...] = ("intake", "careplan", "monitoring", "closure", "directory")
+from shared.envelope import SERVICES
+
+SERVICES_WITH_TOPICS: tuple[str, ...] = SERVICES
 """The services that publish events, each to its own topic."""
 
 DLQ_TOPIC = "caseline.dlq.v1"
