@@ -1,0 +1,527 @@
+"""The idempotent consumer: each Kafka event is applied once, or dead-lettered, and nothing is lost.
+
+For one message the order is fixed:
+
+1. decode it (`shared.codec.from_kafka`);
+2. in ONE PostgreSQL transaction: insert the dedup record (consumer, event id), run the
+   handler's effects on the same connection unless the record already existed, and move the
+   consumer's stored position;
+3. commit; only THEN acknowledge the Kafka offset.
+
+A crash between 3's commit and the acknowledgement makes Kafka deliver the message again; the
+dedup record turns that redelivery into a no-op. A message that can never be applied (not a
+caseline CloudEvent, an unknown type, an invalid payload, or a handler's `ProcessingRejected`)
+is published to `caseline.dlq.v1` unchanged, with headers saying why, and acknowledged after
+the DLQ confirmed it. An outage (PostgreSQL or Kafka unreachable) is never dead-lettered: the
+message stays unacknowledged, the consumer rewinds to it and tries again after a backoff.
+
+Wiring, in a service's bootstrap (every resource comes from the caller)::
+
+    dlq_producer = idempotent_producer(settings.kafka_bootstrap_servers)  # shared.relay
+    await dlq_producer.start()
+    consumer = IdempotentConsumer(
+        "closure.intake-events", pool, schema="closure", events=registry,
+        handle=apply_intake_event, dead_letters=DeadLetterQueue(dlq_producer),
+    )
+    await consumer.migrate()
+    subscribe_idempotent(router_or_broker, consumer, "caseline.intake.v1", group_id="closure")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+import asyncpg
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.broker.registrator import KafkaRegistrator
+from faststream.message import StreamMessage
+from faststream.middlewares import AckPolicy
+
+from shared.codec import EXT_CORRELATION, ReceivedEvent, from_kafka
+from shared.envelope import EventRegistry
+from shared.errors import CaselineError, ConcurrencyError, InfrastructureUnavailable
+from shared.logging import event_context, get_logger
+from shared.store import quote_schema
+
+log = get_logger("caseline.consumer")
+
+DLQ_TOPIC = "caseline.dlq.v1"
+
+Headers = tuple[tuple[str, bytes | None], ...]
+EventHandler = Callable[[asyncpg.Connection, ReceivedEvent], Awaitable[None]]
+"""`async def handle(conn, event)`: applies an event's effects on `conn`, inside the
+consumer's transaction. It raises `ProcessingRejected` to refuse an event for good."""
+
+
+class ProcessingRejected(CaselineError):
+    """A handler's refusal of an event it can never apply: the message goes to the DLQ."""
+
+
+class DeadLetterHeader(StrEnum):
+    """The headers added to a dead-lettered message, after all of its original ones."""
+
+    REASON = "caseline-dlq-reason"
+    ERROR = "caseline-dlq-error"
+    CONSUMER = "caseline-dlq-consumer"
+    TOPIC = "caseline-dlq-topic"
+    PARTITION = "caseline-dlq-partition"
+    OFFSET = "caseline-dlq-offset"
+    AT = "caseline-dlq-at"
+
+
+class Outcome(StrEnum):
+    """What became of one message."""
+
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead-lettered"
+    REDELIVER = "redeliver"
+    """Not settled (an outage): it must not be acknowledged, Kafka delivers it again."""
+
+
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    InfrastructureUnavailable,
+    # Another writer got to a stream first: deciding again on redelivery will do.
+    ConcurrencyError,
+    OSError,  # refused or reset connections, timeouts (TimeoutError is an OSError)
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # e.g. the connection was closed mid-transaction
+    asyncpg.TransactionRollbackError,  # serialization failures, deadlocks
+    asyncpg.OperatorInterventionError,  # server shutting down, not accepting connections yet
+    asyncpg.InsufficientResourcesError,  # too many connections, disk full
+    KafkaError,
+)
+"""Failures of the infrastructure, not of the message: retried, never dead-lettered.
+
+Every other `CaselineError` (a decoding error or a handler's refusal) is a verdict on the
+message and sends it to the DLQ. Anything else is a bug: the message is retried, loudly.
+"""
+
+_REASON_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One consumed Kafka message exactly as it arrived: its bytes are never re-encoded."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+    @classmethod
+    def from_record(cls, record: ConsumerRecord[Any, Any]) -> IncomingMessage:
+        """Take an aiokafka record (consumed without deserializers) as it is."""
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=tuple((name, value) for name, value in record.headers),
+        )
+
+    def header(self, name: str) -> str | None:
+        """A header as text (the last one wins); None when absent or not UTF-8."""
+        found: str | None = None
+        for header_name, raw in self.headers:
+            if header_name == name and raw is not None:
+                try:
+                    found = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    found = None
+        return found
+
+    def where(self) -> str:
+        """`topic/partition@offset`, for messages and logs."""
+        return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+def failure_reason(error: BaseException) -> str:
+    """A human-readable reason for the DLQ header, bounded so a huge error cannot bloat it."""
+    text = str(error).strip() or type(error).__name__
+    if len(text) > _REASON_LIMIT:
+        text = text[: _REASON_LIMIT - 1] + "…"
+    return text
+
+
+def error_name(error: BaseException) -> str:
+    """The error's class as `module.Name`, so DLQ readers can group by it."""
+    cls = type(error)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def rfc3339(moment: datetime) -> str:
+    """A time in UTC, `...Z`, as CloudEvents writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def dead_letter_headers(
+    message: IncomingMessage, error: BaseException, *, consumer: str, at: datetime
+) -> list[tuple[str, bytes | None]]:
+    """The original headers, untouched and in order, followed by the caseline ones saying why."""
+    added = {
+        DeadLetterHeader.REASON: failure_reason(error),
+        DeadLetterHeader.ERROR: error_name(error),
+        DeadLetterHeader.CONSUMER: consumer,
+        DeadLetterHeader.TOPIC: message.topic,
+        DeadLetterHeader.PARTITION: str(message.partition),
+        DeadLetterHeader.OFFSET: str(message.offset),
+        DeadLetterHeader.AT: rfc3339(at),
+    }
+    return [*message.headers, *((str(name), text.encode()) for name, text in added.items())]
+
+
+class DeadLetterQueue:
+    """Publishes messages no consumer can apply to the DLQ topic, bytes and headers unchanged.
+
+    Give it a producer with acks=all (`shared.relay.idempotent_producer`); its caller starts
+    and stops it. A publish returns only once the broker has the message.
+    """
+
+    def __init__(self, producer: AIOKafkaProducer, *, topic: str = DLQ_TOPIC) -> None:
+        self.producer = producer
+        self.topic = topic
+
+    async def send(self, message: IncomingMessage, error: BaseException, *, consumer: str) -> None:
+        """Publish one message with its reason; raises `InfrastructureUnavailable` on failure."""
+        value = message.value
+        if value is None and message.key is None:
+            # Kafka allows a message with neither; aiokafka cannot send one. An empty value
+            # is the closest faithful copy (the DLQ headers still point to the original).
+            value = b""
+        try:
+            await self.producer.send_and_wait(
+                self.topic,
+                value=value,
+                key=message.key,
+                headers=dead_letter_headers(message, error, consumer=consumer, at=_now()),
+            )
+        except KafkaError as e:
+            raise InfrastructureUnavailable(
+                f"dead-lettering {message.where()} to {self.topic} failed: {e}"
+            ) from e
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _migration(s: str) -> str:
+    return f"""
+CREATE SCHEMA IF NOT EXISTS {s};
+
+-- One row per event a consumer applied: a redelivered event finds its row and is skipped.
+CREATE TABLE IF NOT EXISTS {s}.processed_messages (
+    consumer      text        NOT NULL,
+    event_id      uuid        NOT NULL,
+    topic         text        NOT NULL,
+    "partition"   integer     NOT NULL,
+    "offset"      bigint      NOT NULL,
+    processed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+
+-- The next offset to read per partition (Kafka's convention), moved in the same
+-- transaction as the effects; it never moves back.
+CREATE TABLE IF NOT EXISTS {s}.consumer_offsets (
+    consumer     text        NOT NULL,
+    topic        text        NOT NULL,
+    "partition"  integer     NOT NULL,
+    "offset"     bigint      NOT NULL,
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, topic, "partition")
+);
+
+-- Messages sent to the DLQ, by where they were read: a redelivery of the same message is
+-- not dead-lettered twice, while a message replayed from the DLQ (a new offset) is applied.
+CREATE TABLE IF NOT EXISTS {s}.dead_lettered_messages (
+    consumer          text        NOT NULL,
+    topic             text        NOT NULL,
+    "partition"       integer     NOT NULL,
+    "offset"          bigint      NOT NULL,
+    event_id          text,
+    error             text        NOT NULL,
+    reason            text        NOT NULL,
+    dead_lettered_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, topic, "partition", "offset")
+);
+"""
+
+
+class IdempotentConsumer:
+    """Applies each event once: effects, dedup record and position commit in one transaction."""
+
+    def __init__(
+        self,
+        name: str,
+        pool: asyncpg.Pool,
+        *,
+        schema: str,
+        events: EventRegistry,
+        handle: EventHandler,
+        dead_letters: DeadLetterQueue,
+    ) -> None:
+        if not name:
+            raise ValueError("a consumer needs a name: it keys its dedup records")
+        self.name = name
+        self.pool = pool
+        self.schema = schema
+        self.events = events
+        self.handle = handle
+        self.dead_letters = dead_letters
+        self._s = quote_schema(schema)
+
+    async def migrate(self) -> None:
+        """Create the consumer's tables in the service's schema (idempotent)."""
+        # The same lock the event store's migration takes: one migration per schema at a time.
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"caseline-migrate-{self.schema}"
+            )
+            await conn.execute(_migration(self._s))
+
+    async def process(self, message: IncomingMessage) -> Outcome:
+        """Apply, skip or dead-letter one message; never acknowledges it (the caller does).
+
+        `Outcome.REDELIVER` means an outage left it unsettled: do not acknowledge it. Errors
+        that are neither a `CaselineError` nor in `TRANSIENT_ERRORS` are bugs and propagate.
+        """
+        with event_context(
+            consumer=self.name,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            # Read leniently from the headers, so a message that fails to decode still logs them.
+            case_id=message.header("ce_subject"),
+            event_id=message.header("ce_id"),
+            correlation_id=message.header(f"ce_{EXT_CORRELATION}"),
+        ):
+            # The one place that decides between the DLQ and a retry.
+            refusal: CaselineError | None = None
+            try:
+                try:
+                    outcome = await self._apply(message)
+                except TRANSIENT_ERRORS:
+                    raise
+                except CaselineError as error:
+                    refusal = error
+                    outcome = await self._dead_letter(message, refusal)
+            except TRANSIENT_ERRORS as outage:
+                log.warning(
+                    "consumer.redeliver", error=error_name(outage), reason=failure_reason(outage)
+                )
+                return Outcome.REDELIVER
+            if refusal is None:
+                log.info(f"consumer.{outcome.name.lower()}")
+            else:
+                log.log(
+                    logging.WARNING if outcome is Outcome.DEAD_LETTERED else logging.INFO,
+                    f"consumer.{outcome.name.lower()}",
+                    error=error_name(refusal),
+                    reason=failure_reason(refusal),
+                )
+            return outcome
+
+    async def _apply(self, message: IncomingMessage) -> Outcome:
+        event = from_kafka(message.value, message.headers, self.events)
+        async with self.pool.acquire() as conn, conn.transaction():
+            first_time = await conn.fetchval(
+                f"INSERT INTO {self._s}.processed_messages "
+                '(consumer, event_id, topic, "partition", "offset") VALUES ($1, $2, $3, $4, $5) '
+                "ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                event.envelope.metadata.event_id,
+                message.topic,
+                message.partition,
+                message.offset,
+            )
+            if first_time:
+                await self.handle(conn, event)
+            await self._advance(conn, message)
+        return Outcome.PROCESSED if first_time else Outcome.DUPLICATE
+
+    async def _dead_letter(self, message: IncomingMessage, error: CaselineError) -> Outcome:
+        # The DLQ publish happens inside the transaction that records it: if the publish
+        # fails nothing is recorded and the message is retried; if the commit fails after
+        # the publish, the retry dead-letters it a second time (at least once, never lost).
+        async with self.pool.acquire() as conn, conn.transaction():
+            first_time = await conn.fetchval(
+                f"INSERT INTO {self._s}.dead_lettered_messages "
+                '(consumer, topic, "partition", "offset", event_id, error, reason) '
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                message.topic,
+                message.partition,
+                message.offset,
+                message.header("ce_id"),
+                error_name(error),
+                failure_reason(error),
+            )
+            if first_time:
+                await self.dead_letters.send(message, error, consumer=self.name)
+            await self._advance(conn, message)
+        return Outcome.DEAD_LETTERED if first_time else Outcome.DUPLICATE
+
+    async def _advance(self, conn: asyncpg.Connection, message: IncomingMessage) -> None:
+        await conn.execute(
+            f'INSERT INTO {self._s}.consumer_offsets (consumer, topic, "partition", "offset") '
+            "VALUES ($1, $2, $3, $4) "
+            'ON CONFLICT (consumer, topic, "partition") DO UPDATE '
+            f'SET "offset" = GREATEST({self._s}.consumer_offsets."offset", EXCLUDED."offset"), '
+            "updated_at = now()",
+            self.name,
+            message.topic,
+            message.partition,
+            message.offset + 1,
+        )
+
+    async def stored_offsets(self) -> dict[tuple[str, int], int]:
+        """The next offset to read per (topic, partition), as this consumer stored it."""
+        rows = await self.pool.fetch(
+            f'SELECT topic, "partition", "offset" FROM {self._s}.consumer_offsets '
+            "WHERE consumer = $1",
+            self.name,
+        )
+        return {(r["topic"], r["partition"]): r["offset"] for r in rows}
+
+
+class Backoff:
+    """Exponential delays between retries of an unsettled message, reset by any success."""
+
+    def __init__(self, initial: float = 0.2, maximum: float = 10.0) -> None:
+        if initial <= 0 or maximum < initial:
+            raise ValueError("a backoff needs 0 < initial <= maximum")
+        self.initial = initial
+        self.maximum = maximum
+        self._failures = 0
+
+    def failed(self) -> float:
+        """Record a failure; return how long to wait before the retry."""
+        delay: float = min(self.maximum, self.initial * 2.0**self._failures)
+        if delay < self.maximum:
+            # Stop counting at the cap: the exponent could otherwise overflow a float.
+            self._failures += 1
+        return delay
+
+    def succeeded(self) -> None:
+        """Record a success: the next failure waits the initial delay again."""
+        self._failures = 0
+
+
+def faststream_can_parse(headers: Sequence[tuple[str, bytes | None]]) -> bool:
+    """Whether FastStream's own parser can read these headers (it needs UTF-8 bytes)."""
+    for _, raw in headers:
+        if raw is None:
+            return False
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+async def parse_keeping_every_message(
+    record: ConsumerRecord[Any, Any],
+    parse: Callable[[ConsumerRecord[Any, Any]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """A FastStream parser that never fails on headers, so every message reaches the consumer."""
+    # FastStream's parser decodes every header as UTF-8 and fails on any other bytes before
+    # a handler sees the message; the consumer would then skip it unacknowledged and lose
+    # it at the next commit. Such a message is exactly one for the DLQ, so FastStream gets a
+    # copy without the unreadable headers and the handler still gets the original record.
+    if faststream_can_parse(record.headers):
+        return await parse(record)
+    readable = dataclasses.replace(
+        record,
+        headers=[(n, v) for n, v in record.headers if faststream_can_parse([(n, v)])],
+    )
+    worker = getattr(record, "consumer", None)
+    if worker is not None:
+        # Per-partition workers hang their consumer on the record; the ack must reach it.
+        readable.consumer = worker
+    message = await parse(readable)
+    message.raw_message = record
+    return message
+
+
+async def _body_as_bytes(message: StreamMessage[Any]) -> Any:
+    # FastStream would json-decode an application/json body and fail on invalid JSON; the
+    # consumer decodes the raw record itself, so the body is left alone.
+    return message.body
+
+
+def subscribe_idempotent(
+    broker: KafkaRegistrator,
+    consumer: IdempotentConsumer,
+    *topics: str,
+    group_id: str,
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+    backoff: Backoff | None = None,
+) -> None:
+    """Subscribe `consumer` on a `KafkaBroker` or `KafkaRouter`, acknowledging manually.
+
+    The Kafka offset is committed only after the PostgreSQL commit (or the DLQ's
+    confirmation). An unsettled message is rewound to and retried after a backoff, so a later
+    commit can never skip it.
+    """
+    if not topics:
+        raise ValueError("subscribe_idempotent needs at least one topic")
+    retry = backoff or Backoff()
+
+    async def consume(message: KafkaMessage) -> None:
+        record = message.raw_message
+        if isinstance(record, tuple):
+            raise TypeError("the idempotent consumer takes one message at a time, not batches")
+        rewind = True
+        try:
+            outcome = await consumer.process(IncomingMessage.from_record(record))
+            rewind = outcome is Outcome.REDELIVER
+        except asyncio.CancelledError:
+            # Stopping: nothing is committed past this message, the next start reads it again.
+            rewind = False
+            raise
+        finally:
+            # Unsettled after an outage, or because an error no one classified (a bug)
+            # escaped: either way rewind to it, so that the next commit cannot pass it.
+            if rewind:
+                await message.nack()
+                await asyncio.sleep(retry.failed())
+        if rewind:
+            return
+        retry.succeeded()
+        try:
+            await message.ack()
+        except KafkaError as e:
+            # The effects are committed in PostgreSQL; if this offset is not committed, the
+            # redelivery is recognised as a duplicate.
+            log.warning(
+                "consumer.ack_failed",
+                consumer=consumer.name,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=str(e),
+            )
+
+    consume.__name__ = f"consume_{consumer.name}".replace("-", "_").replace(".", "_")
+    subscriber = broker.subscriber(
+        *topics,
+        group_id=group_id,
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset=auto_offset_reset,
+        parser=parse_keeping_every_message,
+        decoder=_body_as_bytes,
+    )
+    subscriber(consume)
