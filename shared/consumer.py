@@ -49,12 +49,11 @@ from faststream.middlewares import AckPolicy
 from shared.codec import EXT_CORRELATION, ReceivedEvent, from_kafka
 from shared.envelope import EventRegistry
 from shared.errors import CaselineError, ConcurrencyError, InfrastructureUnavailable
+from shared.infra.topics import DLQ_TOPIC
 from shared.logging import event_context, get_logger
 from shared.store import quote_schema
 
 log = get_logger("caseline.consumer")
-
-DLQ_TOPIC = "caseline.dlq.v1"
 
 Headers = tuple[tuple[str, bytes | None], ...]
 EventHandler = Callable[[asyncpg.Connection, ReceivedEvent], Awaitable[None]]

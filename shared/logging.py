@@ -71,6 +71,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     for name in _ROUTED_LOGGERS:
         library_logger = logging.getLogger(name)
         library_logger.handlers.clear()
+        # Some set their own level at import (faststream: INFO); the configured level rules.
+        library_logger.setLevel(logging.NOTSET)
         library_logger.propagate = True
 
 
