@@ -54,6 +54,14 @@ def bench_kit(
     typer.echo(render(figures))
 
 
+@app.command("demo")
+def demo() -> None:
+    """Start the stack if needed; run case events through store, relay, Kafka and a consumer."""
+    from shared.demo import demo_command
+
+    demo_command()
+
+
 @app.command("relay")
 def relay(
     service: str = typer.Argument(..., help="The service whose events table to publish."),

@@ -460,17 +460,26 @@ def verify_chain(case_id: str, events: Sequence[StoredEvent]) -> ChainReport:
     for expected_version, event in enumerate(events, start=1):
         if event.stream_version != expected_version:
             return ChainReport(
-                case_id, expected_version - 1, False, expected_version,
+                case_id,
+                expected_version - 1,
+                False,
+                expected_version,
                 f"version {expected_version} is missing (found {event.stream_version})",
             )
         if event.previous_hash != previous:
             return ChainReport(
-                case_id, expected_version - 1, False, expected_version,
+                case_id,
+                expected_version - 1,
+                False,
+                expected_version,
                 "previous hash does not match the event before it",
             )
         if event.expected_hash() != event.hash:
             return ChainReport(
-                case_id, expected_version - 1, False, expected_version,
+                case_id,
+                expected_version - 1,
+                False,
+                expected_version,
                 "content does not match its hash: the event was altered",
             )
         previous = event.hash
@@ -483,11 +492,12 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
     except (OSError, asyncpg.PostgresError) as e:
         raise InfrastructureUnavailable(
-            f"PostgreSQL at {_redact(dsn)} is unavailable: {e}"
+            f"PostgreSQL at {redact_dsn(dsn)} is unavailable: {e}"
         ) from e
     assert pool is not None
     return pool
 
 
-def _redact(dsn: str) -> str:
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password masked, for messages and logs."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)

@@ -1100,7 +1100,8 @@ def up(
             for wanted, c in ((kafka, before.kafka), (postgres, before.postgres))
             if wanted
         ]
-        echo(" and ".join(names) + " already answer: nothing to start")
+        verb = "answers" if len(names) == 1 else "answer"
+        echo(" and ".join(names) + f" already {verb}: nothing to start")
         if kafka:
             run_async(lambda: _topics(layout.kafka_bootstrap))
         return replace(before, already_running=True)
