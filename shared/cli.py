@@ -37,20 +37,25 @@ def bench_kit(
     import asyncio
 
     from shared.bench import render, run_kit_benchmark
+    from shared.errors import CaselineError
     from shared.logging import configure_logging
     from shared.settings import load_settings
 
     settings = load_settings(log_level="WARNING")
     configure_logging(settings)
-    figures = asyncio.run(
-        run_kit_benchmark(
-            settings.database_url,
-            settings.kafka_bootstrap_servers,
-            events=events,
-            batch=batch,
-            progress=lambda line: typer.echo(line, err=True),
+    try:
+        figures = asyncio.run(
+            run_kit_benchmark(
+                settings.database_url,
+                settings.kafka_bootstrap_servers,
+                events=events,
+                batch=batch,
+                progress=lambda line: typer.echo(line, err=True),
+            )
         )
-    )
+    except CaselineError as e:
+        typer.echo(f"caseline bench kit: {e}", err=True)
+        raise typer.Exit(1) from e
     typer.echo(render(figures))
 
 
@@ -69,16 +74,22 @@ def relay(
     topic: str | None = typer.Option(
         None, help="Topic to publish to (default caseline.<service>.v1)."
     ),
-    batch_size: int = typer.Option(500, min=1, help="Events read and published per batch."),
+    batch_size: int | None = typer.Option(
+        None, min=1, help="Events per batch (default: CASELINE_RELAY_BATCH_SIZE, 500)."
+    ),
 ) -> None:
     """Publish one service's committed events to Kafka in commit order until stopped."""
     import asyncio
     import signal
 
+    from shared.envelope import SERVICES
+    from shared.errors import CaselineError
     from shared.logging import configure_logging
     from shared.relay import run_relay
     from shared.settings import load_settings
 
+    if service not in SERVICES:
+        raise typer.BadParameter(f"must be one of {', '.join(SERVICES)}", param_hint="SERVICE")
     settings = load_settings(service=service)
     configure_logging(settings)
 
@@ -93,11 +104,16 @@ def relay(
             service,
             schema=schema,
             topic=topic,
-            batch_size=batch_size,
+            batch_size=batch_size or settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
             stop=stop,
         )
 
-    asyncio.run(until_signalled())
+    try:
+        asyncio.run(until_signalled())
+    except CaselineError as e:
+        typer.echo(f"caseline relay: {e}", err=True)
+        raise typer.Exit(1) from e
 
 
 def main() -> None:

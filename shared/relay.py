@@ -134,9 +134,7 @@ class Relay:
         async with self.store.pool.acquire() as leader:
             lock_key = f"caseline-relay-{self.store.schema}-{self.topic}"
             # A session lock: held while this connection lives, released if the process dies.
-            while not await leader.fetchval(
-                "SELECT pg_try_advisory_lock(hashtext($1))", lock_key
-            ):
+            while not await leader.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock_key):
                 log.info("relay.standby", topic=self.topic, reason="another relay is publishing")
                 if await _wait(stop, 2.0):
                     return
@@ -182,6 +180,7 @@ async def run_relay(
     schema: str | None = None,
     topic: str | None = None,
     batch_size: int = 500,
+    poll_seconds: float = 0.5,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run one relay process until stopped: pool, producer, relay loop, clean shutdown."""
@@ -193,9 +192,10 @@ async def run_relay(
         store = EventStore(pool, service, schema=schema)
         await store.migrate()
         await producer.start()
-        await Relay(store, producer, topic=topic, batch_size=batch_size).run(
-            stop or asyncio.Event()
+        relay = Relay(
+            store, producer, topic=topic, batch_size=batch_size, poll_seconds=poll_seconds
         )
+        await relay.run(stop or asyncio.Event())
     finally:
         await producer.stop()
         await pool.close()
