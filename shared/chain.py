@@ -13,11 +13,14 @@ GENESIS_HASH = bytes(32)
 def _normalise(value: Any) -> Any:
     # jsonb gives an integral float back as an int (1.0e20 -> 100000000000000000000), so both
     # sides of the hash must spell such numbers the same way.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is dict:
         return {k: _normalise(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [_normalise(v) for v in value]
     return value
 

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
-from shared.chain import GENESIS_HASH, event_hash
+from shared.chain import GENESIS_HASH, canonical_json, event_hash
 from shared.envelope import (
     DomainEvent,
     Envelope,
@@ -262,18 +262,23 @@ class EventStore:
         last_position: int = await conn.fetchval(
             f"SELECT last_position FROM {s}.log_head WHERE singleton FOR UPDATE"
         )
-        existing = await conn.fetch(
-            f"SELECT event_id, case_id, stream_version, position FROM {s}.events "
-            "WHERE event_id = ANY($1::uuid[]) ORDER BY position",
+        # One round trip for both questions: were these ids stored, and where is the stream?
+        state = await conn.fetchrow(
+            f"SELECT (SELECT count(*) FROM {s}.events WHERE event_id = ANY($1::uuid[])) "
+            "AS existing, head.stream_version, head.hash FROM (SELECT 1) AS one LEFT JOIN "
+            f"(SELECT stream_version, hash FROM {s}.events WHERE case_id = $2 "
+            "ORDER BY stream_version DESC LIMIT 1) AS head ON true",
             ids,
-        )
-        if existing:
-            return self._replayed_append(case_id, ids, existing)
-        head = await conn.fetchrow(
-            f"SELECT stream_version, hash FROM {s}.events WHERE case_id = $1 "
-            "ORDER BY stream_version DESC LIMIT 1",
             case_id,
         )
+        if state["existing"]:
+            existing = await conn.fetch(
+                f"SELECT event_id, case_id, stream_version, position FROM {s}.events "
+                "WHERE event_id = ANY($1::uuid[]) ORDER BY position",
+                ids,
+            )
+            return self._replayed_append(case_id, ids, existing)
+        head = state if state["stream_version"] is not None else None
         actual_version = head["stream_version"] if head else 0
         if actual_version != expected_version:
             raise ConcurrencyError(case_id, expected_version, actual_version)
@@ -306,27 +311,33 @@ class EventStore:
                     meta.event_id,
                     env.event_type,
                     meta.schema_version,
-                    json.dumps(payload, ensure_ascii=False),
-                    json.dumps(metadata, ensure_ascii=False),
+                    canonical_json(payload).decode(),
+                    canonical_json(metadata).decode(),
                     previous_hash,
                     digest,
                 )
             )
             previous_hash = digest
+        new_last = last_position + len(rows)
+        columns = list(zip(*rows, strict=True))
         try:
-            await conn.executemany(
-                f"INSERT INTO {s}.events (position, case_id, stream_version, event_id, "
-                "event_type, schema_version, payload, metadata, previous_hash, hash) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10)",
-                rows,
+            # Rows, the log head and the wake-up for relays in one statement: one round trip.
+            await conn.execute(
+                f"WITH written AS (INSERT INTO {s}.events (position, case_id, stream_version, "
+                "event_id, event_type, schema_version, payload, metadata, previous_hash, hash) "
+                "SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::uuid[], "
+                "$5::text[], $6::integer[], $7::jsonb[], $8::jsonb[], $9::bytea[], $10::bytea[])),"
+                f" moved AS (UPDATE {s}.log_head SET last_position = $11 WHERE singleton) "
+                "SELECT pg_notify($12, $13)",
+                *columns,
+                new_last,
+                self.notify_channel,
+                str(new_last),
             )
         except asyncpg.UniqueViolationError as e:
             # Unreachable while every writer takes the log_head lock; kept as a typed error
             # should a writer bypass it.
             raise ConcurrencyError(case_id, expected_version, -1) from e
-        new_last = last_position + len(rows)
-        await conn.execute(f"UPDATE {s}.log_head SET last_position = $1 WHERE singleton", new_last)
-        await conn.execute("SELECT pg_notify($1, $2)", self.notify_channel, str(new_last))
         return AppendResult(
             case_id=case_id,
             stream_version=expected_version + len(rows),
