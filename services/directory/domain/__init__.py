@@ -1,0 +1,1 @@
+"""The directory domain: agencies, services, staff and their rules, pure."""
