@@ -67,6 +67,32 @@ def demo() -> None:
     demo_command()
 
 
+@app.command("serve")
+def serve(
+    service: str = typer.Argument(..., help="intake, careplan, monitoring, closure or directory."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Run one service: its HTTP API, its relay and its consumers, until stopped."""
+    import importlib
+
+    import uvicorn
+
+    from shared.envelope import SERVICES
+    from shared.settings import load_settings
+
+    if service not in (*SERVICES, "projections"):
+        raise typer.BadParameter(f"must be one of {', '.join(SERVICES)}", param_hint="SERVICE")
+    try:
+        bootstrap = importlib.import_module(f"services.{service}.bootstrap")
+    except ModuleNotFoundError as e:
+        typer.echo(f"caseline serve: the {service} service is not built yet", err=True)
+        raise typer.Exit(1) from e
+    settings = load_settings(service=service)
+    # log_config=None: uvicorn keeps the logging that the service's lifespan configures.
+    uvicorn.run(bootstrap.build(settings), host=host, port=port, log_config=None)
+
+
 @app.command("relay")
 def relay(
     service: str = typer.Argument(..., help="The service whose events table to publish."),

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     service: str = "kit"
+    db_schema: str | None = None
+    """The service's PostgreSQL schema; its name when unset (tests give each run its own)."""
+    db_pool_size: int = 10
     token_secret: SecretStr = SecretStr("caseline-local-development-secret-change-me")
     token_ttl_seconds: int = 8 * 3600
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -497,10 +497,18 @@ def verify_chain(case_id: str, events: Sequence[StoredEvent]) -> ChainReport:
     return ChainReport(case_id, len(events), True)
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """Open an asyncpg pool, translating connection failures into `InfrastructureUnavailable`."""
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, search_path: str | None = None
+) -> asyncpg.Pool:
+    """Open an asyncpg pool, translating connection failures into `InfrastructureUnavailable`.
+
+    `search_path` names the schema unqualified table names resolve to (a service's own).
+    """
+    settings = {"search_path": f"{quote_schema(search_path)}, public"} if search_path else None
     try:
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, server_settings=settings
+        )
     except (OSError, asyncpg.PostgresError) as e:
         raise InfrastructureUnavailable(
             f"PostgreSQL at {redact_dsn(dsn)} is unavailable: {e}"

@@ -1,0 +1,160 @@
+"""The shared service runtime: HTTP command -> event store -> relay -> Kafka -> consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from shared.application import CommandContext, RuleViolation, run_command
+from shared.auth import Principal, issue_token, require_roles
+from shared.codec import ReceivedEvent
+from shared.envelope import Role
+from shared.service import ConsumerSpec, RuntimeDep, ServiceSpec, create_service_app
+from shared.settings import Settings, load_settings
+from tests.kit_events import CaseNoted, test_registry
+
+router = APIRouter()
+CaseManager = Annotated[Principal, Depends(require_roles(Role.CASE_MANAGER))]
+
+
+class AddNote(BaseModel):
+    note: str = Field(min_length=1, max_length=200)
+    expected_version: int | None = None
+
+
+def _evolve(count: int, event: object) -> int:
+    return count + 1
+
+
+@router.post("/cases/{case_id}/notes", status_code=201)
+async def add_note(
+    case_id: str,
+    body: AddNote,
+    principal: CaseManager,
+    runtime: RuntimeDep,
+) -> dict[str, int]:
+    def decide(count: int) -> list[CaseNoted]:
+        if count >= 3:
+            raise RuleViolation("a test case takes three notes at most", rule="T1")
+        return [CaseNoted(note=body.note, seq=count)]
+
+    result = await run_command(
+        runtime.store,
+        case_id,
+        initial=0,
+        evolve=_evolve,
+        decide=decide,
+        context=CommandContext(agency_id=principal.agency_id, actor=principal.actor()),
+        expected_version=body.expected_version,
+    )
+    return {"version": result.stream_version}
+
+
+async def _migrate(pool: asyncpg.Pool) -> None:
+    await pool.execute("CREATE TABLE IF NOT EXISTS notes_seen (event_id uuid, note text)")
+
+
+async def _seen(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+    # Unqualified: the pool's search_path is the service's own schema.
+    await conn.execute(
+        "INSERT INTO notes_seen VALUES ($1, $2)",
+        event.envelope.metadata.event_id,
+        event.envelope.payload.note,
+    )
+
+
+@pytest.fixture
+async def client(
+    database_url: str, kafka_bootstrap: str, kafka_topic: str, schema_name: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Settings]]:
+    settings = load_settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        db_schema=schema_name,
+        relay_poll_seconds=0.05,
+    )
+    spec = ServiceSpec(
+        name="intake",
+        routers=[router],
+        consumers=[ConsumerSpec("notes", (kafka_topic,), _seen, events=test_registry)],
+        migrations=[_migrate],
+        events=test_registry,
+        topic=kafka_topic,
+    )
+    app = create_service_app(spec, settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+            yield http, settings
+
+
+def _auth(settings: Settings, role: Role = Role.CASE_MANAGER) -> dict[str, str]:
+    token = issue_token(settings, agency_id="agency-test", staff_id="staff-1", role=role)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_command_travels_from_http_through_kafka_to_a_consumer(
+    client: tuple[httpx.AsyncClient, Settings], pg_pool: asyncpg.Pool, schema_name: str
+) -> None:
+    http, settings = client
+    case = f"case-{uuid.uuid4().hex[:8]}"
+    answer = await http.post(
+        f"/cases/{case}/notes", json={"note": "first visit"}, headers=_auth(settings)
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json() == {"version": 1}
+
+    for _ in range(200):
+        seen = await pg_pool.fetch(f'SELECT note FROM "{schema_name}".notes_seen')
+        if seen:
+            break
+        await asyncio.sleep(0.1)
+    assert [r["note"] for r in seen] == ["first visit"]
+    health = (await http.get("/health")).json()
+    assert health["relay"]["lag"] == 0 and health["schema"] == schema_name
+
+
+async def test_refusals_map_to_http_statuses_and_write_nothing(
+    client: tuple[httpx.AsyncClient, Settings], pg_pool: asyncpg.Pool, schema_name: str
+) -> None:
+    http, settings = client
+    case = "case-limits"
+    url = f"/cases/{case}/notes"
+    assert (await http.post(url, json={"note": "x"})).status_code == 401
+    wrong_role = await http.post(url, json={"note": "x"}, headers=_auth(settings, Role.AUDITOR))
+    assert wrong_role.status_code == 403
+    invalid = await http.post(url, json={"note": ""}, headers=_auth(settings))
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"][0]["loc"] == ["body", "note"]
+    for n in range(3):
+        assert (await http.post(url, json={"note": f"n{n}"}, headers=_auth(settings))).is_success
+    refused = await http.post(url, json={"note": "fourth"}, headers=_auth(settings))
+    assert refused.status_code == 409
+    assert refused.json() == {"detail": "a test case takes three notes at most", "rule": "T1"}
+    count = await pg_pool.fetchval(
+        f'SELECT count(*) FROM "{schema_name}".events WHERE case_id = $1', case
+    )
+    assert count == 3
+
+
+async def test_two_concurrent_commands_on_one_case_one_wins_the_other_gets_409(
+    client: tuple[httpx.AsyncClient, Settings],
+) -> None:
+    http, settings = client
+    url = "/cases/case-race/notes"
+    answers = await asyncio.gather(
+        *(
+            http.post(url, json={"note": f"w{i}", "expected_version": 0}, headers=_auth(settings))
+            for i in range(2)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409]
