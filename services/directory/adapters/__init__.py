@@ -1,0 +1,1 @@
+"""The directory's adapters: the PostgreSQL read model and its projector."""

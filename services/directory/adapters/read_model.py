@@ -1,0 +1,435 @@
+"""The directory read model in PostgreSQL: who offers what with room, which managers have room.
+
+Built only from events, the way any other consumer would build it: the directory's own
+events from `caseline.directory.v1`, and assignments from `caseline.intake.v1` for the
+caseload counts. The projector runs inside the idempotent consumer's transaction, so each
+event's effects are written exactly once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict
+
+from services.directory.domain.events import (
+    AgencyClosed,
+    AgencyRegistered,
+    CapacityChanged,
+    CaseloadLimitChanged,
+    DepartmentAdded,
+    ServiceOffered,
+    ServiceWithdrawn,
+    StaffDeparted,
+    StaffJoined,
+    StaffRole,
+)
+from shared.codec import ReceivedEvent
+from shared.consumer import ProcessingRejected
+from shared.store import quote_schema
+from shared.vocabulary import NeedDomain, ResourceKind
+
+CASE_ASSIGNED = "CaseAssigned"
+CASE_REASSIGNED = "CaseReassigned"
+"""The intake events that move caseloads; every other intake event leaves the model as it is."""
+
+
+def _migration(s: str) -> str:
+    return f"""
+CREATE SCHEMA IF NOT EXISTS {s};
+
+CREATE TABLE IF NOT EXISTS {s}.agencies (
+    agency_id       text        PRIMARY KEY,
+    name            text        NOT NULL,
+    region          text        NOT NULL,
+    status          text        NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'closed')),
+    closed_on       date,
+    closure_reason  text,
+    registered_at   timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {s}.departments (
+    agency_id      text NOT NULL,
+    department_id  text NOT NULL,
+    name           text NOT NULL,
+    PRIMARY KEY (agency_id, department_id)
+);
+
+CREATE TABLE IF NOT EXISTS {s}.services (
+    agency_id          text    NOT NULL,
+    service_id         text    NOT NULL,
+    name               text    NOT NULL,
+    need_domain        text    NOT NULL,
+    resource           text    NOT NULL,
+    department_id      text,
+    capacity           integer NOT NULL CHECK (capacity >= 0),
+    waiting_list       integer NOT NULL DEFAULT 0 CHECK (waiting_list >= 0),
+    status             text    NOT NULL DEFAULT 'offered'
+                               CHECK (status IN ('offered', 'withdrawn')),
+    withdrawal_reason  text,
+    PRIMARY KEY (agency_id, service_id)
+);
+CREATE INDEX IF NOT EXISTS services_offered_by_need
+    ON {s}.services (need_domain) WHERE status = 'offered';
+
+CREATE TABLE IF NOT EXISTS {s}.staff (
+    agency_id         text    NOT NULL,
+    staff_id          text    NOT NULL,
+    name              text    NOT NULL,
+    role              text    NOT NULL CHECK (role IN ('case_manager', 'supervisor')),
+    caseload_limit    integer NOT NULL CHECK (caseload_limit >= 0),
+    department_id     text,
+    status            text    NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'departed')),
+    joined_on         date    NOT NULL,
+    departed_on       date,
+    departure_reason  text,
+    PRIMARY KEY (agency_id, staff_id)
+);
+
+-- One row per assigned case: who carries it now. A staff member's load is a count, so an
+-- assignment that arrives before the staff member's own event still counts once they do.
+CREATE TABLE IF NOT EXISTS {s}.caseloads (
+    case_id      text        PRIMARY KEY,
+    agency_id    text        NOT NULL,
+    staff_id     text        NOT NULL,
+    override     boolean     NOT NULL DEFAULT false,
+    assigned_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS caseloads_by_staff ON {s}.caseloads (agency_id, staff_id);
+"""
+
+
+class DepartmentView(BaseModel):
+    """A department as the read model has it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    department_id: str
+    name: str
+
+
+class ServiceView(BaseModel):
+    """A service as the read model has it, with its agency."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agency_id: str
+    agency_name: str
+    region: str
+    service_id: str
+    name: str
+    need_domain: NeedDomain
+    resource: ResourceKind
+    department_id: str | None
+    capacity: int
+    waiting_list: int
+    status: Literal["offered", "withdrawn"]
+    has_room: bool
+
+
+class StaffView(BaseModel):
+    """A staff member with their caseload against their limit (R12: overload is visible)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agency_id: str
+    staff_id: str
+    name: str
+    role: StaffRole
+    department_id: str | None
+    status: Literal["active", "departed"]
+    joined_on: date
+    departed_on: date | None
+    caseload: int
+    caseload_limit: int
+    room: int
+    """Cases the member may still take: 0 when full, departed, or the agency is closed."""
+    overloaded: bool
+    """More cases than the limit (an assignment with a supervisor's override)."""
+
+
+class AgencySummary(BaseModel):
+    """An agency: name, region and status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agency_id: str
+    name: str
+    region: str
+    status: Literal["active", "closed"]
+    closed_on: date | None
+    closure_reason: str | None
+    registered_at: datetime
+
+
+class AgencyView(AgencySummary):
+    """An agency with its departments, services (offered and withdrawn) and staff."""
+
+    departments: list[DepartmentView]
+    services: list[ServiceView]
+    staff: list[StaffView]
+
+
+class DirectoryReadModel:
+    """The read-model tables in one schema: the projector that fills them, and the queries."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self._s = quote_schema(schema)
+
+    async def migrate(self, pool: asyncpg.Pool) -> None:
+        """Create the read-model tables (idempotent)."""
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"caseline-migrate-{self.schema}"
+            )
+            await conn.execute(_migration(self._s))
+
+    # --- the projector ----------------------------------------------------------------------
+
+    async def apply(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+        """Apply one consumed event on `conn` (the consumer's transaction)."""
+        if event.service == "directory":
+            await self._apply_directory(conn, event)
+        elif event.service == "intake":
+            await self._apply_intake(conn, event)
+
+    async def _apply_directory(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+        s = self._s
+        meta = event.envelope.metadata
+        agency_id = meta.case_id
+        match event.envelope.payload:
+            case AgencyRegistered() as registered:
+                await conn.execute(
+                    f"INSERT INTO {s}.agencies (agency_id, name, region, registered_at) "
+                    "VALUES ($1, $2, $3, $4) ON CONFLICT (agency_id) DO NOTHING",
+                    agency_id,
+                    registered.name,
+                    registered.region,
+                    meta.occurred_at,
+                )
+            case DepartmentAdded() as added:
+                await conn.execute(
+                    f"INSERT INTO {s}.departments (agency_id, department_id, name) "
+                    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    agency_id,
+                    added.department_id,
+                    added.name,
+                )
+            case ServiceOffered() as offered:
+                await conn.execute(
+                    f"INSERT INTO {s}.services (agency_id, service_id, name, need_domain, "
+                    "resource, department_id, capacity) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                    "ON CONFLICT DO NOTHING",
+                    agency_id,
+                    offered.service_id,
+                    offered.name,
+                    offered.need_domain.value,
+                    offered.resource.value,
+                    offered.department_id,
+                    offered.capacity,
+                )
+            case ServiceWithdrawn() as withdrawn:
+                await conn.execute(
+                    f"UPDATE {s}.services SET status = 'withdrawn', withdrawal_reason = $3 "
+                    "WHERE agency_id = $1 AND service_id = $2",
+                    agency_id,
+                    withdrawn.service_id,
+                    withdrawn.reason,
+                )
+            case CapacityChanged() as changed:
+                await conn.execute(
+                    f"UPDATE {s}.services SET capacity = $3, waiting_list = $4 "
+                    "WHERE agency_id = $1 AND service_id = $2",
+                    agency_id,
+                    changed.service_id,
+                    changed.capacity,
+                    changed.waiting_list,
+                )
+            case AgencyClosed() as closed:
+                await conn.execute(
+                    f"UPDATE {s}.agencies SET status = 'closed', closed_on = $2, "
+                    "closure_reason = $3 WHERE agency_id = $1",
+                    agency_id,
+                    closed.closed_on,
+                    closed.reason,
+                )
+            case StaffJoined() as joined:
+                await conn.execute(
+                    f"INSERT INTO {s}.staff (agency_id, staff_id, name, role, caseload_limit, "
+                    "department_id, joined_on) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                    "ON CONFLICT DO NOTHING",
+                    agency_id,
+                    joined.staff_id,
+                    joined.name,
+                    joined.role,
+                    joined.caseload_limit,
+                    joined.department_id,
+                    joined.joined_on,
+                )
+            case CaseloadLimitChanged() as limit:
+                await conn.execute(
+                    f"UPDATE {s}.staff SET caseload_limit = $3 "
+                    "WHERE agency_id = $1 AND staff_id = $2",
+                    agency_id,
+                    limit.staff_id,
+                    limit.caseload_limit,
+                )
+            case StaffDeparted() as departed:
+                await conn.execute(
+                    f"UPDATE {s}.staff SET status = 'departed', departed_on = $3, "
+                    "departure_reason = $4 WHERE agency_id = $1 AND staff_id = $2",
+                    agency_id,
+                    departed.staff_id,
+                    departed.departed_on,
+                    departed.reason,
+                )
+
+    async def _apply_intake(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+        # Only the intake events that move caseloads matter here; the intake service owns
+        # their classes, so they are read by attribute, by the names its contract fixes.
+        kind = event.envelope.event_type
+        if kind not in (CASE_ASSIGNED, CASE_REASSIGNED):
+            return
+        meta = event.envelope.metadata
+        payload = event.envelope.payload
+        staff_id = _text_attribute(payload, "staff_id" if kind == CASE_ASSIGNED else "to_staff_id")
+        if staff_id is None:
+            raise ProcessingRejected(
+                f"{kind} of case {meta.case_id} names no staff member: its caseload cannot move"
+            )
+        agency_id = _text_attribute(payload, "agency_id") or meta.agency_id
+        override = bool(getattr(payload, "override", False))
+        await conn.execute(
+            f"INSERT INTO {self._s}.caseloads (case_id, agency_id, staff_id, override, "
+            "assigned_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO UPDATE SET "
+            "agency_id = EXCLUDED.agency_id, staff_id = EXCLUDED.staff_id, "
+            "override = EXCLUDED.override, assigned_at = EXCLUDED.assigned_at",
+            meta.case_id,
+            agency_id,
+            staff_id,
+            override,
+            meta.occurred_at,
+        )
+
+    # --- queries ----------------------------------------------------------------------------
+
+    async def agency(self, pool: asyncpg.Pool, agency_id: str) -> AgencyView | None:
+        """One agency with its departments, services and staff; None when not (yet) known."""
+        s = self._s
+        row = await pool.fetchrow(f"SELECT * FROM {s}.agencies WHERE agency_id = $1", agency_id)
+        if row is None:
+            return None
+        departments = await pool.fetch(
+            f"SELECT department_id, name FROM {s}.departments WHERE agency_id = $1 "
+            "ORDER BY department_id",
+            agency_id,
+        )
+        services = await self.services(pool, agency_id=agency_id, include_unavailable=True)
+        staff = await self.staff(pool, agency_id=agency_id, include_departed=True)
+        return AgencyView(
+            **_columns(row, AgencySummary),
+            departments=[DepartmentView(**dict(d)) for d in departments],
+            services=services,
+            staff=staff,
+        )
+
+    async def agencies(
+        self, pool: asyncpg.Pool, *, region: str | None = None
+    ) -> list[AgencySummary]:
+        """Every agency known, optionally of one region."""
+        rows = await pool.fetch(
+            f"SELECT * FROM {self._s}.agencies WHERE ($1::text IS NULL OR region = $1) "
+            "ORDER BY agency_id",
+            region,
+        )
+        return [AgencySummary(**_columns(row, AgencySummary)) for row in rows]
+
+    async def services(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        need_domain: NeedDomain | None = None,
+        with_room: bool = False,
+        region: str | None = None,
+        agency_id: str | None = None,
+        include_unavailable: bool = False,
+    ) -> list[ServiceView]:
+        """Who offers what: offered services of active agencies, optionally only with room.
+
+        `include_unavailable` adds withdrawn services and those of closed agencies.
+        """
+        s = self._s
+        rows = await pool.fetch(
+            "SELECT sv.*, a.name AS agency_name, a.region, "
+            "(sv.status = 'offered' AND a.status = 'active' AND sv.capacity > 0) AS has_room "
+            f"FROM {s}.services sv JOIN {s}.agencies a USING (agency_id) "
+            "WHERE ($1::text IS NULL OR sv.need_domain = $1) "
+            "AND ($2::text IS NULL OR a.region = $2) "
+            "AND ($3::text IS NULL OR sv.agency_id = $3) "
+            "AND ($4 OR (sv.status = 'offered' AND a.status = 'active')) "
+            "AND (NOT $5 OR sv.capacity > 0) "
+            "ORDER BY sv.agency_id, sv.service_id",
+            need_domain.value if need_domain else None,
+            region,
+            agency_id,
+            include_unavailable,
+            with_room,
+        )
+        return [ServiceView(**_columns(row, ServiceView)) for row in rows]
+
+    async def staff(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        agency_id: str | None = None,
+        role: StaffRole | None = None,
+        with_room: bool = False,
+        include_departed: bool = False,
+    ) -> list[StaffView]:
+        """Staff with their caseloads; `with_room`: active case managers under their limit."""
+        s = self._s
+        rows = await pool.fetch(
+            "WITH loads AS (SELECT agency_id, staff_id, count(*)::int AS caseload "
+            f"FROM {s}.caseloads GROUP BY agency_id, staff_id) "
+            "SELECT st.*, coalesce(l.caseload, 0) AS caseload, "
+            "CASE WHEN st.status = 'active' AND a.status = 'active' "
+            "THEN greatest(st.caseload_limit - coalesce(l.caseload, 0), 0) ELSE 0 END AS room, "
+            "coalesce(l.caseload, 0) > st.caseload_limit AS overloaded "
+            f"FROM {s}.staff st JOIN {s}.agencies a USING (agency_id) "
+            "LEFT JOIN loads l USING (agency_id, staff_id) "
+            "WHERE ($1::text IS NULL OR st.agency_id = $1) "
+            "AND ($2::text IS NULL OR st.role = $2) "
+            "AND ($3 OR st.status = 'active') "
+            "AND (NOT $4 OR (st.role = 'case_manager' AND st.status = 'active' "
+            "AND a.status = 'active' AND coalesce(l.caseload, 0) < st.caseload_limit)) "
+            # The least loaded first: the natural next assignee.
+            "ORDER BY (coalesce(l.caseload, 0)::float / greatest(st.caseload_limit, 1)), "
+            "st.agency_id, st.staff_id",
+            agency_id,
+            role,
+            include_departed,
+            with_room,
+        )
+        return [StaffView(**_columns(row, StaffView)) for row in rows]
+
+    async def caseload(self, pool: asyncpg.Pool, agency_id: str, staff_id: str) -> int:
+        """How many cases a staff member carries now."""
+        count: int = await pool.fetchval(
+            f"SELECT count(*) FROM {self._s}.caseloads WHERE agency_id = $1 AND staff_id = $2",
+            agency_id,
+            staff_id,
+        )
+        return count
+
+
+def _columns(row: asyncpg.Record, model: type[BaseModel]) -> dict[str, Any]:
+    keys = set(row.keys())
+    return {name: row[name] for name in model.model_fields if name in keys}
+
+
+def _text_attribute(payload: object, name: str) -> str | None:
+    value = getattr(payload, name, None)
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,1 @@
+"""The directory's application step: load an agency's stream, decide, append."""

@@ -1,0 +1,59 @@
+"""The directory's composition root: its routes, read model and consumer on the shared runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+
+# Registers the intake event types, so the read-model consumer can read every message on
+# caseline.intake.v1 (and ignore those that do not move caseloads) instead of dead-lettering.
+import services.intake.domain.events  # noqa: F401
+from services.directory.adapters.read_model import DirectoryReadModel
+from services.directory.entrypoints.http import directory_router
+from shared.envelope import EventRegistry, registry
+from shared.infra.topics import topic_for
+from shared.service import ConsumerSpec, ServiceSpec, create_service_app
+from shared.settings import Settings
+
+SERVICE = "directory"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics the directory publishes to and reads from (tests give it their own)."""
+
+    directory: str = field(default_factory=lambda: topic_for(SERVICE))
+    """Where the relay publishes the directory's events, and the read model reads them back."""
+    intake: str = field(default_factory=lambda: topic_for("intake"))
+    """Where case assignments come from, for the caseload counts."""
+
+
+def service_spec(
+    settings: Settings, *, topics: Topics | None = None, events: EventRegistry = registry
+) -> ServiceSpec:
+    """What the directory is made of: routes, read-model consumer and migrations."""
+    chosen = topics or Topics()
+    read_model = DirectoryReadModel(settings.db_schema or SERVICE)
+    return ServiceSpec(
+        name=SERVICE,
+        routers=[directory_router(read_model)],
+        consumers=[
+            ConsumerSpec(
+                name="read-model",
+                topics=(chosen.directory, chosen.intake),
+                handle=read_model.apply,
+                events=events,
+            )
+        ],
+        migrations=[read_model.migrate],
+        events=events,
+        topic=chosen.directory,
+    )
+
+
+def build(
+    settings: Settings, *, topics: Topics | None = None, events: EventRegistry = registry
+) -> FastAPI:
+    """The directory service's app, in `settings.db_schema` (default: `directory`)."""
+    return create_service_app(service_spec(settings, topics=topics, events=events), settings)

@@ -1,0 +1,1 @@
+"""The directory's entrypoints: the HTTP admin and query API."""

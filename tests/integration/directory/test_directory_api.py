@@ -1,0 +1,630 @@
+"""The directory through HTTP: token -> command -> event store -> relay -> Kafka -> read model.
+
+One directory app per module, in a schema of its own and on topics of its own, so that
+the read model sees exactly this module's events; every test uses agencies of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from asgi_lifespan import LifespanManager
+
+from services.directory.bootstrap import Topics, build
+from services.directory.domain import events as directory_events
+from shared.auth import issue_token
+from shared.envelope import (
+    Actor,
+    DomainEvent,
+    Envelope,
+    EventMetadata,
+    EventRegistry,
+    Role,
+)
+from shared.relay import Relay, idempotent_producer
+from shared.settings import Settings, load_settings
+from shared.store import EventStore
+
+WAIT_SECONDS = 15.0
+T = TypeVar("T")
+
+# The directory reads intake's assignments by type name and attribute. These stand-ins carry
+# the fields the intake contract fixes, in a registry of this module's own.
+events = EventRegistry()
+for _cls in (
+    directory_events.AgencyRegistered,
+    directory_events.DepartmentAdded,
+    directory_events.ServiceOffered,
+    directory_events.ServiceWithdrawn,
+    directory_events.CapacityChanged,
+    directory_events.AgencyClosed,
+    directory_events.StaffJoined,
+    directory_events.CaseloadLimitChanged,
+    directory_events.StaffDeparted,
+):
+    events.register(_cls)
+
+
+@events.register
+class CaseAssigned(DomainEvent):
+    """Test stand-in for intake's assignment of a case to a case manager."""
+
+    service = "intake"
+    staff_id: str
+    agency_id: str
+    override: bool = False
+
+
+@events.register
+class CaseReassigned(DomainEvent):
+    """Test stand-in for intake's move of a case to another case manager."""
+
+    service = "intake"
+    from_staff_id: str
+    to_staff_id: str
+
+
+@events.register
+class CaseScreenedIn(DomainEvent):
+    """Test stand-in for an intake event the directory has no use for."""
+
+    service = "intake"
+    chronic: bool = True
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The running directory app and what the tests need around it."""
+
+    http: httpx.AsyncClient
+    settings: Settings
+    schema: str
+    topics: Topics
+    intake: EventStore
+    intake_relay: Relay
+
+    def auth(
+        self, role: Role, agency_id: str = "network", staff_id: str = "admin-1"
+    ) -> dict[str, str]:
+        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+    def network_admin(self) -> dict[str, str]:
+        return self.auth(Role.NETWORK_ADMIN)
+
+    async def events_of(self, pool: asyncpg.Pool, agency_id: str) -> int:
+        count: int = await pool.fetchval(
+            f'SELECT count(*) FROM "{self.schema}".events WHERE case_id = $1', agency_id
+        )
+        return count
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+async def directory(
+    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[Directory]:
+    suffix = uuid.uuid4().hex[:10]
+    topics = Topics(
+        directory=f"caseline.test-directory-{suffix}.v1",
+        intake=f"caseline.test-intake-{suffix}.v1",
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics(
+        [
+            NewTopic(t, num_partitions=3, replication_factor=1)
+            for t in (topics.directory, topics.intake)
+        ]
+    )
+    schema = f"t_directory_{suffix}"
+    settings = load_settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        db_schema=schema,
+        relay_poll_seconds=0.05,
+    )
+    intake = EventStore(pg_pool, "intake", schema=f"t_intake_{suffix}", events=events)
+    await intake.migrate()
+    producer = idempotent_producer(kafka_bootstrap)
+    await producer.start()
+    app = build(settings, topics=topics, events=events)
+    try:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://directory") as http:
+                yield Directory(
+                    http,
+                    settings,
+                    schema,
+                    topics,
+                    intake,
+                    Relay(intake, producer, topic=topics.intake),
+                )
+    finally:
+        await producer.stop()
+        for name in (schema, intake.schema):
+            await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        await admin.delete_topics([topics.directory, topics.intake])
+        await admin.close()
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
+    """Poll `probe` until `holds` (the read model is eventually consistent), or fail."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        value = await probe()
+        if holds(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+async def get_json(d: Directory, url: str, **params: Any) -> Any:
+    answer = await d.http.get(url, params=params, headers=d.auth(Role.CASE_MANAGER, "ag-any"))
+    assert answer.status_code in (200, 404), answer.text
+    return answer.json() if answer.status_code == 200 else None
+
+
+async def register(d: Directory, name: str = "Seoul Welfare", region: str = "Seoul") -> str:
+    agency = unique("ag")
+    answer = await d.http.post(
+        "/agencies",
+        json={"agency_id": agency, "name": name, "region": region},
+        headers=d.network_admin(),
+    )
+    assert answer.status_code == 201, answer.text
+    return agency
+
+
+async def post(d: Directory, url: str, body: dict[str, Any], expect: int = 201) -> dict[str, Any]:
+    answer = await d.http.post(url, json=body, headers=d.network_admin())
+    assert answer.status_code == expect, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def add_manager(d: Directory, agency: str, staff: str, limit: int) -> None:
+    await post(
+        d,
+        f"/agencies/{agency}/staff",
+        {
+            "staff_id": staff,
+            "name": staff.title(),
+            "role": "case_manager",
+            "caseload_limit": limit,
+            "joined_on": "2025-01-06",
+        },
+    )
+
+
+async def assign(d: Directory, agency: str, *assignments: DomainEvent, case_id: str) -> None:
+    """Record intake events for one case in an intake event store and relay them to Kafka."""
+    actor = Actor(staff_id="sup-1", role=Role.SUPERVISOR)
+    version = await d.intake.stream_version(case_id)
+    await d.intake.append(
+        case_id,
+        version,
+        [
+            Envelope(
+                metadata=EventMetadata(case_id=case_id, agency_id=agency, actor=actor), payload=p
+            )
+            for p in assignments
+        ],
+    )
+    await d.intake_relay.drain()
+
+
+# --- the network, through the read model ---------------------------------------------------
+
+
+async def test_an_administrator_builds_an_agency_and_every_reader_sees_it(
+    directory: Directory,
+) -> None:
+    d = directory
+    agency = await register(d, name="Mapo Community Welfare Centre", region="Seoul-Mapo")
+    await post(
+        d, f"/agencies/{agency}/departments", {"department_id": "housing", "name": "Housing"}
+    )
+    offered = await post(
+        d,
+        f"/agencies/{agency}/services",
+        {
+            "service_id": "shelter",
+            "name": "Emergency shelter",
+            "need_domain": "housing",
+            "resource": "formal",
+            "department_id": "housing",
+            "capacity": 2,
+        },
+    )
+    assert offered["stream_version"] == 3
+    assert [e["event_type"] for e in offered["events"]] == ["ServiceOffered"]
+    await post(
+        d,
+        f"/agencies/{agency}/services",
+        {
+            "service_id": "deposit-loans",
+            "name": "Rent deposit loans",
+            "need_domain": "housing",
+            "resource": "formal",
+            "capacity": 5,
+        },
+    )
+    await add_manager(d, agency, "kim", limit=3)
+    await post(
+        d,
+        f"/agencies/{agency}/staff",
+        {"staff_id": "han", "name": "Han", "role": "supervisor", "joined_on": "2024-03-01"},
+    )
+
+    # R12: the deposit loans are full; three people wait.
+    answer = await d.http.put(
+        f"/agencies/{agency}/services/deposit-loans/capacity",
+        json={"capacity": 0, "waiting_list": 3},
+        headers=d.auth(Role.AGENCY_ADMIN, agency),
+    )
+    assert answer.status_code == 200, answer.text
+
+    view = await eventually(
+        lambda: get_json(d, f"/agencies/{agency}"),
+        lambda v: (
+            v is not None
+            and len(v["staff"]) == 2
+            and any(s["waiting_list"] == 3 for s in v["services"])
+        ),
+        "showing the agency with its staff and the full service",
+    )
+    assert view["name"] == "Mapo Community Welfare Centre" and view["status"] == "active"
+    assert view["departments"] == [{"department_id": "housing", "name": "Housing"}]
+    services = {s["service_id"]: s for s in view["services"]}
+    assert services["shelter"]["capacity"] == 2 and services["shelter"]["has_room"]
+    assert (services["deposit-loans"]["capacity"], services["deposit-loans"]["waiting_list"]) == (
+        0,
+        3,
+    )
+    assert not services["deposit-loans"]["has_room"]
+
+    # Who offers housing with room: the shelter, not the full loans.
+    with_room = await get_json(d, "/services", need_domain="housing", with_room="true")
+    assert [s["service_id"] for s in with_room if s["agency_id"] == agency] == ["shelter"]
+    every_housing = await get_json(d, "/services", need_domain="housing", agency_id=agency)
+    assert {s["service_id"] for s in every_housing} == {"shelter", "deposit-loans"}
+    assert await get_json(d, "/services", need_domain="legal", agency_id=agency) == []
+
+    # Which case managers have room: Kim, not the supervisor.
+    staff = await get_json(d, "/staff", agency_id=agency, with_room="true")
+    assert [(s["staff_id"], s["caseload"], s["room"]) for s in staff] == [("kim", 0, 3)]
+    listed = await get_json(d, "/agencies", region="Seoul-Mapo")
+    assert agency in {a["agency_id"] for a in listed}
+
+
+async def test_r12_withdrawn_and_full_services_have_no_room(directory: Directory) -> None:
+    d = directory
+    agency = await register(d)
+    for service, capacity in (("meals", 4), ("counselling", 1)):
+        await post(
+            d,
+            f"/agencies/{agency}/services",
+            {
+                "service_id": service,
+                "name": service.title(),
+                "need_domain": "food" if service == "meals" else "mental_health",
+                "resource": "informal" if service == "meals" else "formal",
+                "capacity": capacity,
+            },
+        )
+    await post(
+        d, f"/agencies/{agency}/services/meals/withdraw", {"reason": "volunteers left"}, expect=200
+    )
+    unchanged = await d.http.put(
+        f"/agencies/{agency}/services/counselling/capacity",
+        json={"capacity": 1, "waiting_list": 0},
+        headers=d.network_admin(),
+    )
+    assert unchanged.status_code == 200 and unchanged.json()["events"] == []
+
+    view = await eventually(
+        lambda: get_json(d, f"/agencies/{agency}"),
+        lambda v: v is not None and any(s["status"] == "withdrawn" for s in v["services"]),
+        "showing the withdrawn service",
+    )
+    assert {s["service_id"]: s["status"] for s in view["services"]} == {
+        "meals": "withdrawn",
+        "counselling": "offered",
+    }
+    offered = await get_json(d, "/services", agency_id=agency)
+    assert [s["service_id"] for s in offered] == ["counselling"]
+
+
+# --- caseloads from intake (R12) ----------------------------------------------------------
+
+
+async def test_r12_caseloads_follow_intake_assignments_and_overload_is_visible(
+    directory: Directory, pg_pool: asyncpg.Pool
+) -> None:
+    d = directory
+    agency = await register(d)
+    await add_manager(d, agency, "kim", limit=1)
+    await add_manager(d, agency, "lee", limit=2)
+    await eventually(
+        lambda: get_json(d, "/staff", agency_id=agency, with_room="true"),
+        lambda staff: len(staff) == 2,
+        "listing both managers with room",
+    )
+
+    case_1, case_2 = unique("case"), unique("case")
+    await assign(
+        d, agency, CaseScreenedIn(), CaseAssigned(staff_id="kim", agency_id=agency), case_id=case_1
+    )
+    # Past Kim's limit, with a supervisor's override: overload must show.
+    await assign(
+        d, agency, CaseAssigned(staff_id="kim", agency_id=agency, override=True), case_id=case_2
+    )
+    staff = await eventually(
+        lambda: get_json(d, "/staff", agency_id=agency),
+        lambda rows: any(s["staff_id"] == "kim" and s["caseload"] == 2 for s in rows),
+        "counting Kim's two cases",
+    )
+    kim = next(s for s in staff if s["staff_id"] == "kim")
+    assert (kim["caseload_limit"], kim["room"], kim["overloaded"]) == (1, 0, True)
+    with_room = await get_json(d, "/staff", agency_id=agency, with_room="true")
+    assert [s["staff_id"] for s in with_room] == ["lee"]
+
+    # One case moves to Lee: Kim is back at the limit, Lee has one place left.
+    await assign(d, agency, CaseReassigned(from_staff_id="kim", to_staff_id="lee"), case_id=case_2)
+    staff = await eventually(
+        lambda: get_json(d, "/staff", agency_id=agency),
+        lambda rows: any(s["staff_id"] == "lee" and s["caseload"] == 1 for s in rows),
+        "moving the case to Lee",
+    )
+    loads = {s["staff_id"]: (s["caseload"], s["room"], s["overloaded"]) for s in staff}
+    assert loads == {"kim": (1, 0, False), "lee": (1, 1, False)}
+
+    # Raising Kim's limit gives room again.
+    answer = await d.http.put(
+        f"/agencies/{agency}/staff/kim/caseload-limit",
+        json={"caseload_limit": 4},
+        headers=d.network_admin(),
+    )
+    assert answer.status_code == 200, answer.text
+    with_room = await eventually(
+        lambda: get_json(d, "/staff", agency_id=agency, with_room="true"),
+        lambda rows: len(rows) == 2,
+        "giving Kim room under the new limit",
+    )
+    # The least loaded first: Kim carries 1 of 4, Lee 1 of 2.
+    assert [(s["staff_id"], s["room"]) for s in with_room] == [("kim", 3), ("lee", 1)]
+
+    # The intake event the directory does not use changed nothing and went to no DLQ.
+    dead = await pg_pool.fetchval(f'SELECT count(*) FROM "{d.schema}".dead_lettered_messages')
+    assert dead == 0
+
+
+# --- departure and closure --------------------------------------------------------------------
+
+
+async def test_a_departed_manager_has_no_room_and_is_listed_as_departed(
+    directory: Directory,
+) -> None:
+    d = directory
+    agency = await register(d)
+    await add_manager(d, agency, "park", limit=5)
+    await post(
+        d,
+        f"/agencies/{agency}/staff/park/depart",
+        {"departed_on": "2025-05-30", "reason": "moved to another city"},
+        expect=200,
+    )
+    staff = await eventually(
+        lambda: get_json(d, "/staff", agency_id=agency, include_departed="true"),
+        lambda rows: bool(rows) and rows[0]["status"] == "departed",
+        "showing Park as departed",
+    )
+    assert staff[0]["departed_on"] == "2025-05-30" and staff[0]["room"] == 0
+    assert await get_json(d, "/staff", agency_id=agency, with_room="true") == []
+    assert await get_json(d, "/staff", agency_id=agency) == []
+
+    again = await d.http.post(
+        f"/agencies/{agency}/staff/park/depart",
+        json={"departed_on": "2025-06-01", "reason": "again"},
+        headers=d.network_admin(),
+    )
+    assert again.status_code == 409
+    assert "departed on 2025-05-30" in again.json()["detail"]
+
+
+async def test_a_closed_agency_offers_nothing_and_refuses_a_second_closure(
+    directory: Directory, pg_pool: asyncpg.Pool
+) -> None:
+    d = directory
+    agency = await register(d)
+    await add_manager(d, agency, "yoon", limit=5)
+    await post(
+        d,
+        f"/agencies/{agency}/services",
+        {
+            "service_id": "care",
+            "name": "Home care",
+            "need_domain": "daily_living_care",
+            "resource": "formal",
+            "capacity": 3,
+        },
+    )
+    closed = await post(
+        d, f"/agencies/{agency}/close", {"closed_on": "2025-12-31", "reason": "merged"}, expect=200
+    )
+    assert closed["status"] == "closed"
+    written = await d.events_of(pg_pool, agency)
+
+    twice = await d.http.post(
+        f"/agencies/{agency}/close",
+        json={"closed_on": "2026-01-31", "reason": "again"},
+        headers=d.network_admin(),
+    )
+    assert twice.status_code == 409
+    assert "closed on 2025-12-31" in twice.json()["detail"]
+    assert await d.events_of(pg_pool, agency) == written
+
+    view = await eventually(
+        lambda: get_json(d, f"/agencies/{agency}"),
+        lambda v: v is not None and v["status"] == "closed",
+        "showing the agency as closed",
+    )
+    assert view["closed_on"] == "2025-12-31" and view["closure_reason"] == "merged"
+    assert await get_json(d, "/services", agency_id=agency) == []
+    assert await get_json(d, "/staff", agency_id=agency, with_room="true") == []
+
+
+# --- who may do what -----------------------------------------------------------------------
+
+
+async def test_only_administrators_change_the_directory(
+    directory: Directory, pg_pool: asyncpg.Pool
+) -> None:
+    d = directory
+    agency, other = await register(d), await register(d)
+    url = f"/agencies/{agency}/departments"
+    body = {"department_id": "legal", "name": "Legal aid"}
+
+    no_token = await d.http.post(url, json=body)
+    assert no_token.status_code == 401
+    bad_token = await d.http.post(url, json=body, headers={"Authorization": "Bearer nonsense"})
+    assert bad_token.status_code == 401
+    manager = await d.http.post(url, json=body, headers=d.auth(Role.CASE_MANAGER, agency))
+    assert manager.status_code == 403
+    other_admin = await d.http.post(url, json=body, headers=d.auth(Role.AGENCY_ADMIN, other))
+    assert other_admin.status_code == 403
+    assert other in other_admin.json()["detail"]
+    assert await d.events_of(pg_pool, agency) == 1  # only the registration
+
+    own_admin = await d.http.post(url, json=body, headers=d.auth(Role.AGENCY_ADMIN, agency))
+    assert own_admin.status_code == 201, own_admin.text
+
+    # Registering and closing agencies is for network administrators only.
+    as_agency_admin = d.auth(Role.AGENCY_ADMIN, agency)
+    registering = await d.http.post(
+        "/agencies",
+        json={"agency_id": unique("ag"), "name": "Rogue", "region": "Busan"},
+        headers=as_agency_admin,
+    )
+    assert registering.status_code == 403
+    closing = await d.http.post(
+        f"/agencies/{agency}/close",
+        json={"closed_on": "2025-01-01", "reason": "self-closure"},
+        headers=as_agency_admin,
+    )
+    assert closing.status_code == 403
+    assert await d.events_of(pg_pool, agency) == 2
+
+    # Reading needs a token, of any role.
+    assert (await d.http.get("/services")).status_code == 401
+    auditor = d.auth(Role.AUDITOR, "audit-office")
+    seen = await eventually(
+        lambda: d.http.get(f"/agencies/{agency}", headers=auditor),
+        lambda answer: answer.status_code == 200 and bool(answer.json()["departments"]),
+        "showing the agency and its department to an auditor",
+    )
+    assert seen.json()["departments"] == [{"department_id": "legal", "name": "Legal aid"}]
+
+
+# --- bad input and refusals ------------------------------------------------------------------
+
+
+async def test_bad_input_gets_field_errors_and_writes_nothing(
+    directory: Directory, pg_pool: asyncpg.Pool
+) -> None:
+    d = directory
+    agency = await register(d)
+    answer = await d.http.post(
+        f"/agencies/{agency}/services",
+        json={
+            "service_id": "has space",
+            "name": "",
+            "need_domain": "astrology",
+            "resource": "formal",
+            "capacity": -1,
+            "colour": "blue",
+        },
+        headers=d.network_admin(),
+    )
+    assert answer.status_code == 422
+    fields = {tuple(e["loc"]) for e in answer.json()["detail"]}
+    assert fields == {
+        ("body", "service_id"),
+        ("body", "name"),
+        ("body", "need_domain"),
+        ("body", "capacity"),
+        ("body", "colour"),
+    }
+    staff = await d.http.post(
+        f"/agencies/{agency}/staff",
+        json={"staff_id": "kim", "name": "Kim", "role": "janitor", "joined_on": "yesterday"},
+        headers=d.network_admin(),
+    )
+    assert staff.status_code == 422
+    assert {tuple(e["loc"]) for e in staff.json()["detail"]} == {
+        ("body", "role"),
+        ("body", "joined_on"),
+    }
+    assert await d.events_of(pg_pool, agency) == 1
+
+
+async def test_rule_violations_get_409_with_the_reason_and_write_nothing(
+    directory: Directory, pg_pool: asyncpg.Pool
+) -> None:
+    d = directory
+    agency = await register(d)
+    unknown = await d.http.post(
+        f"/agencies/{agency}/services/nothing-here/withdraw",
+        json={"reason": "cleanup"},
+        headers=d.network_admin(),
+    )
+    assert unknown.status_code == 409
+    assert unknown.json() == {
+        "detail": f"agency {agency} offers no service nothing-here",
+        "rule": None,
+    }
+    no_limit = await d.http.post(
+        f"/agencies/{agency}/staff",
+        json={
+            "staff_id": "kim",
+            "name": "Kim",
+            "role": "case_manager",
+            "caseload_limit": 0,
+            "joined_on": "2025-01-02",
+        },
+        headers=d.network_admin(),
+    )
+    assert no_limit.status_code == 409
+    assert no_limit.json()["rule"] == "R12"
+    duplicate = await d.http.post(
+        "/agencies",
+        json={"agency_id": agency, "name": "Again", "region": "Seoul"},
+        headers=d.network_admin(),
+    )
+    assert duplicate.status_code == 409
+    never_registered = await d.http.post(
+        f"/agencies/{unique('ag')}/departments",
+        json={"department_id": "x", "name": "X"},
+        headers=d.network_admin(),
+    )
+    assert never_registered.status_code == 409
+    assert "not registered" in never_registered.json()["detail"]
+    assert await d.events_of(pg_pool, agency) == 1
+
+    missing = await d.http.get(f"/agencies/{unique('ag')}", headers=d.auth(Role.CASE_MANAGER))
+    assert missing.status_code == 404

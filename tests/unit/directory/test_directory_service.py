@@ -1,0 +1,45 @@
+"""How the directory service is composed: its topics, consumer and routes (nothing connects)."""
+
+from __future__ import annotations
+
+from services.directory.bootstrap import SERVICE, Topics, build, service_spec
+from shared.settings import load_settings
+
+
+def test_the_directory_publishes_to_its_topic_and_reads_its_own_and_intakes_events() -> None:
+    spec = service_spec(load_settings())
+    assert spec.name == SERVICE == "directory"
+    assert spec.topic == "caseline.directory.v1"
+    [consumer] = spec.consumers
+    assert consumer.name == "read-model"
+    assert consumer.topics == ("caseline.directory.v1", "caseline.intake.v1")
+
+
+def test_tests_can_give_the_directory_topics_of_their_own() -> None:
+    spec = service_spec(load_settings(), topics=Topics(directory="t.d.v1", intake="t.i.v1"))
+    assert spec.topic == "t.d.v1" and spec.consumers[0].topics == ("t.d.v1", "t.i.v1")
+
+
+def test_the_admin_and_query_routes_are_served() -> None:
+    app = build(load_settings(db_schema="t_unit_directory"))
+    routes = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    assert {
+        ("POST", "/agencies"),
+        ("GET", "/agencies"),
+        ("GET", "/agencies/{agency_id}"),
+        ("POST", "/agencies/{agency_id}/departments"),
+        ("POST", "/agencies/{agency_id}/services"),
+        ("POST", "/agencies/{agency_id}/services/{service_id}/withdraw"),
+        ("PUT", "/agencies/{agency_id}/services/{service_id}/capacity"),
+        ("POST", "/agencies/{agency_id}/close"),
+        ("POST", "/agencies/{agency_id}/staff"),
+        ("PUT", "/agencies/{agency_id}/staff/{staff_id}/caseload-limit"),
+        ("POST", "/agencies/{agency_id}/staff/{staff_id}/depart"),
+        ("GET", "/services"),
+        ("GET", "/staff"),
+        ("GET", "/health"),
+    } <= routes
