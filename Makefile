@@ -39,7 +39,7 @@ bench: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared
+	$(BIN)/mypy shared services
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

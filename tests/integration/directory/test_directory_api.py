@@ -489,6 +489,25 @@ async def test_a_closed_agency_offers_nothing_and_refuses_a_second_closure(
     assert await get_json(d, "/staff", agency_id=agency, with_room="true") == []
 
 
+async def test_two_administrators_racing_on_one_agency_one_wins_the_other_gets_409(
+    directory: Directory, pg_pool: asyncpg.Pool
+) -> None:
+    d = directory
+    agency = await register(d)
+    answers = await asyncio.gather(
+        *(
+            d.http.post(
+                f"/agencies/{agency}/close",
+                json={"closed_on": "2025-10-01", "reason": f"closure {n}"},
+                headers=d.network_admin(),
+            )
+            for n in range(2)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert await d.events_of(pg_pool, agency) == 2
+
+
 # --- who may do what -----------------------------------------------------------------------
 
 
