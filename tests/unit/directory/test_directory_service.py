@@ -43,3 +43,16 @@ def test_the_admin_and_query_routes_are_served() -> None:
         ("GET", "/staff"),
         ("GET", "/health"),
     } <= routes
+
+
+def test_intakes_assignment_events_carry_what_the_caseload_projection_reads() -> None:
+    """R12: caseloads come from intake's assignments, read by type name and attribute."""
+    from services.directory.adapters.read_model import CASE_ASSIGNED, CASE_REASSIGNED
+    from services.intake.domain import events as intake
+    from shared.envelope import registry
+
+    assigned = registry.event_class("intake", CASE_ASSIGNED)
+    reassigned = registry.event_class("intake", CASE_REASSIGNED)
+    assert assigned is intake.CaseAssigned and reassigned is intake.CaseReassigned
+    assert {"staff_id", "agency_id", "override"} <= set(assigned.model_fields)
+    assert {"from_staff_id", "to_staff_id"} <= set(reassigned.model_fields)
