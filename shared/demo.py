@@ -20,12 +20,15 @@ from shared.codec import ReceivedEvent, to_kafka
 from shared.consumer import DeadLetterQueue, IdempotentConsumer, subscribe_idempotent
 from shared.envelope import Actor, Envelope, EventMetadata, Role, registry
 from shared.errors import ConcurrencyError
-from shared.infra.topics import topic_for
+from shared.infra.topics import ensure_topics, topic_for
 from shared.relay import Relay, idempotent_producer
 from shared.store import EventStore, create_pool, redact_dsn
 
 CONSUMER = "demo.caseload-board"
 BOARD_SCHEMA = "demo"
+DEMO_INBOX = "caseline.demo-inbox.v1"
+"""Where the demo sends its redelivery and its poisoned message, so that the services' own
+topics never carry a message every new consumer would have to dead-letter again."""
 
 
 @dataclass
@@ -111,7 +114,8 @@ async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
         await consumer.migrate()
         relay = Relay(store, producer)
         relay_task = asyncio.create_task(relay.run(stop))
-        subscribe_idempotent(broker, consumer, topic_for("intake"), group_id=CONSUMER)
+        await ensure_topics(bootstrap, [DEMO_INBOX])
+        subscribe_idempotent(broker, consumer, topic_for("intake"), DEMO_INBOX, group_id=CONSUMER)
         await broker.start()
 
         run = uuid.uuid4().hex[:6]
@@ -168,22 +172,14 @@ async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
         board = await _eventually(lambda: _board_count(pool, our_cases, 4))
         report.check(board, "4 cases on the board (effects + dedup record + offset in one commit)")
 
-        # Redelivery and a poisoned message, on one key so they arrive in this order.
+        # A redelivery and a poisoned message, on one key so they arrive in this order.
         [first] = await store.read_stream_raw(walk_in)
         record = to_kafka(first, "intake")
-        await (
-            await producer.send(
-                topic_for("intake"), record.value, record.key, headers=record.headers
-            )
-        )
+        await (await producer.send(DEMO_INBOX, record.value, record.key, headers=record.headers))
         poison_headers = [
             (n, b"caseline.intake.CaseFound.v1" if n == "ce_type" else v) for n, v in record.headers
         ]
-        await (
-            await producer.send(
-                topic_for("intake"), b"{not json", record.key, headers=poison_headers
-            )
-        )
+        await (await producer.send(DEMO_INBOX, b"{not json", record.key, headers=poison_headers))
         dead = await _eventually(lambda: _dead_lettered(pool, str(first.event_id)))
         reason = await pool.fetchval(
             f"SELECT reason FROM {BOARD_SCHEMA}.dead_lettered_messages WHERE consumer = $1 "
