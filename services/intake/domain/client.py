@@ -21,7 +21,10 @@ _LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 class PersonalDetails(BaseModel):
     """Name, birth date, resident number, contact, language and cultural needs of one client."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # hide_input_in_errors: a refusal never repeats the personal data it refused.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True
+    )
 
     name: str = Field(min_length=1, max_length=100, repr=False)
     birth_date: date = Field(repr=False)

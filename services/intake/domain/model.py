@@ -200,6 +200,31 @@ def consent_allows(
 # Commands.
 
 
+class OverrideReason(StrEnum):
+    """Why a supervisor lets a case manager go past their caseload limit (R12).
+
+    A code, not free text: the reason travels in events, and free text could carry a
+    client's details.
+    """
+
+    CRISIS_NO_ONE_ELSE_AVAILABLE = "crisis_no_one_else_available"
+    CONTINUITY_WITH_THE_CLIENT = "continuity_with_the_client"
+    LANGUAGE_OR_CULTURE_MATCH = "language_or_culture_match"
+    SPECIALIST_SKILLS = "specialist_skills"
+    TEMPORARY_COVER = "temporary_cover"
+
+
+class ReassignmentReason(StrEnum):
+    """Why a case moves to another case manager."""
+
+    STAFF_DEPARTED = "staff_departed"
+    AGENCY_CLOSED = "agency_closed"
+    CASELOAD_BALANCING = "caseload_balancing"
+    CLIENT_REQUEST = "client_request"
+    LANGUAGE_OR_CULTURE_MATCH = "language_or_culture_match"
+    CONFLICT_OF_INTEREST = "conflict_of_interest"
+
+
 class Command(BaseModel):
     """Base of intake's commands: frozen, validated on construction."""
 
@@ -324,7 +349,7 @@ class AssignCase(Command):
 
     manager: RosterEntry
     by_role: Role
-    override_reason: str | None = Field(default=None, min_length=1, max_length=500)
+    override_reason: OverrideReason | None = None
     today: date
 
 
@@ -332,10 +357,10 @@ class ReassignCase(Command):
     """Move the case to another case manager (R12)."""
 
     to_manager: RosterEntry
-    reason: str = Field(min_length=1, max_length=200)
+    reason: ReassignmentReason
     by_role: Role
     by_staff_id: str = Field(min_length=1)
-    override_reason: str | None = Field(default=None, min_length=1, max_length=500)
+    override_reason: OverrideReason | None = None
     today: date
 
 
@@ -406,7 +431,7 @@ def _require_case_management_consent(state: CaseState, today: date, doing: str) 
 
 
 def _manager_can_take(
-    state: CaseState, manager: RosterEntry, by_role: Role, override_reason: str | None
+    state: CaseState, manager: RosterEntry, by_role: Role, override_reason: OverrideReason | None
 ) -> bool:
     """R12: check the manager may take the case; return whether it takes an override."""
     if manager.agency_id != state.agency_id:
@@ -559,7 +584,9 @@ def decide(state: CaseState, command: IntakeCommand) -> list[DomainEvent]:
                     staff_id=manager.staff_id,
                     agency_id=manager.agency_id,
                     override=override,
-                    override_reason=command.override_reason if override else None,
+                    override_reason=command.override_reason.value
+                    if override and command.override_reason
+                    else None,
                     caseload_after=manager.caseload + 1,
                     caseload_limit=manager.caseload_limit,
                 )
@@ -575,7 +602,7 @@ def decide(state: CaseState, command: IntakeCommand) -> list[DomainEvent]:
                 CaseReassigned(
                     from_staff_id=state.assignment.staff_id,
                     to_staff_id=manager.staff_id,
-                    reason=command.reason,
+                    reason=command.reason.value,
                 )
             ]
             if override:
@@ -584,7 +611,7 @@ def decide(state: CaseState, command: IntakeCommand) -> list[DomainEvent]:
                     CaseloadOverrideRecorded(
                         staff_id=manager.staff_id,
                         supervisor_id=command.by_staff_id,
-                        reason=command.override_reason,
+                        reason=command.override_reason.value,
                         caseload_after=manager.caseload + 1,
                         caseload_limit=manager.caseload_limit,
                     )

@@ -43,8 +43,10 @@ from services.intake.domain.model import (
     IntakeCommand,
     IntakeError,
     OpenCase,
+    OverrideReason,
     PossibleDuplicateClient,
     ReassignCase,
+    ReassignmentReason,
     RecordConsent,
     RegisterClient,
     RegisterReturningClient,
@@ -140,7 +142,9 @@ ASSESS = AssessCase(
 
 
 def assign(
-    entry: RosterEntry | None = None, by: Role = Role.CASE_MANAGER, why: str | None = None
+    entry: RosterEntry | None = None,
+    by: Role = Role.CASE_MANAGER,
+    why: OverrideReason | None = None,
 ) -> AssignCase:
     return AssignCase(manager=entry or manager(), by_role=by, override_reason=why, today=TODAY)
 
@@ -516,7 +520,10 @@ def test_r12_a_manager_with_room_takes_the_case_without_override() -> None:
 
 def test_r12_a_full_caseload_is_refused_to_a_case_manager() -> None:
     with pytest.raises(CaseloadViolation) as refused:
-        decide(given(*ASSESSED), assign(manager(caseload=10, limit=10), why="I can manage"))
+        decide(
+            given(*ASSESSED),
+            assign(manager(caseload=10, limit=10), why=OverrideReason.TEMPORARY_COVER),
+        )
     assert refused.value.rule == "R12"
     assert "would carry 11 cases" in refused.value.reason
     assert "only a supervisor" in refused.value.reason
@@ -526,13 +533,16 @@ def test_r12_a_supervisor_overrides_a_full_caseload_only_with_a_reason() -> None
     full = manager(caseload=10, limit=10)
     with pytest.raises(CaseloadViolation, match="needs a reason"):
         decide(given(*ASSESSED), assign(full, by=Role.SUPERVISOR))
-    _, events = run(given(*ASSESSED), assign(full, by=Role.SUPERVISOR, why="crisis, no one else"))
+    _, events = run(
+        given(*ASSESSED),
+        assign(full, by=Role.SUPERVISOR, why=OverrideReason.CRISIS_NO_ONE_ELSE_AVAILABLE),
+    )
     assert events == [
         CaseAssigned(
             staff_id="staff-lee",
             agency_id=AGENCY,
             override=True,
-            override_reason="crisis, no one else",
+            override_reason="crisis_no_one_else_available",
             caseload_after=11,
             caseload_limit=10,
         )
@@ -540,7 +550,9 @@ def test_r12_a_supervisor_overrides_a_full_caseload_only_with_a_reason() -> None
 
 
 def test_r12_an_override_reason_is_not_recorded_when_there_is_room() -> None:
-    _, [event] = run(given(*ASSESSED), assign(by=Role.SUPERVISOR, why="just in case"))
+    _, [event] = run(
+        given(*ASSESSED), assign(by=Role.SUPERVISOR, why=OverrideReason.SPECIALIST_SKILLS)
+    )
     assert isinstance(event, CaseAssigned)
     assert not event.override and event.override_reason is None
 
@@ -557,14 +569,16 @@ def test_r12_only_an_active_case_manager_of_the_cases_agency_takes_it(
     entry: RosterEntry, says: str
 ) -> None:
     with pytest.raises(CaseloadViolation, match=says):
-        decide(given(*ASSESSED), assign(entry, by=Role.SUPERVISOR, why="override"))
+        decide(
+            given(*ASSESSED), assign(entry, by=Role.SUPERVISOR, why=OverrideReason.TEMPORARY_COVER)
+        )
 
 
 def test_r12_reassignment_moves_the_case_and_checks_the_new_managers_room() -> None:
     state = given(*ASSESSED, assign())
     reassign = ReassignCase(
         to_manager=manager("staff-park", caseload=2),
-        reason="staff_departed",
+        reason=ReassignmentReason.STAFF_DEPARTED,
         by_role=Role.SUPERVISOR,
         by_staff_id="staff-boss",
         today=TODAY,
@@ -583,10 +597,10 @@ def test_r12_reassigning_past_the_limit_records_the_supervisors_override() -> No
     full = manager("staff-park", caseload=5, limit=5)
     command = ReassignCase(
         to_manager=full,
-        reason="caseload_balancing",
+        reason=ReassignmentReason.CASELOAD_BALANCING,
         by_role=Role.CASE_MANAGER,
         by_staff_id="staff-lee",
-        override_reason="cover",
+        override_reason=OverrideReason.TEMPORARY_COVER,
         today=TODAY,
     )
     with pytest.raises(CaseloadViolation, match="only a supervisor"):
@@ -598,7 +612,7 @@ def test_r12_reassigning_past_the_limit_records_the_supervisors_override() -> No
     assert events[1] == CaseloadOverrideRecorded(
         staff_id="staff-park",
         supervisor_id="staff-boss",
-        reason="cover",
+        reason="temporary_cover",
         caseload_after=6,
         caseload_limit=5,
     )
@@ -607,7 +621,7 @@ def test_r12_reassigning_past_the_limit_records_the_supervisors_override() -> No
 def test_r12_reassignment_needs_an_assigned_case() -> None:
     command = ReassignCase(
         to_manager=manager("staff-park"),
-        reason="caseload_balancing",
+        reason=ReassignmentReason.CASELOAD_BALANCING,
         by_role=Role.SUPERVISOR,
         by_staff_id="staff-boss",
         today=TODAY,

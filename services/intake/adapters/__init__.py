@@ -1,0 +1,1 @@
+"""Intake's adapters: the PostgreSQL read models and the directory roster projection."""

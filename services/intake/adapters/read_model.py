@@ -1,0 +1,263 @@
+"""Intake's read models in its own schema: case summaries, and the roster of case managers.
+
+- `case_summary` is written in the same transaction as a case's events (from the state they
+  fold to), so an assignment count can never disagree with the event store; `rebuild`
+  recomputes it from the store for an auditor to compare.
+- `staff_roster` and `agency_status` are projected from `caseline.directory.v1` by an
+  idempotent consumer: who works where, as what, with which caseload limit, and who left.
+
+No personal data of clients here: cases name their client by pseudonymous id only.
+Tables are unqualified: the service's pool has its own schema on the search path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+
+from services.directory.domain.events import (
+    AgencyClosed,
+    CaseloadLimitChanged,
+    StaffDeparted,
+    StaffJoined,
+)
+from services.intake.domain.model import CaseState, Stage, fold_case
+from shared.codec import ReceivedEvent
+from shared.store import EventStore
+
+MIGRATION = """
+CREATE TABLE IF NOT EXISTS case_summary (
+    case_id            text        PRIMARY KEY,
+    agency_id          text        NOT NULL,
+    stage              text        NOT NULL,
+    client_id          text,
+    client_erased      boolean     NOT NULL DEFAULT false,
+    crisis             boolean     NOT NULL DEFAULT false,
+    assigned_staff_id  text,
+    assignment_override boolean    NOT NULL DEFAULT false,
+    stream_version     integer     NOT NULL,
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS case_summary_by_client ON case_summary (client_id);
+CREATE INDEX IF NOT EXISTS case_summary_by_manager
+    ON case_summary (agency_id, assigned_staff_id) WHERE assigned_staff_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS staff_roster (
+    agency_id       text    NOT NULL,
+    staff_id        text    NOT NULL,
+    role            text    NOT NULL,
+    caseload_limit  integer NOT NULL CHECK (caseload_limit >= 0),
+    department_id   text,
+    joined_on       date    NOT NULL,
+    departed_on     date,
+    PRIMARY KEY (agency_id, staff_id)
+);
+
+CREATE TABLE IF NOT EXISTS agency_status (
+    agency_id  text PRIMARY KEY,
+    closed_on  date NOT NULL
+);
+"""
+
+# The stages in which a case counts against its case manager's caseload. Intake hands the
+# case on at assignment; later services will end it (closure), and their events will then
+# take it off the count.
+OPEN_STAGES = (Stage.ASSIGNED.value,)
+
+
+@dataclass(frozen=True)
+class StaffLoad:
+    """A staff member on the roster with their caseload against their limit (R12)."""
+
+    agency_id: str
+    staff_id: str
+    role: str
+    caseload_limit: int
+    department_id: str | None
+    departed_on: date | None
+    agency_closed_on: date | None
+    caseload: int
+
+    @property
+    def active(self) -> bool:
+        """Still with an agency that is still open."""
+        return self.departed_on is None and self.agency_closed_on is None
+
+    @property
+    def room(self) -> int:
+        """Cases they may still take without an override: 0 when full or no longer active."""
+        return max(0, self.caseload_limit - self.caseload) if self.active else 0
+
+    @property
+    def overloaded(self) -> bool:
+        """More cases than the limit (past it by a supervisor's override, or the limit fell)."""
+        return self.caseload > self.caseload_limit
+
+
+_LOAD_QUERY = """
+SELECT r.agency_id, r.staff_id, r.role, r.caseload_limit, r.department_id, r.departed_on,
+       a.closed_on AS agency_closed_on,
+       (SELECT count(*) FROM case_summary c
+         WHERE c.agency_id = r.agency_id AND c.assigned_staff_id = r.staff_id
+           AND c.stage = ANY($1::text[])) AS caseload
+FROM staff_roster r LEFT JOIN agency_status a ON a.agency_id = r.agency_id
+"""
+
+
+def _load(row: asyncpg.Record) -> StaffLoad:
+    return StaffLoad(
+        agency_id=row["agency_id"],
+        staff_id=row["staff_id"],
+        role=row["role"],
+        caseload_limit=row["caseload_limit"],
+        department_id=row["department_id"],
+        departed_on=row["departed_on"],
+        agency_closed_on=row["agency_closed_on"],
+        caseload=row["caseload"],
+    )
+
+
+class IntakeReadModel:
+    """Queries and projections of intake's read-model tables."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @staticmethod
+    async def migrate(pool: asyncpg.Pool) -> None:
+        """Create the read-model tables (idempotent)."""
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('caseline-intake-read-model'))"
+            )
+            await conn.execute(MIGRATION)
+
+    # --- cases --------------------------------------------------------------------------------
+
+    @staticmethod
+    async def save_case(
+        conn: asyncpg.Connection, case_id: str, state: CaseState, stream_version: int
+    ) -> None:
+        """Write a case's summary from its folded state (in the transaction of its events)."""
+        assert state.agency_id is not None
+        assignment = state.assignment
+        await conn.execute(
+            "INSERT INTO case_summary (case_id, agency_id, stage, client_id, client_erased, "
+            "crisis, assigned_staff_id, assignment_override, stream_version) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (case_id) DO UPDATE SET "
+            "stage = EXCLUDED.stage, client_id = EXCLUDED.client_id, "
+            "client_erased = EXCLUDED.client_erased, crisis = EXCLUDED.crisis, "
+            "assigned_staff_id = EXCLUDED.assigned_staff_id, "
+            "assignment_override = EXCLUDED.assignment_override, "
+            "stream_version = EXCLUDED.stream_version, updated_at = now() "
+            "WHERE case_summary.stream_version < EXCLUDED.stream_version",
+            case_id,
+            state.agency_id,
+            state.stage.value,
+            state.client_id,
+            state.client_erased,
+            state.crisis,
+            assignment.staff_id if assignment else None,
+            assignment.override if assignment else False,
+            stream_version,
+        )
+
+    async def cases_of_client(
+        self, client_id: str, conn: asyncpg.Connection | None = None
+    ) -> list[tuple[str, str]]:
+        """(case id, agency id) of every case whose client this is."""
+        rows = await (conn or self.pool).fetch(
+            "SELECT case_id, agency_id FROM case_summary WHERE client_id = $1 ORDER BY case_id",
+            client_id,
+        )
+        return [(r["case_id"], r["agency_id"]) for r in rows]
+
+    async def rebuild(self, store: EventStore) -> int:
+        """Recompute every case summary from the event store; return how many cases."""
+        cases = await store.case_ids()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM case_summary")
+            for case_id in cases:
+                history = await store.read_stream(case_id)
+                state = fold_case(history[0].metadata.agency_id, [e.payload for e in history])
+                await self.save_case(conn, case_id, state, len(history))
+        return len(cases)
+
+    # --- roster and caseloads -----------------------------------------------------------------
+
+    async def staff_load(
+        self, conn: asyncpg.Connection, staff_id: str, prefer_agency: str
+    ) -> StaffLoad | None:
+        """A staff member's roster entry and caseload; their entry at `prefer_agency` first."""
+        row = await conn.fetchrow(
+            f"{_LOAD_QUERY} WHERE r.staff_id = $2 "
+            "ORDER BY (r.agency_id = $3) DESC, r.agency_id LIMIT 1",
+            list(OPEN_STAGES),
+            staff_id,
+            prefer_agency,
+        )
+        return _load(row) if row else None
+
+    async def agency_loads(self, agency_id: str) -> list[StaffLoad]:
+        """Every staff member of an agency with their caseload against their limit."""
+        rows = await self.pool.fetch(
+            f"{_LOAD_QUERY} WHERE r.agency_id = $2 ORDER BY r.staff_id",
+            list(OPEN_STAGES),
+            agency_id,
+        )
+        return [_load(r) for r in rows]
+
+    @staticmethod
+    async def lock_staff(conn: asyncpg.Connection, staff_id: str) -> None:
+        """Serialise assignments to one staff member until the transaction ends (R12)."""
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"intake-staff:{staff_id}"
+        )
+
+    @staticmethod
+    async def apply_directory_event(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+        """Project one directory event onto the roster (in the consumer's transaction)."""
+        agency_id = event.envelope.metadata.case_id  # a directory stream is one agency
+        match event.envelope.payload:
+            case StaffJoined() as joined:
+                await conn.execute(
+                    "INSERT INTO staff_roster (agency_id, staff_id, role, caseload_limit, "
+                    "department_id, joined_on) VALUES ($1, $2, $3, $4, $5, $6) "
+                    "ON CONFLICT (agency_id, staff_id) DO UPDATE SET role = EXCLUDED.role, "
+                    "caseload_limit = EXCLUDED.caseload_limit, "
+                    "department_id = EXCLUDED.department_id, joined_on = EXCLUDED.joined_on, "
+                    "departed_on = NULL",
+                    agency_id,
+                    joined.staff_id,
+                    joined.role,
+                    joined.caseload_limit,
+                    joined.department_id,
+                    joined.joined_on,
+                )
+            case CaseloadLimitChanged() as changed:
+                await conn.execute(
+                    "UPDATE staff_roster SET caseload_limit = $3 "
+                    "WHERE agency_id = $1 AND staff_id = $2",
+                    agency_id,
+                    changed.staff_id,
+                    changed.caseload_limit,
+                )
+            case StaffDeparted() as departed:
+                await conn.execute(
+                    "UPDATE staff_roster SET departed_on = $3 "
+                    "WHERE agency_id = $1 AND staff_id = $2",
+                    agency_id,
+                    departed.staff_id,
+                    departed.departed_on,
+                )
+            case AgencyClosed() as closed:
+                await conn.execute(
+                    "INSERT INTO agency_status (agency_id, closed_on) VALUES ($1, $2) "
+                    "ON CONFLICT (agency_id) DO NOTHING",
+                    agency_id,
+                    closed.closed_on,
+                )
+            case _:
+                pass  # agencies, departments and services do not concern intake's roster

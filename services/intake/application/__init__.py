@@ -1,0 +1,1 @@
+"""Intake's use cases: orchestration of the event store, the vault and the read models."""

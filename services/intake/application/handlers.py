@@ -1,0 +1,477 @@
+"""Intake's use cases: load a case, look up what the rules need, decide, write in one transaction.
+
+Each command runs the pure `decide` and then, in ONE PostgreSQL transaction, writes what it
+touches besides the events (a vault record, a reseal, an erased key) and appends the events
+at the version it read, then updates the case summary. A refusal or a race therefore writes
+nothing anywhere. What decide needs from outside the case (possible duplicates, a case
+manager's roster entry and caseload) is read inside that transaction, under an advisory
+lock, so two registrations of one person or two assignments to one manager are serialised.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from services.intake.adapters.read_model import IntakeReadModel, StaffLoad
+from services.intake.domain.client import PersonalDetails
+from services.intake.domain.model import (
+    AssessCase,
+    AssignCase,
+    CaseState,
+    EraseClient,
+    IntakeCommand,
+    OpenCase,
+    OverrideReason,
+    ReassignCase,
+    ReassignmentReason,
+    RecordConsent,
+    RegisterClient,
+    RegisterReturningClient,
+    RosterEntry,
+    WithdrawConsent,
+    decide,
+    evolve,
+    fold_case,
+)
+from services.intake.vault.store import PiiVault, UnknownClient, VaultRecord
+from shared.application import CommandContext, NotFound, fold
+from shared.auth import Principal, ensure_same_agency
+from shared.envelope import DomainEvent, Role
+from shared.errors import Forbidden
+from shared.logging import event_context, get_logger
+from shared.store import EventStore
+
+log = get_logger("caseline.intake")
+
+AGENCY_TIME_ZONE = ZoneInfo("Asia/Seoul")
+"""Dates (consent periods, withdrawals) are the agencies' calendar dates."""
+
+
+def agency_today() -> date:
+    """Today's date where the agencies are."""
+    return datetime.now(AGENCY_TIME_ZONE).date()
+
+
+def new_client_id() -> str:
+    """A pseudonymous client id: random, derived from nothing about the person."""
+    return f"client-{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class Intake:
+    """The ports intake's use cases work with, composed once per app."""
+
+    store: EventStore
+    vault: PiiVault
+    read_model: IntakeReadModel
+    clock: Callable[[], date] = field(default=agency_today)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The service's connection pool."""
+        return self.store.pool
+
+    def today(self) -> date:
+        """Today's date for the rules."""
+        return self.clock()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did to one case: its new state and version, and the events recorded."""
+
+    case_id: str
+    state: CaseState
+    events: tuple[DomainEvent, ...]
+    stream_version: int
+
+    @property
+    def event_types(self) -> list[str]:
+        """The type names of the recorded events."""
+        return [e.event_type() for e in self.events]
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+async def load_case(store: EventStore, case_id: str) -> tuple[CaseState, int]:
+    """A case's state and the version it was read at; the first event names its agency."""
+    history = await store.read_stream(case_id)
+    agency = history[0].metadata.agency_id if history else None
+    return fold_case(agency, [e.payload for e in history]), len(history)
+
+
+async def existing_case(
+    intake: Intake, case_id: str, principal: Principal
+) -> tuple[CaseState, int]:
+    """A case the principal's agency may act on; `NotFound` or `Forbidden` otherwise."""
+    state, version = await load_case(intake.store, case_id)
+    if version == 0 or state.agency_id is None:
+        raise NotFound(f"no case {case_id!r}")
+    ensure_same_agency(principal, state.agency_id)
+    return state, version
+
+
+def _context(principal: Principal, agency_id: str) -> CommandContext:
+    return CommandContext(agency_id=agency_id, actor=principal.actor())
+
+
+async def _record(
+    intake: Intake,
+    conn: asyncpg.Connection,
+    case_id: str,
+    state: CaseState,
+    version: int,
+    events: Sequence[DomainEvent],
+    context: CommandContext,
+) -> Outcome:
+    """Append decided events at `version` on `conn` and update the case summary with them."""
+    if not events:
+        return Outcome(case_id, state, (), version)
+    envelopes = [context.envelope(case_id, e) for e in events]
+    await intake.store.append(case_id, version, envelopes, connection=conn)
+    after = fold(state, evolve, events)
+    new_version = version + len(events)
+    await intake.read_model.save_case(conn, case_id, after, new_version)
+    log.info(
+        "intake.recorded",
+        case_id=case_id,
+        agency_id=context.agency_id,
+        staff_id=context.actor.staff_id,
+        events=[e.event_type() for e in events],
+        stream_version=new_version,
+    )
+    return Outcome(case_id, after, tuple(events), new_version)
+
+
+async def _decide_and_record(
+    intake: Intake,
+    case_id: str,
+    principal: Principal,
+    command: IntakeCommand,
+) -> Outcome:
+    """The plain path: a case the principal may act on, a command, one transaction."""
+    state, version = await existing_case(intake, case_id, principal)
+    with event_context(case_id=case_id):
+        events = decide(state, command)
+        async with intake.pool.acquire() as conn, conn.transaction():
+            assert state.agency_id is not None
+            return await _record(
+                intake, conn, case_id, state, version, events, _context(principal, state.agency_id)
+            )
+
+
+# --- stage 1: case finding, registration, consent ---------------------------------------------
+
+
+async def open_case(
+    intake: Intake, principal: Principal, case_id: str, command: OpenCase
+) -> Outcome:
+    """Open a case in the principal's agency."""
+    state, version = await load_case(intake.store, case_id)
+    if version == 0:
+        state = CaseState.opened_in(principal.agency_id)
+    agency = state.agency_id or principal.agency_id
+    with event_context(case_id=case_id):
+        events = decide(state, command)
+        async with intake.pool.acquire() as conn, conn.transaction():
+            return await _record(
+                intake, conn, case_id, state, version, events, _context(principal, agency)
+            )
+
+
+async def register_client(
+    intake: Intake,
+    principal: Principal,
+    case_id: str,
+    details: PersonalDetails,
+    *,
+    confirm_new_client: bool = False,
+) -> tuple[str, Outcome]:
+    """Register a new person as the case's client; their details go to the vault, sealed.
+
+    A client with the same name and birth date is flagged (`PossibleDuplicateClient`) before
+    any record is made, unless `confirm_new_client`.
+    """
+    state, version = await existing_case(intake, case_id, principal)
+    assert state.agency_id is not None
+    index = intake.vault.duplicate_index(details.name, details.birth_date)
+    client_id = new_client_id()
+    with event_context(case_id=case_id, client_id=client_id):
+        async with intake.pool.acquire() as conn, conn.transaction():
+            await intake.vault.lock_index(conn, index)
+            matches = await intake.vault.clients_with_index(conn, index)
+            command = RegisterClient(
+                client_id=client_id,
+                possible_duplicates=tuple(matches),
+                confirm_new_client=confirm_new_client,
+            )
+            events = decide(state, command)
+            await intake.vault.put(conn, client_id, state.agency_id, details)
+            outcome = await _record(
+                intake, conn, case_id, state, version, events, _context(principal, state.agency_id)
+            )
+    return client_id, outcome
+
+
+async def register_returning_client(
+    intake: Intake,
+    principal: Principal,
+    case_id: str,
+    client_id: str,
+    *,
+    name: str,
+    birth_date: date,
+) -> Outcome:
+    """Register a client the vault knows, matched by name and birth date, never by id alone."""
+    state, version = await existing_case(intake, case_id, principal)
+    assert state.agency_id is not None
+    index = intake.vault.duplicate_index(name, birth_date)
+    with event_context(case_id=case_id, client_id=client_id):
+        async with intake.pool.acquire() as conn, conn.transaction():
+            await intake.vault.lock_index(conn, index)
+            matches = await intake.vault.clients_with_index(conn, index)
+            command = RegisterReturningClient(client_id=client_id, matches=client_id in matches)
+            events = decide(state, command)
+            return await _record(
+                intake, conn, case_id, state, version, events, _context(principal, state.agency_id)
+            )
+
+
+async def record_consent(
+    intake: Intake,
+    principal: Principal,
+    case_id: str,
+    *,
+    agencies: Sequence[str],
+    purposes: Sequence[Any],
+    valid_from: date | None,
+    valid_until: date,
+) -> tuple[str, Outcome]:
+    """Record the client's consent (R4); returns its id."""
+    consent_id = f"consent-{uuid.uuid4().hex[:16]}"
+    today = intake.today()
+    command = RecordConsent(
+        consent_id=consent_id,
+        agencies=tuple(agencies),
+        purposes=tuple(purposes),
+        valid_from=valid_from or today,
+        valid_until=valid_until,
+        today=today,
+    )
+    return consent_id, await _decide_and_record(intake, case_id, principal, command)
+
+
+async def withdraw_consent(
+    intake: Intake, principal: Principal, case_id: str, consent_id: str
+) -> Outcome:
+    """The client withdraws a consent from today on (R4)."""
+    command = WithdrawConsent(consent_id=consent_id, today=intake.today())
+    return await _decide_and_record(intake, case_id, principal, command)
+
+
+# --- stage 2: screening and assessment --------------------------------------------------------
+
+
+async def screen(
+    intake: Intake, principal: Principal, case_id: str, command: IntakeCommand
+) -> Outcome:
+    """Screen a case in or out (R2)."""
+    return await _decide_and_record(intake, case_id, principal, command)
+
+
+async def assess(
+    intake: Intake,
+    principal: Principal,
+    case_id: str,
+    command: Callable[[bool], AssessCase],
+    *,
+    cultural_needs: str | None,
+) -> Outcome:
+    """Assess the case; cultural needs given here go to the vault, only a flag to the event.
+
+    `command(cultural_needs_recorded)` builds the assessment once the vault says whether
+    the client's cultural needs are on record (R11).
+    """
+    state, version = await existing_case(intake, case_id, principal)
+    assert state.agency_id is not None
+    with event_context(case_id=case_id):
+        async with intake.pool.acquire() as conn, conn.transaction():
+            recorded_before = False
+            record: VaultRecord | None = None
+            if state.client_id is not None and not state.client_erased:
+                record = await intake.vault.get(state.client_id, conn)
+                recorded_before = bool(record.details and record.details.cultural_needs)
+            events = decide(state, command(recorded_before or cultural_needs is not None))
+            if cultural_needs is not None and record is not None and record.details is not None:
+                updated = PersonalDetails.model_validate(
+                    {**record.details.model_dump(), "cultural_needs": cultural_needs}
+                )
+                await intake.vault.update(conn, record.client_id, updated)
+            return await _record(
+                intake, conn, case_id, state, version, events, _context(principal, state.agency_id)
+            )
+
+
+# --- assignment (R12) -------------------------------------------------------------------------
+
+
+def _roster_entry(load: StaffLoad) -> RosterEntry:
+    return RosterEntry(
+        staff_id=load.staff_id,
+        agency_id=load.agency_id,
+        role=load.role,
+        active=load.active,
+        caseload_limit=load.caseload_limit,
+        caseload=load.caseload,
+    )
+
+
+async def _staff_on_roster(
+    intake: Intake, conn: asyncpg.Connection, staff_id: str, agency_id: str
+) -> RosterEntry:
+    await intake.read_model.lock_staff(conn, staff_id)
+    load = await intake.read_model.staff_load(conn, staff_id, agency_id)
+    if load is None:
+        raise NotFound(
+            f"staff {staff_id!r} is not on intake's roster (it learns staff from "
+            "caseline.directory.v1)"
+        )
+    return _roster_entry(load)
+
+
+async def assign(
+    intake: Intake,
+    principal: Principal,
+    case_id: str,
+    staff_id: str,
+    override_reason: OverrideReason | None,
+) -> Outcome:
+    """Assign the case to a case manager of its agency with room, or by override (R12)."""
+    state, version = await existing_case(intake, case_id, principal)
+    assert state.agency_id is not None
+    with event_context(case_id=case_id):
+        async with intake.pool.acquire() as conn, conn.transaction():
+            manager = await _staff_on_roster(intake, conn, staff_id, state.agency_id)
+            command = AssignCase(
+                manager=manager,
+                by_role=principal.role,
+                override_reason=override_reason,
+                today=intake.today(),
+            )
+            events = decide(state, command)
+            return await _record(
+                intake, conn, case_id, state, version, events, _context(principal, state.agency_id)
+            )
+
+
+async def reassign(
+    intake: Intake,
+    principal: Principal,
+    case_id: str,
+    to_staff_id: str,
+    reason: ReassignmentReason,
+    override_reason: OverrideReason | None,
+) -> Outcome:
+    """Move the case to another case manager, checking their room (R12)."""
+    state, version = await existing_case(intake, case_id, principal)
+    assert state.agency_id is not None
+    with event_context(case_id=case_id):
+        async with intake.pool.acquire() as conn, conn.transaction():
+            manager = await _staff_on_roster(intake, conn, to_staff_id, state.agency_id)
+            command = ReassignCase(
+                to_manager=manager,
+                reason=reason,
+                by_role=principal.role,
+                by_staff_id=principal.staff_id,
+                override_reason=override_reason,
+                today=intake.today(),
+            )
+            events = decide(state, command)
+            return await _record(
+                intake, conn, case_id, state, version, events, _context(principal, state.agency_id)
+            )
+
+
+async def caseloads(intake: Intake, principal: Principal, agency_id: str) -> list[StaffLoad]:
+    """An agency's staff with their caseloads against their limits (R12: overload visible)."""
+    ensure_same_agency(principal, agency_id)
+    return await intake.read_model.agency_loads(agency_id)
+
+
+# --- the vault: reading and erasure -----------------------------------------------------------
+
+
+async def _cases_the_principal_may_see(
+    intake: Intake, principal: Principal, client_id: str
+) -> list[tuple[str, str]]:
+    cases = await intake.read_model.cases_of_client(client_id)
+    if principal.role is Role.NETWORK_ADMIN and cases:
+        return cases
+    if not any(agency == principal.agency_id for _, agency in cases):
+        # The same answer whether the client does not exist or belongs to others: an id
+        # must not confirm that a person is known somewhere in the network.
+        raise NotFound(f"agency {principal.agency_id!r} has no case of client {client_id!r}")
+    return cases
+
+
+async def read_client(intake: Intake, principal: Principal, client_id: str) -> VaultRecord:
+    """A client's personal details for a case manager of an agency with their case (R11)."""
+    await _cases_the_principal_may_see(intake, principal, client_id)
+    try:
+        record = await intake.vault.get(client_id)
+    except UnknownClient as e:
+        raise NotFound(str(e)) from e
+    # An access log line: who read whose record, never what it holds.
+    log.info(
+        "vault.read",
+        client_id=client_id,
+        staff_id=principal.staff_id,
+        agency_id=principal.agency_id,
+        erased=record.erased,
+    )
+    return record
+
+
+async def erase_client(intake: Intake, principal: Principal, client_id: str) -> list[Outcome]:
+    """Destroy the client's key (crypto-shredding) and record `ClientErased` on each case."""
+    cases = await _cases_the_principal_may_see(intake, principal, client_id)
+    if principal.role is not Role.NETWORK_ADMIN and principal.role not in (
+        Role.SUPERVISOR,
+        Role.AGENCY_ADMIN,
+    ):
+        raise Forbidden("erasing a client takes a supervisor or an agency administrator")
+    outcomes: list[Outcome] = []
+    with event_context(client_id=client_id):
+        async with intake.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"intake-client:{client_id}",
+            )
+            await intake.vault.erase(conn, client_id)
+            for case_id, _agency in cases:
+                state, version = await load_case(intake.store, case_id)
+                events = decide(state, EraseClient(client_id=client_id))
+                context = _context(principal, principal.agency_id)
+                outcomes.append(
+                    await _record(intake, conn, case_id, state, version, events, context)
+                )
+    log.info("vault.erased", client_id=client_id, staff_id=principal.staff_id, cases=len(cases))
+    return outcomes
+
+
+async def case_state(intake: Intake, principal: Principal, case_id: str) -> tuple[CaseState, int]:
+    """A case as its events leave it, for staff of its agency, network admins and auditors."""
+    state, version = await load_case(intake.store, case_id)
+    if version == 0 or state.agency_id is None:
+        raise NotFound(f"no case {case_id!r}")
+    if principal.role is not Role.AUDITOR:
+        ensure_same_agency(principal, state.agency_id)
+    return state, version

@@ -1,0 +1,1 @@
+"""Intake's entrypoints: the HTTP API (its consumer is wired in bootstrap)."""

@@ -1,0 +1,293 @@
+"""Two real services on the real broker and database: the directory and intake.
+
+One pair of apps serves every intake integration test: each in a schema of its own and on
+topics of their own (`caseline.test-*.v1`), wired to each other the way they are in
+production: the directory's staff reach intake's roster through Kafka, and intake's
+assignments reach the directory's caseloads the same way. Every test uses agencies of its
+own, so tests never see each other's staff or cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from asgi_lifespan import LifespanManager
+
+from services.directory.bootstrap import Topics as DirectoryTopics
+from services.directory.bootstrap import build as build_directory
+from services.intake.bootstrap import Topics, build
+from services.intake.domain.rrn import make_resident_number
+from shared.auth import issue_token
+from shared.envelope import Role
+from shared.settings import Settings, load_settings
+from shared.store import create_pool
+
+WAIT_SECONDS = 20.0
+T = TypeVar("T")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Network:
+    """The running directory and intake apps, and what the tests need around them."""
+
+    intake: httpx.AsyncClient
+    directory: httpx.AsyncClient
+    settings: Settings
+    schema: str
+    directory_schema: str
+    topics: Topics
+    pool: asyncpg.Pool
+    service_pool: asyncpg.Pool
+    """A pool like intake's own: its schema on the search path (unqualified tables)."""
+
+    def auth(self, role: Role, agency_id: str, staff_id: str = "staff-x") -> dict[str, str]:
+        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+    def network_admin(self) -> dict[str, str]:
+        return self.auth(Role.NETWORK_ADMIN, "network", "netadmin-1")
+
+    async def events_in(self, case_id: str) -> list[str]:
+        rows = await self.pool.fetch(
+            f'SELECT event_type FROM "{self.schema}".events WHERE case_id = $1 '
+            "ORDER BY stream_version",
+            case_id,
+        )
+        return [r["event_type"] for r in rows]
+
+    async def vault_rows(self) -> int:
+        count: int = await self.pool.fetchval(f'SELECT count(*) FROM "{self.schema}".pii_vault')
+        return count
+
+
+@pytest.fixture(scope="package")
+async def network(
+    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[Network]:
+    suffix = uuid.uuid4().hex[:10]
+    topics = Topics(
+        intake=f"caseline.test-intake-{suffix}.v1",
+        directory=f"caseline.test-directory-{suffix}.v1",
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics(
+        [
+            NewTopic(t, num_partitions=3, replication_factor=1)
+            for t in (topics.intake, topics.directory)
+        ]
+    )
+    schema, directory_schema = f"t_intake_{suffix}", f"t_directory_{suffix}"
+
+    def settings_for(db_schema: str) -> Settings:
+        return load_settings(
+            database_url=database_url,
+            kafka_bootstrap_servers=kafka_bootstrap,
+            db_schema=db_schema,
+            relay_poll_seconds=0.05,
+        )
+
+    intake_app = build(settings_for(schema), topics=topics)
+    service_pool: asyncpg.Pool | None = None
+    directory_app = build_directory(
+        settings_for(directory_schema),
+        topics=DirectoryTopics(directory=topics.directory, intake=topics.intake),
+    )
+    try:
+        async with (
+            LifespanManager(directory_app, startup_timeout=60, shutdown_timeout=30) as d,
+            LifespanManager(intake_app, startup_timeout=60, shutdown_timeout=30) as i,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=i.app), base_url="http://intake"
+            ) as intake_http,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=d.app), base_url="http://directory"
+            ) as directory_http,
+        ):
+            service_pool = await create_pool(database_url, max_size=4, search_path=schema)
+            yield Network(
+                intake_http,
+                directory_http,
+                settings_for(schema),
+                schema,
+                directory_schema,
+                topics,
+                pg_pool,
+                service_pool,
+            )
+    finally:
+        if service_pool is not None:
+            await service_pool.close()
+        for name in (schema, directory_schema):
+            await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        await admin.delete_topics([topics.intake, topics.directory])
+        await admin.close()
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
+    """Poll `probe` until `holds` (consumers are eventually consistent), or fail."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        value = await probe()
+        if holds(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Agency:
+    """An agency registered in the directory, with a supervisor and case managers."""
+
+    net: Network
+    agency_id: str
+    supervisor: str
+    managers: tuple[str, ...]
+
+    def manager(self, staff_id: str | None = None) -> dict[str, str]:
+        return self.net.auth(Role.CASE_MANAGER, self.agency_id, staff_id or self.managers[0])
+
+    def supervisor_auth(self) -> dict[str, str]:
+        return self.net.auth(Role.SUPERVISOR, self.agency_id, self.supervisor)
+
+    async def caseloads(self) -> dict[str, Any]:
+        answer = await self.net.intake.get(
+            f"/agencies/{self.agency_id}/caseloads", headers=self.supervisor_auth()
+        )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+
+async def directory_post(net: Network, url: str, body: dict[str, Any], expect: int = 201) -> None:
+    answer = await net.directory.post(url, json=body, headers=net.network_admin())
+    assert answer.status_code == expect, answer.text
+
+
+@pytest.fixture
+async def agency(network: Network) -> Agency:
+    """A fresh agency with a supervisor and two case managers (limits 3 and 1), on the roster."""
+    return await make_agency(network, {"cm-a": 3, "cm-b": 1})
+
+
+async def make_agency(net: Network, managers: dict[str, int]) -> Agency:
+    """Register an agency and its staff in the directory; wait until intake's roster has them."""
+    agency_id = unique("ag")
+    await directory_post(
+        net, "/agencies", {"agency_id": agency_id, "name": "마포종합사회복지관", "region": "Seoul"}
+    )
+    supervisor = unique("sup")
+    await directory_post(
+        net,
+        f"/agencies/{agency_id}/staff",
+        {
+            "staff_id": supervisor,
+            "name": "Supervisor",
+            "role": "supervisor",
+            "joined_on": "2024-01-02",
+        },
+    )
+    ids: list[str] = []
+    for name, limit in managers.items():
+        staff_id = unique(name)
+        ids.append(staff_id)
+        await directory_post(
+            net,
+            f"/agencies/{agency_id}/staff",
+            {
+                "staff_id": staff_id,
+                "name": name,
+                "role": "case_manager",
+                "caseload_limit": limit,
+                "joined_on": "2024-01-02",
+            },
+        )
+    made = Agency(net, agency_id, supervisor, tuple(ids))
+    await eventually(
+        made.caseloads,
+        lambda board: len(board["staff"]) == len(managers) + 1,
+        "on intake's roster (directory -> Kafka -> intake)",
+    )
+    return made
+
+
+def person(tag: str = "", born: date = date(1961, 5, 17), serial: str = "234567") -> dict[str, Any]:
+    """Registration details of a made-up person (a valid resident number for the birth date)."""
+    return {
+        "name": f"Test Person {tag or uuid.uuid4().hex[:6]}",
+        "birth_date": born.isoformat(),
+        "resident_number": make_resident_number(born, serial),
+        "phone": "010-5555-0000",
+        "address": "서울특별시 마포구 성미산로 1",
+        "preferred_language": "ko",
+    }
+
+
+CONSENT_UNTIL = "2099-12-31"
+
+
+async def through_intake(
+    agency: Agency,
+    details: dict[str, Any] | None = None,
+    *,
+    assign_to: str | None = None,
+    cultural_needs: str | None = None,
+) -> tuple[str, str]:
+    """Open a case and take it through registration, consent, screening, assessment and
+    assignment; returns (case id, client id)."""
+    http, headers = agency.net.intake, agency.manager()
+    opened = await http.post("/cases", json={"source": "walk_in"}, headers=headers)
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["case_id"]
+    registered = await http.post(
+        f"/cases/{case_id}/registration", json=details or person(), headers=headers
+    )
+    assert registered.status_code == 201, registered.text
+    client_id = registered.json()["client_id"]
+    steps: list[tuple[str, dict[str, Any]]] = [
+        (
+            "consents",
+            {
+                "agencies": [agency.agency_id],
+                "purposes": ["case_management", "referral"],
+                "valid_until": CONSENT_UNTIL,
+            },
+        ),
+        (
+            "screening",
+            {"outcome": "eligible", "presenting_problems": ["housing", "income", "mental_health"]},
+        ),
+        (
+            "assessment",
+            {
+                "needs": [
+                    {"domain": "housing", "severity": "high"},
+                    {"domain": "mental_health", "severity": "moderate"},
+                ],
+                "strengths": ["family_support"],
+                "risks": [{"kind": "homelessness", "level": "high"}],
+                "interpreter_needed": False,
+                "cultural_needs": cultural_needs,
+            },
+        ),
+        ("assignment", {"staff_id": assign_to or agency.managers[0]}),
+    ]
+    for step, body in steps:
+        answer = await http.post(f"/cases/{case_id}/{step}", json=body, headers=headers)
+        assert answer.status_code in (200, 201), f"{step}: {answer.text}"
+    return case_id, client_id
