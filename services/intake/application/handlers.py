@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from services.intake.adapters.read_model import IntakeReadModel, StaffLoad
 from services.intake.domain.client import PersonalDetails
+from services.intake.domain.events import ConsentPurpose
 from services.intake.domain.model import (
     AssessCase,
     AssignCase,
@@ -251,7 +251,7 @@ async def record_consent(
     case_id: str,
     *,
     agencies: Sequence[str],
-    purposes: Sequence[Any],
+    purposes: Sequence[ConsentPurpose],
     valid_from: date | None,
     valid_until: date,
 ) -> tuple[str, Outcome]:
