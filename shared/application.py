@@ -1,5 +1,8 @@
 """The application step every command takes: load the stream, decide, append at that version."""
 
+# RuleViolation and NotFound live in shared.errors (pure domains raise them); they are
+# re-exported here for the application layer.
+
 from __future__ import annotations
 
 import uuid
@@ -10,23 +13,20 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.envelope import Actor, DomainEvent, Envelope, EventMetadata, RecordedEvent
-from shared.errors import CaselineError, ConcurrencyError
+from shared.errors import ConcurrencyError, NotFound, RuleViolation
 from shared.store import EventStore
 
 S = TypeVar("S")
 
-
-class RuleViolation(CaselineError):
-    """A command the rules refuse in the stream's current state; nothing is written."""
-
-    def __init__(self, reason: str, *, rule: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.rule = rule
-
-
-class NotFound(CaselineError):
-    """The case, agency or record a request names does not exist."""
+__all__ = [
+    "CommandContext",
+    "CommandResult",
+    "NotFound",
+    "RuleViolation",
+    "fold",
+    "load_state",
+    "run_command",
+]
 
 
 class CommandContext(BaseModel):

@@ -44,3 +44,16 @@ class AuthError(CaselineError):
 
 class Forbidden(CaselineError):
     """A valid token whose holder lacks the right for the action."""
+
+
+class RuleViolation(CaselineError):
+    """A command the domain rules refuse in the stream's current state; nothing is written."""
+
+    def __init__(self, reason: str, *, rule: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.rule = rule
+
+
+class NotFound(CaselineError):
+    """The case, agency or record a request names does not exist."""

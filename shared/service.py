@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRouter
 from faststream.kafka import KafkaBroker
 
-from shared.application import NotFound, RuleViolation
 from shared.auth import install_auth_handlers
 from shared.consumer import (
     DeadLetterQueue,
@@ -29,7 +28,7 @@ from shared.consumer import (
     subscribe_idempotent,
 )
 from shared.envelope import EventRegistry, registry
-from shared.errors import ConcurrencyError
+from shared.errors import ConcurrencyError, NotFound, RuleViolation
 from shared.logging import configure_logging, get_logger
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings

@@ -26,8 +26,8 @@ from services.directory.domain.events import (
     StaffJoined,
     StaffRole,
 )
-from shared.application import RuleViolation
 from shared.envelope import DomainEvent
+from shared.errors import RuleViolation
 from shared.vocabulary import NeedDomain, ResourceKind
 
 R12 = "R12"

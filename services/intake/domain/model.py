@@ -40,8 +40,8 @@ from services.intake.domain.events import (
     Severity,
     StrengthKind,
 )
-from shared.application import RuleViolation
 from shared.envelope import DomainEvent, Role
+from shared.errors import RuleViolation
 from shared.vocabulary import NeedDomain
 
 # ---------------------------------------------------------------------------------------------

@@ -47,8 +47,8 @@ from services.directory.domain.model import (
     evolve,
     replay,
 )
-from shared.application import RuleViolation
 from shared.envelope import DomainEvent
+from shared.errors import RuleViolation
 from shared.vocabulary import NeedDomain, ResourceKind
 
 JOINED = date(2025, 3, 2)

@@ -62,8 +62,8 @@ from services.intake.domain.model import (
     decide,
     evolve,
 )
-from shared.application import RuleViolation
 from shared.envelope import DomainEvent, Role
+from shared.errors import RuleViolation
 from shared.vocabulary import NeedDomain
 
 AGENCY = "agency-mapo"
