@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 import typer
@@ -19,16 +20,18 @@ from services.intake.domain.events import CaseFound, CaseSource
 from shared.codec import ReceivedEvent, to_kafka
 from shared.consumer import DeadLetterQueue, IdempotentConsumer, subscribe_idempotent
 from shared.envelope import Actor, Envelope, EventMetadata, Role, registry
-from shared.errors import ConcurrencyError
-from shared.infra.topics import ensure_topics, topic_for
+from shared.errors import ConcurrencyError, InfrastructureUnavailable
+from shared.infra.topics import ensure_topics
 from shared.relay import Relay, idempotent_producer
+from shared.scenario import ScenarioError, run_network_scenario
+from shared.settings import load_settings
 from shared.store import EventStore, create_pool, redact_dsn
 
 CONSUMER = "demo.caseload-board"
 BOARD_SCHEMA = "demo"
 DEMO_INBOX = "caseline.demo-inbox.v1"
-"""Where the demo sends its redelivery and its poisoned message, so that the services' own
-topics never carry a message every new consumer would have to dead-letter again."""
+"""The kit walk-through's own topic: its store, its redelivery and its poisoned message stay
+off the services' topics, which only the services themselves publish to."""
 
 
 @dataclass
@@ -96,7 +99,8 @@ async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
     # The walk-through prints its own story; FastStream's per-message lines would drown it.
     broker = KafkaBroker(bootstrap, logger=None)
     try:
-        store = EventStore(pool, "intake")
+        # The walk-through keeps its own schema: the intake service's store is its alone.
+        store = EventStore(pool, "intake", schema=BOARD_SCHEMA)
         await store.migrate()
         await pool.execute(
             f"CREATE SCHEMA IF NOT EXISTS {BOARD_SCHEMA}; CREATE TABLE IF NOT EXISTS "
@@ -112,10 +116,10 @@ async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
             dead_letters=DeadLetterQueue(producer),
         )
         await consumer.migrate()
-        relay = Relay(store, producer)
+        relay = Relay(store, producer, topic=DEMO_INBOX)
         relay_task = asyncio.create_task(relay.run(stop))
         await ensure_topics(bootstrap, [DEMO_INBOX])
-        subscribe_idempotent(broker, consumer, topic_for("intake"), DEMO_INBOX, group_id=CONSUMER)
+        subscribe_idempotent(broker, consumer, DEMO_INBOX, group_id=CONSUMER)
         await broker.start()
 
         run = uuid.uuid4().hex[:6]
@@ -123,7 +127,7 @@ async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
         walk_in, outreach, referred = (
             f"case-{run}-{n}" for n in ("walkin", "outreach", "referred")
         )
-        report.step("2. Intake opens three cases in two agencies (event store, schema intake)")
+        report.step("2. Three cases open in two agencies (an event store in schema demo)")
         opened = [
             _found(walk_in, mapo, "staff-kim", CaseSource.WALK_IN),
             _found(outreach, mapo, "staff-lee", CaseSource.OUTREACH),
@@ -158,7 +162,7 @@ async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
         retry = await store.append(walk_in, 0, [opened[0]])
         report.check(not retry.written, "a retried append with the same event id wrote nothing")
 
-        report.step("4. The relay publishes the events table to caseline.intake.v1 in commit order")
+        report.step(f"4. The relay publishes the events table to {DEMO_INBOX} in commit order")
         caught_up = await _eventually(lambda: _lag_is_zero(relay))
         progress = await relay.progress()
         report.check(
@@ -198,6 +202,12 @@ async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
         for case_id in our_cases:
             chain = await store.verify_case(case_id)
             report.check(chain.ok, f"{case_id}: {chain.events_checked} event(s), chain verifies")
+
+        settings = load_settings(database_url=database_url, kafka_bootstrap_servers=bootstrap)
+        try:
+            await run_network_scenario(settings, pool, report, Path(settings.local_dir) / "logs")
+        except (ScenarioError, InfrastructureUnavailable) as e:
+            report.check(False, f"the scenario could not go on: {e}")
     finally:
         stop.set()
         await broker.stop()
@@ -235,11 +245,10 @@ def demo_command() -> None:
 
     from shared.infra.provide import provide_database, provide_kafka
     from shared.logging import configure_logging
-    from shared.settings import load_settings
 
     configure_logging(load_settings(service="demo", log_level="WARNING", log_format="console"))
     report = Report()
-    report.step("caseline demo: the event kit, end to end\n")
+    report.step("caseline demo: the event kit, then a network of agencies and intake, end to end\n")
     report.step("1. The stack: Kafka and PostgreSQL")
     tried: list[str] = []
     with contextlib.ExitStack() as cleanup:

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 
-def test_the_demo_walks_case_events_end_to_end_and_every_check_holds(
+def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
     kafka_bootstrap: str, database_url: str
 ) -> None:
     caseline = Path(sys.executable).parent / "caseline"
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url}
     done = subprocess.run(
-        [str(caseline), "demo"], env=env, capture_output=True, text=True, timeout=180
+        [str(caseline), "demo"], env=env, capture_output=True, text=True, timeout=300
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -23,3 +23,15 @@ def test_the_demo_walks_case_events_end_to_end_and_every_check_holds(
     assert out.count("[ok  ]") >= 8 and "[FAIL]" not in out
     assert "went to caseline.dlq.v1" in out
     assert "chain verifies" in out
+    # The network part: real `caseline serve` processes, driven over HTTP.
+    for claim in (
+        "4 services with room",
+        "intake's roster learned the Mapo staff from caseline.directory.v1",
+        "R1: assessing before registration and screening is refused",
+        "a possible duplicate client is flagged",
+        "R2: a single simple need is screened out",
+        "R12: the supervisor's recorded override assigns it",
+        "the directory counted the caseloads from caseline.intake.v1",
+        "hold no client name or phone in clear",
+    ):
+        assert claim in out, claim

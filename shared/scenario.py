@@ -1,0 +1,545 @@
+"""The demo's multi-agency scenario: a network in the directory, cases through intake.
+
+The services run as they do in production, as `caseline serve` child processes talking to
+the same Kafka and PostgreSQL, and the scenario drives them over HTTP with signed tokens.
+Names and numbers below are made up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+import httpx
+
+from shared.auth import issue_token
+from shared.envelope import Role
+from shared.errors import CaselineError
+from shared.processes import ServiceProcess, start_service
+from shared.settings import Settings
+from shared.store import EventStore
+
+T = TypeVar("T")
+
+
+class Reporter(Protocol):
+    """Where the scenario tells its story and records its checks."""
+
+    def step(self, text: str) -> None: ...
+
+    def check(self, held: bool, claim: str) -> None: ...
+
+
+def resident_number(born: date, serial: str) -> str:
+    """A resident registration number with a valid check digit for a birth date (made up)."""
+    century_digit = {1900: "1", 2000: "3"}[born.year // 100 * 100]
+    digits = f"{born:%y%m%d}{century_digit}{serial[:5]}"
+    weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+    check = (11 - sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11) % 10
+    return f"{digits[:6]}-{digits[6:]}{check}"
+
+
+@dataclass(frozen=True)
+class Client:
+    """A made-up person the scenario registers."""
+
+    name: str
+    birth_date: date
+    serial: str
+    phone: str
+    address: str
+    language: str = "ko"
+
+    def registration(self) -> dict[str, str]:
+        """The registration request body."""
+        return {
+            "name": self.name,
+            "birth_date": self.birth_date.isoformat(),
+            "resident_number": resident_number(self.birth_date, self.serial),
+            "phone": self.phone,
+            "address": self.address,
+            "preferred_language": self.language,
+        }
+
+
+CLIENTS = [
+    Client(
+        "김하늘빛", date(1958, 3, 14), "12345", "010-2718-2818", "서울특별시 마포구 월드컵북로 400"
+    ),
+    Client(
+        "Nguyen Thi Hoa",
+        date(1987, 11, 2),
+        "24680",
+        "010-3141-5926",
+        "서울특별시 마포구 망원로 12",
+        language="vi",
+    ),
+    Client("박도윤", date(2001, 6, 30), "13579", "010-1618-0339", "서울특별시 마포구 성산로 77"),
+    Client("최보람", date(1949, 1, 8), "11223", "010-1414-2135", "서울특별시 마포구 독막로 5"),
+]
+
+
+class Network:
+    """The two services under test and the tokens of the people who use them."""
+
+    def __init__(self, settings: Settings, run: str, directory: str, intake: str) -> None:
+        self.settings = settings
+        self.run = run
+        self.directory = httpx.AsyncClient(base_url=directory, timeout=30)
+        self.intake = httpx.AsyncClient(base_url=intake, timeout=30)
+
+    def token(self, role: Role, agency_id: str, staff_id: str) -> dict[str, str]:
+        """Authorization header for one member of staff."""
+        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+    def admin(self) -> dict[str, str]:
+        """The network administrator's header."""
+        return self.token(Role.NETWORK_ADMIN, f"network-{self.run}", "admin-network")
+
+    async def close(self) -> None:
+        """Close both HTTP clients."""
+        await self.directory.aclose()
+        await self.intake.aclose()
+
+
+async def _eventually(
+    probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], seconds: float = 60.0
+) -> tuple[bool, T]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    value = await probe()
+    while not holds(value) and loop.time() < deadline:
+        await asyncio.sleep(0.2)
+        value = await probe()
+    return holds(value), value
+
+
+class ScenarioError(CaselineError):
+    """A service answered the scenario with something other than what it needs to go on."""
+
+
+def _checked(response: httpx.Response, expect: tuple[int, ...] = (200, 201)) -> Any:
+    if response.status_code not in expect:
+        raise ScenarioError(
+            f"{response.request.method} {response.request.url.path}: "
+            f"{response.status_code} {response.text}"
+        )
+    return response.json()
+
+
+async def _ok(answer: Awaitable[httpx.Response], expect: tuple[int, ...] = (200, 201)) -> Any:
+    return _checked(await answer, expect)
+
+
+async def register(
+    intake: httpx.AsyncClient, headers: dict[str, str], case_id: str, client: Client
+) -> str:
+    """Register the client, or, when intake finds them already registered (an earlier demo
+    run on this database), take the returning-client path as a case manager would."""
+    answer = await intake.post(
+        f"/cases/{case_id}/registration", headers=headers, json=client.registration()
+    )
+    if answer.status_code == 409 and answer.json().get("possible_duplicates"):
+        known = answer.json()["possible_duplicates"][0]
+        body = {
+            "client_id": known,
+            "name": client.name,
+            "birth_date": client.birth_date.isoformat(),
+        }
+        answer = await intake.post(f"/cases/{case_id}/returning-client", headers=headers, json=body)
+    registered = _checked(answer)
+    client_id: str = registered["client_id"]
+    return client_id
+
+
+async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
+    """Register three agencies with departments, services and staff in the directory."""
+    run, admin = net.run, net.admin()
+    agencies: dict[str, Any] = {
+        "mapo": {
+            "id": f"mapo-{run}",
+            "name": "마포종합사회복지관",
+            "region": "Seoul",
+            "services": [("housing", "주거지원", 2), ("income", "긴급생계지원", 3)],
+            "managers": {"kim": 2, "lee": 1},
+        },
+        "busan": {
+            "id": f"haeundae-{run}",
+            "name": "해운대종합사회복지관",
+            "region": "Busan",
+            "services": [("daily_living_care", "재가돌봄", 0), ("food", "푸드뱅크", 10)],
+            "managers": {"park": 3},
+        },
+        "incheon": {
+            "id": f"incheon-mh-{run}",
+            "name": "인천정신건강복지센터",
+            "region": "Incheon",
+            "services": [("mental_health", "정신건강상담", 5)],
+            "managers": {"choi": 2},
+        },
+    }
+    report.step("7. The directory registers a network of three agencies (admin HTTP API)")
+    for key, agency in agencies.items():
+        aid = agency["id"]
+        await _ok(
+            net.directory.post(
+                "/agencies",
+                headers=admin,
+                json={"agency_id": aid, "name": agency["name"], "region": agency["region"]},
+            )
+        )
+        await _ok(
+            net.directory.post(
+                f"/agencies/{aid}/departments",
+                headers=admin,
+                json={"department_id": f"{key}-casework", "name": "사례관리팀"},
+            )
+        )
+        for domain, name, places in agency["services"]:
+            await _ok(
+                net.directory.post(
+                    f"/agencies/{aid}/services",
+                    headers=admin,
+                    json={
+                        "service_id": f"{key}-{domain}",
+                        "name": name,
+                        "need_domain": domain,
+                        "resource": "formal",
+                        "department_id": f"{key}-casework",
+                        "capacity": places,
+                    },
+                )
+            )
+            if places == 0:
+                await _ok(
+                    net.directory.put(
+                        f"/agencies/{aid}/services/{key}-{domain}/capacity",
+                        headers=admin,
+                        json={"capacity": 0, "waiting_list": 4},
+                    )
+                )
+        agency["supervisor"] = f"sup-{key}-{run}"
+        await _ok(
+            net.directory.post(
+                f"/agencies/{aid}/staff",
+                headers=admin,
+                json={
+                    "staff_id": agency["supervisor"],
+                    "name": "팀장",
+                    "role": "supervisor",
+                    "joined_on": "2023-03-02",
+                },
+            )
+        )
+        agency["staff"] = {}
+        for who, limit in agency["managers"].items():
+            staff_id = f"cm-{who}-{run}"
+            agency["staff"][who] = staff_id
+            await _ok(
+                net.directory.post(
+                    f"/agencies/{aid}/staff",
+                    headers=admin,
+                    json={
+                        "staff_id": staff_id,
+                        "name": who,
+                        "role": "case_manager",
+                        "caseload_limit": limit,
+                        "department_id": f"{key}-casework",
+                        "joined_on": "2024-01-02",
+                    },
+                )
+            )
+        report.step(
+            f"   {aid}: {agency['name']} ({agency['region']}), "
+            f"services {', '.join(d for d, _, _ in agency['services'])}; managers "
+            + ", ".join(f"{w} (limit {n})" for w, n in agency["managers"].items())
+        )
+
+    viewer = net.token(Role.CASE_MANAGER, agencies["mapo"]["id"], agencies["mapo"]["staff"]["kim"])
+
+    async def with_room() -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = await _ok(
+            net.directory.get("/services", params={"with_room": "true"}, headers=viewer)
+        )
+        return [s for s in listed if s["agency_id"].endswith(run)]
+
+    held, services = await _eventually(with_room, lambda s: len(s) == 4)
+    report.check(
+        held,
+        "read model (directory -> Kafka -> directory): 4 services with room; "
+        "the full home-care service (waiting list 4, R12) is not offered",
+    )
+    for service in services:
+        report.step(f"      {service['need_domain']:<18} {service['agency_id']}")
+
+    async def roster() -> int:
+        board = await _ok(
+            net.intake.get(f"/agencies/{agencies['mapo']['id']}/caseloads", headers=viewer)
+        )
+        return len(board["staff"])
+
+    held, _ = await _eventually(roster, lambda n: n == 3)
+    report.check(held, "intake's roster learned the Mapo staff from caseline.directory.v1")
+    return agencies
+
+
+async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -> list[str]:
+    """Open, register, consent, screen, assess and assign cases; show the rules refusing."""
+    mapo = agencies["mapo"]
+    kim, lee = mapo["staff"]["kim"], mapo["staff"]["lee"]
+    manager = net.token(Role.CASE_MANAGER, mapo["id"], kim)
+    supervisor = net.token(Role.SUPERVISOR, mapo["id"], mapo["supervisor"])
+    intake = net.intake
+    report.step(
+        "8. Intake at Mapo: case finding, registration (PII vault), consent, screening, "
+        "assessment, assignment"
+    )
+    cases: list[str] = []
+    assign_to = [kim, kim, lee]
+    for n, client in enumerate(CLIENTS[:3]):
+        opened = await _ok(
+            intake.post(
+                "/cases",
+                headers=manager,
+                json={"source": ["walk_in", "outreach", "self_referral"][n]},
+            )
+        )
+        case_id = opened["case_id"]
+        cases.append(case_id)
+        await register(intake, manager, case_id, client)
+        await _ok(
+            intake.post(
+                f"/cases/{case_id}/consents",
+                headers=manager,
+                json={
+                    "agencies": [mapo["id"], agencies["incheon"]["id"]],
+                    "purposes": ["case_management", "referral"],
+                    "valid_until": "2030-12-31",
+                },
+            )
+        )
+        await _ok(
+            intake.post(
+                f"/cases/{case_id}/screening",
+                headers=manager,
+                json={
+                    "outcome": "eligible",
+                    "presenting_problems": ["housing", "income", "mental_health"],
+                    "chronic": True,
+                },
+            )
+        )
+        await _ok(
+            intake.post(
+                f"/cases/{case_id}/assessment",
+                headers=manager,
+                json={
+                    "needs": [
+                        {"domain": "housing", "severity": "high"},
+                        {"domain": "mental_health", "severity": "moderate"},
+                    ],
+                    "strengths": ["family_support"],
+                    "risks": [{"kind": "homelessness", "level": "high"}],
+                    "crisis": n == 0,
+                    "interpreter_needed": client.language != "ko",
+                    "cultural_needs": "Vietnamese interpreter; halal meals"
+                    if client.language != "ko"
+                    else None,
+                },
+            )
+        )
+        await _ok(
+            intake.post(
+                f"/cases/{case_id}/assignment", headers=manager, json={"staff_id": assign_to[n]}
+            )
+        )
+        report.step(
+            f"   {case_id}: {['walk-in', 'outreach', 'self-referral'][n]}, assessed"
+            f"{' (crisis)' if n == 0 else ''}, assigned to {assign_to[n]}"
+        )
+
+    report.step("9. The rules refuse what they must (nothing written)")
+    fresh = (await _ok(intake.post("/cases", headers=manager, json={"source": "walk_in"})))[
+        "case_id"
+    ]
+    early = await intake.post(
+        f"/cases/{fresh}/assessment",
+        headers=manager,
+        json={"needs": [{"domain": "food", "severity": "low"}], "interpreter_needed": False},
+    )
+    report.check(
+        early.status_code == 409 and early.json().get("rule") == "R1",
+        f"R1: assessing before registration and screening is refused ({early.status_code})",
+    )
+    again = CLIENTS[0]
+    duplicate = await intake.post(
+        f"/cases/{fresh}/registration",
+        headers=manager,
+        json=again.registration(),
+    )
+    report.check(
+        duplicate.status_code == 409,
+        "a possible duplicate client is flagged before a second record is made",
+    )
+    client = CLIENTS[3]
+    await register(intake, manager, fresh, client)
+    await _ok(
+        intake.post(
+            f"/cases/{fresh}/consents",
+            headers=manager,
+            json={
+                "agencies": [mapo["id"]],
+                "purposes": ["case_management"],
+                "valid_until": "2030-12-31",
+            },
+        )
+    )
+    screened_out = await intake.post(
+        f"/cases/{fresh}/screening",
+        headers=manager,
+        json={
+            "outcome": "screened_out",
+            "presenting_problems": ["food"],
+            "reason": "single_simple_need",
+            "information_and_referral": {
+                "kind": "referred_to_service",
+                "domains": ["food"],
+                "referred_agency_id": agencies["busan"]["id"],
+            },
+        },
+    )
+    report.check(
+        screened_out.is_success,
+        "R2: a single simple need is screened out with an information-and-referral "
+        "outcome (food bank at Haeundae), not dropped",
+    )
+
+    crowded = (await _ok(intake.post("/cases", headers=manager, json={"source": "walk_in"})))[
+        "case_id"
+    ]
+    cases.append(crowded)
+    await _ok(
+        intake.post(
+            f"/cases/{crowded}/returning-client",
+            headers=manager,
+            json={
+                "client_id": (await _ok(intake.get(f"/cases/{cases[0]}", headers=manager)))[
+                    "client_id"
+                ],
+                "name": CLIENTS[0].name,
+                "birth_date": CLIENTS[0].birth_date.isoformat(),
+            },
+        )
+    )
+    await _ok(
+        intake.post(
+            f"/cases/{crowded}/consents",
+            headers=manager,
+            json={
+                "agencies": [mapo["id"]],
+                "purposes": ["case_management"],
+                "valid_until": "2030-12-31",
+            },
+        )
+    )
+    await _ok(
+        intake.post(
+            f"/cases/{crowded}/screening",
+            headers=manager,
+            json={"outcome": "eligible", "presenting_problems": ["income", "social_isolation"]},
+        )
+    )
+    await _ok(
+        intake.post(
+            f"/cases/{crowded}/assessment",
+            headers=manager,
+            json={"needs": [{"domain": "income", "severity": "high"}], "interpreter_needed": False},
+        )
+    )
+    full = await intake.post(
+        f"/cases/{crowded}/assignment", headers=manager, json={"staff_id": lee}
+    )
+    report.check(
+        full.status_code == 409 and full.json().get("rule") == "R12",
+        f"R12: {lee} is at the caseload limit; the assignment is refused",
+    )
+    override = await intake.post(
+        f"/cases/{crowded}/assignment",
+        headers=supervisor,
+        json={"staff_id": lee, "override_reason": "continuity_with_the_client"},
+    )
+    report.check(override.is_success, "R12: the supervisor's recorded override assigns it")
+    board = await _ok(intake.get(f"/agencies/{mapo['id']}/caseloads", headers=manager))
+    report.check(
+        lee in board["overloaded"],
+        f"overload is visible: overloaded {board['overloaded']}, "
+        f"without room {board['without_room']}",
+    )
+
+    async def directory_loads() -> dict[str, int]:
+        staff = await _ok(
+            net.directory.get("/staff", params={"agency_id": mapo["id"]}, headers=manager)
+        )
+        return {s["staff_id"]: s["caseload"] for s in staff}
+
+    held, loads = await _eventually(directory_loads, lambda d: d.get(kim) == 2 and d.get(lee) == 2)
+    report.check(held, f"the directory counted the caseloads from caseline.intake.v1: {loads}")
+    return cases
+
+
+async def check_records(pool: asyncpg.Pool, cases: list[str], report: Reporter) -> None:
+    """No personal data in the intake events; every case's chain verifies."""
+    report.step("10. Auditors: personal data stays in the vault, every chain verifies")
+    rows = await pool.fetch(
+        "SELECT payload::text || metadata::text AS body FROM intake.events "
+        "WHERE case_id = ANY($1::text[])",
+        cases,
+    )
+    leaked = [c.name for c in CLIENTS for r in rows if c.name in r["body"] or c.phone in r["body"]]
+    report.check(
+        not leaked and bool(rows),
+        f"{len(rows)} intake events hold no client name or phone in clear",
+    )
+    store = EventStore(pool, "intake")
+    for case_id in cases:
+        chain = await store.verify_case(case_id)
+        report.check(chain.ok, f"{case_id}: {chain.events_checked} events, chain verifies")
+
+
+async def run_network_scenario(
+    settings: Settings, pool: asyncpg.Pool, report: Reporter, log_dir: Path
+) -> None:
+    """Start the directory and intake services and run the network scenario against them."""
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "CASELINE_LOG_FORMAT": "json",
+        "CASELINE_RELAY_POLL_SECONDS": "0.1",
+    }
+    services: list[ServiceProcess] = []
+    net: Network | None = None
+    try:
+        for name in ("directory", "intake"):
+            services.append(start_service(name, env, log_dir))
+        for service in services:
+            await service.wait_healthy()
+        report.step(
+            f"   services: directory {services[0].url}, intake {services[1].url} "
+            f"(logs in {log_dir})"
+        )
+        net = Network(settings, uuid.uuid4().hex[:6], services[0].url, services[1].url)
+        agencies = await build_network(net, report)
+        cases = await run_intake(net, agencies, report)
+        await check_records(pool, cases, report)
+    finally:
+        if net is not None:
+            await net.close()
+        for service in services:
+            service.stop()
