@@ -154,3 +154,16 @@ def test_the_build_context_leaves_out_local_state() -> None:
     ignored = set(DOCKERIGNORE.read_text().split())
 
     assert {".venv", ".local", ".git", "**/__pycache__", ".pytest_cache"} <= ignored
+
+
+def test_the_landed_services_run_from_the_template_with_a_healthcheck(
+    compose: dict[str, Any],
+) -> None:
+    for service in ("directory", "intake"):
+        spec = compose["services"][service]
+        assert spec["command"][:2] == ["serve", service]
+        assert spec["image"] == "caseline:local"
+        assert "/health" in " ".join(spec["healthcheck"]["test"])
+        assert spec["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert "CASELINE_PII_KEK" in spec["environment"]
+        assert spec["depends_on"]["topics"]["condition"] == "service_completed_successfully"
