@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from shared.store import create_pool
+from tests.integration.kafka_reading import fresh_topics
 
 
 @pytest.fixture(scope="session")
@@ -30,14 +31,6 @@ async def schema_name(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
 @pytest.fixture
 async def kafka_topic(kafka_bootstrap: str) -> AsyncIterator[str]:
     """A fresh three-partition topic for one test."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     name = f"caseline.test-{uuid.uuid4().hex[:10]}.v1"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])
+    async with fresh_topics(kafka_bootstrap, name):
         yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()

@@ -1,10 +1,13 @@
-"""Read a whole topic back from Kafka, for tests that check what the relay published."""
+"""Kafka for tests: topics of a test's own, and reading a whole topic back."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 
 async def read_topic(
@@ -20,8 +23,7 @@ async def read_topic(
         if not partitions:
             await consumer._client.force_metadata_update()
             partitions = [
-                TopicPartition(topic, p)
-                for p in sorted(consumer.partitions_for_topic(topic) or [])
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
             ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -35,3 +37,18 @@ async def read_topic(
         return records
     finally:
         await consumer.stop()
+
+
+@asynccontextmanager
+async def fresh_topics(bootstrap: str, *names: str, partitions: int = 3) -> AsyncIterator[None]:
+    """Create topics for the block (auto-creation is off on caseline brokers); delete after."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+        )
+        yield
+        await admin.delete_topics(list(names))
+    finally:
+        await admin.close()

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from asgi_lifespan import LifespanManager
 
 from services.directory.bootstrap import Topics, build
@@ -33,6 +32,7 @@ from shared.envelope import (
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings, load_settings
 from shared.store import EventStore
+from tests.integration.kafka_reading import fresh_topics
 
 WAIT_SECONDS = 15.0
 T = TypeVar("T")
@@ -121,14 +121,6 @@ async def directory(
         directory=f"caseline.test-directory-{suffix}.v1",
         intake=f"caseline.test-intake-{suffix}.v1",
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    await admin.create_topics(
-        [
-            NewTopic(t, num_partitions=3, replication_factor=1)
-            for t in (topics.directory, topics.intake)
-        ]
-    )
     schema = f"t_directory_{suffix}"
     settings = load_settings(
         database_url=database_url,
@@ -141,24 +133,25 @@ async def directory(
     producer = idempotent_producer(kafka_bootstrap)
     await producer.start()
     app = build(settings, topics=topics, events=events)
-    try:
-        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://directory") as http:
-                yield Directory(
-                    http,
-                    settings,
-                    schema,
-                    topics,
-                    intake,
-                    Relay(intake, producer, topic=topics.intake),
-                )
-    finally:
-        await producer.stop()
-        for name in (schema, intake.schema):
-            await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await admin.delete_topics([topics.directory, topics.intake])
-        await admin.close()
+    async with fresh_topics(kafka_bootstrap, topics.directory, topics.intake):
+        try:
+            async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+                transport = httpx.ASGITransport(app=manager.app)
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://directory"
+                ) as http:
+                    yield Directory(
+                        http,
+                        settings,
+                        schema,
+                        topics,
+                        intake,
+                        Relay(intake, producer, topic=topics.intake),
+                    )
+        finally:
+            await producer.stop()
+            for name in (schema, intake.schema):
+                await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:

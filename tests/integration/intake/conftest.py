@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from asgi_lifespan import LifespanManager
 
 from services.directory.bootstrap import Topics as DirectoryTopics
@@ -31,6 +30,7 @@ from shared.auth import issue_token
 from shared.envelope import Role
 from shared.settings import Settings, load_settings
 from shared.store import create_pool
+from tests.integration.kafka_reading import fresh_topics
 
 WAIT_SECONDS = 20.0
 T = TypeVar("T")
@@ -83,14 +83,6 @@ async def network(
         intake=f"caseline.test-intake-{suffix}.v1",
         directory=f"caseline.test-directory-{suffix}.v1",
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    await admin.create_topics(
-        [
-            NewTopic(t, num_partitions=3, replication_factor=1)
-            for t in (topics.intake, topics.directory)
-        ]
-    )
     schema, directory_schema = f"t_intake_{suffix}", f"t_directory_{suffix}"
 
     def settings_for(db_schema: str) -> Settings:
@@ -107,35 +99,34 @@ async def network(
         settings_for(directory_schema),
         topics=DirectoryTopics(directory=topics.directory, intake=topics.intake),
     )
-    try:
-        async with (
-            LifespanManager(directory_app, startup_timeout=60, shutdown_timeout=30) as d,
-            LifespanManager(intake_app, startup_timeout=60, shutdown_timeout=30) as i,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=i.app), base_url="http://intake"
-            ) as intake_http,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=d.app), base_url="http://directory"
-            ) as directory_http,
-        ):
-            service_pool = await create_pool(database_url, max_size=4, search_path=schema)
-            yield Network(
-                intake_http,
-                directory_http,
-                settings_for(schema),
-                schema,
-                directory_schema,
-                topics,
-                pg_pool,
-                service_pool,
-            )
-    finally:
-        if service_pool is not None:
-            await service_pool.close()
-        for name in (schema, directory_schema):
-            await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await admin.delete_topics([topics.intake, topics.directory])
-        await admin.close()
+    async with fresh_topics(kafka_bootstrap, topics.intake, topics.directory):
+        try:
+            async with (
+                LifespanManager(directory_app, startup_timeout=60, shutdown_timeout=30) as d,
+                LifespanManager(intake_app, startup_timeout=60, shutdown_timeout=30) as i,
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=i.app), base_url="http://intake"
+                ) as intake_http,
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=d.app), base_url="http://directory"
+                ) as directory_http,
+            ):
+                service_pool = await create_pool(database_url, max_size=4, search_path=schema)
+                yield Network(
+                    intake_http,
+                    directory_http,
+                    settings_for(schema),
+                    schema,
+                    directory_schema,
+                    topics,
+                    pg_pool,
+                    service_pool,
+                )
+        finally:
+            if service_pool is not None:
+                await service_pool.close()
+            for name in (schema, directory_schema):
+                await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
