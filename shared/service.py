@@ -8,6 +8,7 @@ Connections open in the app's lifespan, never at import.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -137,7 +138,11 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
         relay_task = asyncio.create_task(relay.run(stop), name=f"{spec.name}-relay")
         runtime = Runtime(settings, schema, pool, store, producer, relay, None)
         if spec.consumers:
-            broker = KafkaBroker(settings.kafka_bootstrap_servers)
+            # A plain stdlib logger: FastStream's lines then reach the root handler that
+            # configure_logging installed, in the service's format (JSON in production).
+            broker = KafkaBroker(
+                settings.kafka_bootstrap_servers, logger=logging.getLogger("caseline.broker")
+            )
             for consumer_spec in spec.consumers:
                 consumer = IdempotentConsumer(
                     f"{spec.name}.{consumer_spec.name}",
