@@ -99,6 +99,9 @@ async def run_command(
     decided = list(decide(state))
     if not decided:
         return CommandResult(state, [], version)
-    await store.append(stream_id, version, [context.envelope(stream_id, e) for e in decided])
-    recorded = (await store.read_stream(stream_id, from_version=version + 1))[: len(decided)]
-    return CommandResult(fold(state, evolve, decided), recorded, version + len(decided))
+    appended = await store.append(
+        stream_id, version, [context.envelope(stream_id, e) for e in decided]
+    )
+    return CommandResult(
+        fold(state, evolve, decided), list(appended.events), appended.stream_version
+    )

@@ -142,6 +142,8 @@ class AppendResult:
     stream_version: int
     positions: tuple[int, ...]
     written: bool
+    events: tuple[RecordedEvent[Any], ...] = ()
+    """The events as written (empty when a retried append wrote nothing)."""
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,7 @@ class EventStore:
 
         recorded_at = utc_now()
         rows: list[tuple[Any, ...]] = []
+        written: list[RecordedEvent[Any]] = []
         for offset, env in enumerate(envelopes, start=1):
             meta = env.metadata.model_copy(
                 update={"recorded_at": recorded_at, "schema_version": env.payload.schema_version}
@@ -317,6 +320,15 @@ class EventStore:
                     digest,
                 )
             )
+            written.append(
+                RecordedEvent(
+                    position=last_position + offset,
+                    stream_version=version,
+                    envelope=Envelope(metadata=meta, payload=env.payload),
+                    previous_hash=previous_hash,
+                    hash=digest,
+                )
+            )
             previous_hash = digest
         new_last = last_position + len(rows)
         columns = list(zip(*rows, strict=True))
@@ -343,6 +355,7 @@ class EventStore:
             stream_version=expected_version + len(rows),
             positions=tuple(r[0] for r in rows),
             written=True,
+            events=tuple(written),
         )
 
     @staticmethod

@@ -84,8 +84,11 @@ async def test_streams_read_back_in_version_order_with_metadata(store: EventStor
         )
         for i in range(3)
     ]
-    await store.append(case, 0, envelopes)
+    appended = await store.append(case, 0, envelopes)
     events = await store.read_stream(case)
+
+    # What the append hands back is exactly what a later read finds.
+    assert appended.events == tuple(events)
 
     assert [e.stream_version for e in events] == [1, 2, 3]
     assert [e.payload.seq for e in events] == [0, 1, 2]
