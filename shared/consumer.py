@@ -30,6 +30,7 @@ Wiring, in a service's bootstrap (every resource comes from the caller)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,6 +44,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.broker.registrator import KafkaRegistrator
+from faststream.kafka.subscriber.usecase import LogicSubscriber
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 
@@ -52,6 +54,7 @@ from shared.errors import CaselineError, ConcurrencyError, InfrastructureUnavail
 from shared.infra.topics import DLQ_TOPIC
 from shared.logging import event_context, get_logger
 from shared.store import quote_schema
+from shared.supervisor import Backoff, TaskControl, is_outage
 
 log = get_logger("caseline.consumer")
 
@@ -87,23 +90,22 @@ class Outcome(StrEnum):
     """Not settled (an outage): it must not be acknowledged, Kafka delivers it again."""
 
 
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    InfrastructureUnavailable,
-    # Another writer got to a stream first: deciding again on redelivery will do.
-    ConcurrencyError,
-    OSError,  # refused or reset connections, timeouts (TimeoutError is an OSError)
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,  # e.g. the connection was closed mid-transaction
-    asyncpg.TransactionRollbackError,  # serialization failures, deadlocks
-    asyncpg.OperatorInterventionError,  # server shutting down, not accepting connections yet
-    asyncpg.InsufficientResourcesError,  # too many connections, disk full
-    KafkaError,
-)
-"""Failures of the infrastructure, not of the message: retried, never dead-lettered.
+def is_transient(error: BaseException) -> bool:
+    """A failure of the infrastructure or a lost race, not of the message: retried, never
+    dead-lettered.
 
-Every other `CaselineError` (a decoding error or a handler's refusal) is a verdict on the
-message and sends it to the DLQ. Anything else is a bug: the message is retried, loudly.
-"""
+    Every other `CaselineError` (a decoding error or a handler's refusal) is a verdict on the
+    message and sends it to the DLQ. Anything else is a bug: the message is retried, loudly.
+    """
+    return is_outage(error) or isinstance(
+        error,
+        (
+            # Another writer got to a stream first: deciding again on redelivery will do.
+            ConcurrencyError,
+            asyncpg.TransactionRollbackError,  # serialization failures, deadlocks
+        ),
+    )
+
 
 _REASON_LIMIT = 2000
 
@@ -280,6 +282,8 @@ class IdempotentConsumer:
         self.events = events
         self.handle = handle
         self.dead_letters = dead_letters
+        self.control: TaskControl | None = None
+        """Set while the consumer runs under a supervisor: outcomes move its state."""
         self._s = quote_schema(schema)
 
     async def migrate(self) -> None:
@@ -295,7 +299,7 @@ class IdempotentConsumer:
         """Apply, skip or dead-letter one message; never acknowledges it (the caller does).
 
         `Outcome.REDELIVER` means an outage left it unsettled: do not acknowledge it. Errors
-        that are neither a `CaselineError` nor in `TRANSIENT_ERRORS` are bugs and propagate.
+        that are neither a `CaselineError` nor transient (`is_transient`) are bugs and propagate.
         """
         with event_context(
             consumer=self.name,
@@ -312,16 +316,22 @@ class IdempotentConsumer:
             try:
                 try:
                     outcome = await self._apply(message)
-                except TRANSIENT_ERRORS:
-                    raise
                 except CaselineError as error:
+                    if is_transient(error):
+                        raise
                     refusal = error
                     outcome = await self._dead_letter(message, refusal)
-            except TRANSIENT_ERRORS as outage:
+            except Exception as error:
+                if not is_transient(error):
+                    raise
                 log.warning(
-                    "consumer.redeliver", error=error_name(outage), reason=failure_reason(outage)
+                    "consumer.redeliver", error=error_name(error), reason=failure_reason(error)
                 )
+                if self.control is not None:
+                    self.control.failing(error)
                 return Outcome.REDELIVER
+            if self.control is not None:
+                self.control.running()
             if refusal is None:
                 log.info(f"consumer.{outcome.name.lower()}")
             else:
@@ -396,29 +406,6 @@ class IdempotentConsumer:
         return {(r["topic"], r["partition"]): r["offset"] for r in rows}
 
 
-class Backoff:
-    """Exponential delays between retries of an unsettled message, reset by any success."""
-
-    def __init__(self, initial: float = 0.2, maximum: float = 10.0) -> None:
-        if initial <= 0 or maximum < initial:
-            raise ValueError("a backoff needs 0 < initial <= maximum")
-        self.initial = initial
-        self.maximum = maximum
-        self._failures = 0
-
-    def failed(self) -> float:
-        """Record a failure; return how long to wait before the retry."""
-        delay: float = min(self.maximum, self.initial * 2.0**self._failures)
-        if delay < self.maximum:
-            # Stop counting at the cap: the exponent could otherwise overflow a float.
-            self._failures += 1
-        return delay
-
-    def succeeded(self) -> None:
-        """Record a success: the next failure waits the initial delay again."""
-        self._failures = 0
-
-
 def faststream_can_parse(headers: Sequence[tuple[str, bytes | None]]) -> bool:
     """Whether FastStream's own parser can read these headers (it needs UTF-8 bytes)."""
     for _, raw in headers:
@@ -468,12 +455,12 @@ def subscribe_idempotent(
     group_id: str,
     auto_offset_reset: Literal["earliest", "latest"] = "earliest",
     backoff: Backoff | None = None,
-) -> None:
+) -> LogicSubscriber[Any]:
     """Subscribe `consumer` on a `KafkaBroker` or `KafkaRouter`, acknowledging manually.
 
     The Kafka offset is committed only after the PostgreSQL commit (or the DLQ's
     confirmation). An unsettled message is rewound to and retried after a backoff, so a later
-    commit can never skip it.
+    commit can never skip it. Returns the FastStream subscriber, for a `ConsumerWatch`.
     """
     if not topics:
         raise ValueError("subscribe_idempotent needs at least one topic")
@@ -524,3 +511,79 @@ def subscribe_idempotent(
         decoder=_body_as_bytes,
     )
     subscriber(consume)
+    return subscriber
+
+
+@dataclass
+class ConsumerLag:
+    """How far a consumer is behind its topics, when it was last measured."""
+
+    messages: int | None
+    """Messages on its assigned partitions not yet applied; None before the first measure."""
+    partitions: int = 0
+    measured_at: datetime | None = None
+
+
+class ConsumerWatch:
+    """Supervises one consumer: its FastStream loop runs, Kafka and PostgreSQL answer, its lag.
+
+    FastStream runs the consume loop and restarts it when it fails; the watch is the
+    supervised task that makes the consumer's state visible: each round it asks Kafka for the
+    end of every assigned partition and PostgreSQL for the consumer's stored positions. When
+    either cannot answer the round fails, the supervisor shows the consumer as retrying and
+    runs the watch again after a backoff; the consumer's own outcomes (a message waiting for
+    the database, a message applied) move the same state in between.
+    """
+
+    def __init__(
+        self,
+        consumer: IdempotentConsumer,
+        subscriber: LogicSubscriber[Any],
+        *,
+        interval: float = 2.0,
+        timeout: float = 5.0,
+    ) -> None:
+        self.consumer = consumer
+        self.subscriber = subscriber
+        self.interval = interval
+        self.timeout = timeout
+        self.lag = ConsumerLag(None)
+
+    async def supervised(self, control: TaskControl) -> None:
+        """The supervised task: measure, report, wait; raise when a dependency fails."""
+        self.consumer.control = control
+        while not control.stopping:
+            await self.measure()
+            if self.lag.messages is not None:
+                control.running(f"lag {self.lag.messages} on {self.lag.partitions} partitions")
+            else:
+                control.running("waiting for partitions")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(control.stop.wait(), self.interval)
+
+    async def measure(self) -> ConsumerLag:
+        """Ask Kafka and PostgreSQL where the consumer stands; raise when one cannot answer."""
+        kafka = self.subscriber.consumer
+        loops = getattr(self.subscriber, "tasks", [])
+        if kafka is None or not self.subscriber.running:
+            raise InfrastructureUnavailable(f"{self.consumer.name}: the subscriber is not running")
+        if loops and all(task.done() for task in loops):
+            raise InfrastructureUnavailable(f"{self.consumer.name}: the consume loop ended")
+        stored = await asyncio.wait_for(self.consumer.stored_offsets(), self.timeout)
+        assignment = sorted(kafka.assignment())
+        if not assignment:
+            # A rebalance, or a broker away: this at least proves the broker answers.
+            await asyncio.wait_for(kafka.topics(), self.timeout)
+            self.lag = ConsumerLag(self.lag.messages, 0, _now())
+            return self.lag
+        ends = await asyncio.wait_for(kafka.end_offsets(assignment), self.timeout)
+        unread = [tp for tp in assignment if (tp.topic, tp.partition) not in stored]
+        starts = (
+            await asyncio.wait_for(kafka.beginning_offsets(unread), self.timeout) if unread else {}
+        )
+        behind = 0
+        for tp in assignment:
+            applied_up_to = stored.get((tp.topic, tp.partition), starts.get(tp, 0))
+            behind += max(0, ends[tp] - applied_up_to)
+        self.lag = ConsumerLag(behind, len(assignment), _now())
+        return self.lag

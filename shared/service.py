@@ -16,6 +16,7 @@ from typing import Annotated
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRouter
@@ -23,17 +24,19 @@ from faststream.kafka import KafkaBroker
 
 from shared.auth import install_auth_handlers
 from shared.consumer import (
+    ConsumerWatch,
     DeadLetterQueue,
     EventHandler,
     IdempotentConsumer,
     subscribe_idempotent,
 )
 from shared.envelope import EventRegistry, registry
-from shared.errors import ConcurrencyError, NotFound, RuleViolation
+from shared.errors import ConcurrencyError, InfrastructureUnavailable, NotFound, RuleViolation
 from shared.logging import configure_logging, get_logger
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings
 from shared.store import EventStore, create_pool
+from shared.supervisor import Supervisor, describe_error, is_outage
 
 log = get_logger("caseline.service")
 
@@ -74,7 +77,9 @@ class Runtime:
     producer: AIOKafkaProducer
     relay: Relay
     broker: KafkaBroker | None
+    supervisor: Supervisor
     consumers: list[IdempotentConsumer] = field(default_factory=list)
+    watches: list[ConsumerWatch] = field(default_factory=list)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -103,24 +108,67 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map the kit's errors to HTTP once: rules and races 409, missing 404, auth 401/403."""
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    InfrastructureUnavailable,
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.QueryCanceledError,
+    asyncpg.InterfaceError,
+    KafkaError,
+)
+"""Exception classes that may mean PostgreSQL or Kafka is away; `is_outage` decides."""
+
+
+def _outage_handler(retry_after: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not is_outage(exc):
+            # An interface error that is a bug, not an outage: a plain 500, logged in full.
+            log.error("request.failed", path=request.url.path, exc_info=exc)
+            return JSONResponse(status_code=500, content={"detail": "internal error"})
+        # Each command is one transaction: one that failed here wrote nothing.
+        log.warning("request.unavailable", path=request.url.path, error=describe_error(exc))
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": str(retry_after)},
+            content={
+                "detail": "the service cannot reach its database or broker just now; "
+                "nothing was written, retry later"
+            },
+        )
+
+    return unavailable
+
+
+def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> None:
+    """Map the kit's errors to HTTP once: rules and races 409, missing 404, auth 401/403,
+    PostgreSQL or Kafka away 503 with `Retry-After`."""
     install_auth_handlers(app)
     app.add_exception_handler(RuleViolation, _refused)
     app.add_exception_handler(ConcurrencyError, _conflict)
     app.add_exception_handler(NotFound, _not_found)
+    unavailable = _outage_handler(settings.retry_after_seconds if settings else 5)
+    for error_class in OUTAGE_ERRORS:
+        app.add_exception_handler(error_class, unavailable)
 
 
 @asynccontextmanager
 async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[Runtime]:
-    """Open the pool, store, producer, relay and consumers of a service; close them after."""
+    """Open the pool, store, producer, relay and consumers of a service; close them after.
+
+    The relay and every consumer run under the runtime's supervisor, so an outage of
+    PostgreSQL or Kafka after start-up never stops them for good.
+    """
     schema = settings.db_schema or spec.name
     pool = await create_pool(
-        settings.database_url, max_size=settings.db_pool_size, search_path=schema
+        settings.database_url,
+        max_size=settings.db_pool_size,
+        search_path=schema,
+        command_timeout=settings.db_command_timeout_seconds,
     )
     producer = idempotent_producer(settings.kafka_bootstrap_servers)
-    stop = asyncio.Event()
-    relay_task: asyncio.Task[None] | None = None
+    supervisor = Supervisor(unhealthy_after=settings.health_unhealthy_after_seconds)
     broker: KafkaBroker | None = None
     try:
         store = EventStore(pool, spec.name, schema=schema, events=spec.events)
@@ -135,14 +183,15 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
         )
-        relay_task = asyncio.create_task(relay.run(stop), name=f"{spec.name}-relay")
-        runtime = Runtime(settings, schema, pool, store, producer, relay, None)
+        supervisor.spawn(f"relay:{relay.topic}", "relay", relay.supervised)
+        runtime = Runtime(settings, schema, pool, store, producer, relay, None, supervisor)
         if spec.consumers:
             # A plain stdlib logger: FastStream's lines then reach the root handler that
             # configure_logging installed, in the service's format (JSON in production).
             broker = KafkaBroker(
                 settings.kafka_bootstrap_servers, logger=logging.getLogger("caseline.broker")
             )
+            subscribers = []
             for consumer_spec in spec.consumers:
                 consumer = IdempotentConsumer(
                     f"{spec.name}.{consumer_spec.name}",
@@ -153,26 +202,77 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
                     dead_letters=DeadLetterQueue(producer),
                 )
                 await consumer.migrate()
-                subscribe_idempotent(
-                    broker,
-                    consumer,
-                    *consumer_spec.topics,
-                    group_id=f"{schema}.{consumer_spec.name}",
+                subscribers.append(
+                    subscribe_idempotent(
+                        broker,
+                        consumer,
+                        *consumer_spec.topics,
+                        group_id=f"{schema}.{consumer_spec.name}",
+                    )
                 )
                 runtime.consumers.append(consumer)
             await broker.start()
             runtime.broker = broker
+            for consumer, subscriber in zip(runtime.consumers, subscribers, strict=True):
+                watch = ConsumerWatch(consumer, subscriber)
+                supervisor.spawn(f"consumer:{consumer.name}", "consumer", watch.supervised)
+                runtime.watches.append(watch)
         log.info("service.started", service=spec.name, schema=schema)
         yield runtime
     finally:
-        stop.set()
+        await supervisor.stop()
         if broker is not None:
             await broker.stop()
-        if relay_task is not None:
-            await asyncio.wait_for(relay_task, 10)
         await producer.stop()
         await pool.close()
         log.info("service.stopped", service=spec.name)
+
+
+async def health_report(runtime: Runtime, service: str) -> tuple[bool, dict[str, object]]:
+    """Whether the service can do its work now, and the figures that say so.
+
+    Every background task is reported as its supervisor sees it (no I/O); the relay's lag is
+    asked of PostgreSQL with a short timeout, and a database that does not answer is a
+    problem in itself.
+    """
+    problems = runtime.supervisor.problems()
+    relay: dict[str, object] = {"topic": runtime.relay.topic}
+    try:
+        progress = await asyncio.wait_for(runtime.relay.progress(), HEALTH_QUERY_SECONDS)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        problems.append(f"the database does not answer ({describe_error(error)})")
+        relay.update(published_position=None, last_position=None, lag=None)
+    else:
+        relay.update(
+            published_position=progress.published_position,
+            last_position=progress.last_position,
+            lag=progress.lag,
+        )
+    consumers = {
+        watch.consumer.name: {
+            "lag": watch.lag.messages,
+            "partitions": watch.lag.partitions,
+            "measured_at": watch.lag.measured_at.isoformat().replace("+00:00", "Z")
+            if watch.lag.measured_at
+            else None,
+        }
+        for watch in runtime.watches
+    }
+    healthy = not problems
+    return healthy, {
+        "service": service,
+        "schema": runtime.schema,
+        "status": "ok" if healthy else "unavailable",
+        "problems": problems,
+        "tasks": {status.name: status.as_dict() for status in runtime.supervisor.statuses()},
+        "relay": relay,
+        "consumers": consumers,
+    }
+
+
+HEALTH_QUERY_SECONDS = 1.0
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
@@ -187,25 +287,27 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
 
     app = FastAPI(title=f"caseline {spec.name}", lifespan=lifespan)
     app.state.settings = settings
-    install_error_handlers(app)
+    install_error_handlers(app, settings)
     for router in spec.routers:
         app.include_router(router)
 
-    @app.get("/health", tags=["operations"])
-    async def health(request: Request) -> dict[str, object]:
-        """Whether the service runs, and how far its relay is behind its event store."""
-        runtime = get_runtime(request)
-        progress = await runtime.relay.progress()
-        return {
-            "service": spec.name,
-            "schema": runtime.schema,
-            "status": "ok",
-            "relay": {
-                "topic": progress.topic,
-                "published_position": progress.published_position,
-                "last_position": progress.last_position,
-                "lag": progress.lag,
-            },
-        }
+    @app.get(
+        "/health",
+        tags=["operations"],
+        responses={503: {"description": "a background task or the database is not working"}},
+    )
+    async def health(request: Request) -> JSONResponse:
+        """Readiness: 200 when every background task runs and the database answers, else 503.
+
+        Reports each task (running, retrying since when with the last error, stopped), the
+        relay's lag and each consumer's lag.
+        """
+        healthy, report = await health_report(get_runtime(request), spec.name)
+        return JSONResponse(status_code=200 if healthy else 503, content=report)
+
+    @app.get("/health/live", tags=["operations"])
+    async def liveness() -> dict[str, str]:
+        """Liveness: 200 while the process serves requests; no database or broker involved."""
+        return {"service": spec.name, "status": "alive"}
 
     return app

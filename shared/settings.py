@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     local_dir: Path = Path(".local")
     relay_batch_size: int = 500
     relay_poll_seconds: float = 0.5
+    db_command_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A statement that runs longer fails (and its request answers 503), instead of hanging."""
+    health_unhealthy_after_seconds: float = Field(default=15.0, gt=0)
+    """/health answers 503 once a background task has been retrying (or starting) this long."""
+    retry_after_seconds: int = Field(default=5, ge=1)
+    """The `Retry-After` a request that could not reach PostgreSQL or Kafka is answered with."""
     pii_kek: SecretStr = SecretStr(DEVELOPMENT_PII_KEK)
     """Key-encryption key of the intake PII vault: base64 of 32 random bytes."""
     pii_index_key: SecretStr = SecretStr(DEVELOPMENT_PII_INDEX_KEY)

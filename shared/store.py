@@ -511,16 +511,29 @@ def verify_chain(case_id: str, events: Sequence[StoredEvent]) -> ChainReport:
 
 
 async def create_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, search_path: str | None = None
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    search_path: str | None = None,
+    command_timeout: float | None = None,
+    connect_timeout: float = 10.0,
 ) -> asyncpg.Pool:
     """Open an asyncpg pool, translating connection failures into `InfrastructureUnavailable`.
 
     `search_path` names the schema unqualified table names resolve to (a service's own).
+    `command_timeout` bounds every statement; `connect_timeout` every new connection, which
+    the pool opens again by itself after PostgreSQL restarted.
     """
     settings = {"search_path": f"{quote_schema(search_path)}, public"} if search_path else None
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, server_settings=settings
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=settings,
+            command_timeout=command_timeout,
+            timeout=connect_timeout,
         )
     except (OSError, asyncpg.PostgresError) as e:
         raise InfrastructureUnavailable(

@@ -80,7 +80,7 @@ async def _wait_for(check: Callable[[], Awaitable[bool]], what: str, timeout: fl
 class RelayDyingBeforeItSaves(Relay):
     """A relay that crashes after Kafka acknowledged a batch, before saving its position."""
 
-    async def _save_position(self, position: int) -> None:
+    async def _save_position(self, position: int, connection: asyncpg.Connection | None) -> None:
         raise SystemExit("relay process died between publishing and saving")
 
 

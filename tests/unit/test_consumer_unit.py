@@ -12,7 +12,6 @@ from faststream.kafka.parser import AioKafkaParser
 
 from shared.codec import MalformedMessage
 from shared.consumer import (
-    Backoff,
     DeadLetterHeader,
     IncomingMessage,
     Outcome,
@@ -142,26 +141,6 @@ def test_an_incoming_message_takes_the_record_as_it_is() -> None:
         headers=(("ce_id", b"1"), ("x-trace", b"\xff")),
     )
     assert m.where() == "caseline.intake.v1/1@9"
-
-
-def test_backoff_doubles_up_to_its_cap_and_starts_over_after_a_success() -> None:
-    backoff = Backoff(initial=0.1, maximum=0.5)
-    assert [backoff.failed() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
-    backoff.succeeded()
-    assert backoff.failed() == 0.1
-
-
-def test_backoff_stays_at_its_cap_however_long_the_outage() -> None:
-    backoff = Backoff(initial=0.1, maximum=30.0)
-    for _ in range(5000):
-        delay = backoff.failed()
-    assert delay == 30.0
-
-
-@pytest.mark.parametrize(("initial", "maximum"), [(0.0, 1.0), (2.0, 1.0), (-1.0, 1.0)])
-def test_backoff_refuses_nonsense_delays(initial: float, maximum: float) -> None:
-    with pytest.raises(ValueError):
-        Backoff(initial=initial, maximum=maximum)
 
 
 def test_faststream_can_parse_only_utf8_header_values() -> None:
