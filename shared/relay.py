@@ -86,13 +86,20 @@ class Relay:
         )
         return value or 0
 
-    async def progress(self) -> RelayProgress:
-        """Published position, last committed position and so the lag (one query)."""
-        row = await self.store.pool.fetchrow(
-            f"SELECT (SELECT position FROM {self._s}.relay_positions WHERE topic = $1) "
-            f"AS published, (SELECT last_position FROM {self._s}.log_head WHERE singleton) AS last",
-            self.topic,
-        )
+    async def progress(self, timeout: float | None = None) -> RelayProgress:
+        """Published position, last committed position and so the lag (one query).
+
+        `timeout` bounds both the wait for a pooled connection and the query (asyncpg's own
+        timeouts, which leave the connection usable, unlike cancelling the call from outside).
+        """
+        async with self.store.pool.acquire(timeout=timeout) as conn:
+            row = await conn.fetchrow(
+                f"SELECT (SELECT position FROM {self._s}.relay_positions WHERE topic = $1) "
+                f"AS published, (SELECT last_position FROM {self._s}.log_head WHERE singleton) "
+                "AS last",
+                self.topic,
+                timeout=timeout,
+            )
         assert row is not None
         return RelayProgress(self.topic, row["published"] or 0, row["last"] or 0)
 

@@ -7,7 +7,6 @@ Connections open in the app's lifespan, never at import.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -116,6 +115,7 @@ OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.InsufficientResourcesError,
     asyncpg.QueryCanceledError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     KafkaError,
 )
 """Exception classes that may mean PostgreSQL or Kafka is away; `is_outage` decides."""
@@ -214,7 +214,12 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
             await broker.start()
             runtime.broker = broker
             for consumer, subscriber in zip(runtime.consumers, subscribers, strict=True):
-                watch = ConsumerWatch(consumer, subscriber)
+                watch = ConsumerWatch(
+                    consumer,
+                    subscriber,
+                    interval=settings.consumer_watch_seconds,
+                    timeout=settings.consumer_watch_seconds * 2.5,
+                )
                 supervisor.spawn(f"consumer:{consumer.name}", "consumer", watch.supervised)
                 runtime.watches.append(watch)
         log.info("service.started", service=spec.name, schema=schema)
@@ -238,7 +243,7 @@ async def health_report(runtime: Runtime, service: str) -> tuple[bool, dict[str,
     problems = runtime.supervisor.problems()
     relay: dict[str, object] = {"topic": runtime.relay.topic}
     try:
-        progress = await asyncio.wait_for(runtime.relay.progress(), HEALTH_QUERY_SECONDS)
+        progress = await runtime.relay.progress(timeout=HEALTH_QUERY_SECONDS)
     except Exception as error:
         if not is_outage(error):
             raise

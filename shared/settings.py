@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     """A statement that runs longer fails (and its request answers 503), instead of hanging."""
     health_unhealthy_after_seconds: float = Field(default=15.0, gt=0)
     """/health answers 503 once a background task has been retrying (or starting) this long."""
+    consumer_watch_seconds: float = Field(default=2.0, gt=0)
+    """How often each consumer's lag is measured; Kafka or PostgreSQL not answering within
+    2.5 times this marks the consumer as retrying."""
     retry_after_seconds: int = Field(default=5, ge=1)
     """The `Retry-After` a request that could not reach PostgreSQL or Kafka is answered with."""
     pii_kek: SecretStr = SecretStr(DEVELOPMENT_PII_KEK)

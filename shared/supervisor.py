@@ -87,6 +87,10 @@ def is_outage(error: BaseException) -> bool:
 
     from shared.errors import InfrastructureUnavailable
 
+    if isinstance(error, asyncpg.InternalClientError):
+        # The driver's protocol state broke, seen when the server drops a connection in the
+        # middle of an operation; the pool terminates that connection when it is released.
+        return True
     if isinstance(error, asyncpg.InterfaceError):
         # "connection is closed", "connection was closed in the middle of operation", a
         # released connection after a reset; other interface errors are programming errors.

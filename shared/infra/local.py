@@ -4,6 +4,10 @@ Kafka runs from the Maven Central jars of deploy/local/pom.xml in KRaft combined
 PostgreSQL is Debian's, with its own cluster under `.local/postgres`. Everything lives in
 one folder (`CASELINE_LOCAL_DIR`, default `.local` at the repository root), and `down()`
 only ever stops what `up()` recorded there.
+
+Recovery tests crash and restart one folder's servers with `kill_kafka`, `start_kafka`,
+`restart_postgres`, `kill_postgres` and `start_postgres`; they use a private folder whose
+layout borrows the shared Kafka jars (`LocalLayout.jars_from`), never the shared stack.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository this module belongs to (not the current directory)."""
@@ -52,6 +56,9 @@ PG_ADMIN = "postgres"  # the cluster's bootstrap superuser, reached over the pri
 KAFKA_READY_TIMEOUT = 120.0
 PG_READY_TIMEOUT = 60.0
 KAFKA_STOP_TIMEOUT = 60.0
+# A SIGKILLed process is gone within milliseconds; PostgreSQL's children notice their
+# postmaster died on their next wake-up, which is quick but not instant.
+KILL_TIMEOUT = 15.0
 # Two cores and several services plus tests on the same machine: keep the broker modest.
 KAFKA_JVM_OPTIONS = ("-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true")
 
@@ -81,6 +88,8 @@ class LocalLayout:
     kafka_port: int = DEFAULT_KAFKA_PORT
     controller_port: int = DEFAULT_KAFKA_PORT + 1
     pg_port: int = DEFAULT_PG_PORT
+    jars_from: Path | None = None
+    """Another folder's Kafka jars (its `kafka_libs`) to use read-only, instead of a copy."""
 
     @classmethod
     def from_env(
@@ -126,7 +135,9 @@ class LocalLayout:
 
     @property
     def kafka_libs(self) -> Path:
-        """The broker's jars, copied from the local Maven repository."""
+        """The broker's jars: our own copy from Maven, or the borrowed `jars_from` folder."""
+        if self.jars_from is not None:
+            return self.jars_from
         return self.kafka_dir / "libs"
 
     @property
@@ -535,6 +546,14 @@ def _ensure_kafka_jars(layout: LocalLayout, echo: Echo) -> None:
     marker = layout.kafka_libs / ".caseline-pom-sha256"
     if marker.is_file() and marker.read_text().strip() == digest:
         return
+    if layout.jars_from is not None:
+        # Borrowed jars belong to another folder (the shared stack's): refreshing them
+        # here would delete them under a broker that runs from them. Only their owner may.
+        raise LocalStackError(
+            f"the borrowed Kafka jars in {layout.jars_from} are missing or were fetched for "
+            "another deploy/local/pom.xml; run `caseline up` (or _ensure_kafka_jars) for the "
+            "folder that owns them first"
+        )
     mvn = shutil.which("mvn")
     if mvn is None:
         raise LocalStackError(
@@ -586,6 +605,8 @@ def _java() -> str:
 def _prepare_kafka(layout: LocalLayout, echo: Echo) -> None:
     """Jars, rendered configuration and formatted storage: everything before starting."""
     java = _java()
+    # With borrowed jars nothing else creates the broker's folder before we write into it.
+    layout.kafka_dir.mkdir(parents=True, exist_ok=True)
     _ensure_kafka_jars(layout, echo)
     template = (DEPLOY_DIR / "server.properties").read_text()
     rendered = render_server_properties(
@@ -948,6 +969,7 @@ def _start_postgres(layout: LocalLayout, echo: Echo) -> None:
                 f"{layout.database_url} (Debian's own cluster? see `pg_lsclusters`); stop it "
                 "or set CASELINE_PG_PORT"
             )
+        _clear_stale_postmaster_pid(layout, echo)
         echo(f"starting PostgreSQL on 127.0.0.1:{layout.pg_port} (log: {layout.pg_log})")
         try:
             _run(
@@ -972,6 +994,20 @@ def _start_postgres(layout: LocalLayout, echo: Echo) -> None:
                 f"{exc}\nend of {layout.pg_log}:\n{tail(_read_log(layout.pg_log))}"
             ) from None
     run_async(lambda: _provision(layout))
+
+
+def _clear_stale_postmaster_pid(layout: LocalLayout, echo: Echo) -> None:
+    """Remove the lock files a postmaster that crashed (or was SIGKILLed) left behind."""
+    # Normally the postmaster takes over stale locks itself. But a killed postmaster stays
+    # a zombie until init reaps it, which some container inits do only seconds later, and
+    # the postmaster takes a zombie's pid for a live server and refuses to start. Called
+    # only when postgres_pid() found no live postmaster and nothing listens on the port.
+    locks = [layout.pg_data / "postmaster.pid", *layout.pg_socket_dir.glob(".s.PGSQL.*.lock")]
+    for lock in locks:
+        pid = _read_pid(lock)
+        if pid is not None and not _alive(pid):
+            echo(f"removing {lock}, left by postmaster {pid}, which is no longer running")
+            lock.unlink(missing_ok=True)
 
 
 async def _provision(layout: LocalLayout) -> None:
@@ -1165,3 +1201,176 @@ def down(layout: LocalLayout | None = None, echo: Echo = say) -> tuple[str, ...]
         if component.answering and component.pid is None:
             echo(f"{component.name} on {component.address} is not ours: left alone")
     return tuple(stopped)
+
+
+# ---------------------------------------------------------------- fault injection
+#
+# Recovery tests crash and restart the servers under running services. They act on one
+# layout only, and only on processes that layout's `up()` started (the pid files), so a
+# private stack in a temporary folder can be abused while the shared one keeps running.
+
+
+def kill_kafka(layout: LocalLayout) -> int:
+    """SIGKILL the broker this folder's `up()` started, as a crash would; return its pid."""
+    pid = kafka_pid(layout)
+    if pid is None:
+        raise LocalStackError(f"no Kafka broker started from {layout.root} is running")
+    # No lock: a crash does not wait for a `caseline up` at work, and SIGKILL is instant.
+    _kill_and_wait([pid], f"Kafka (pid {pid})")
+    # The listeners die with the process; wait anyway so a restart never finds them taken.
+    _wait_until(
+        lambda: not port_in_use(layout.kafka_port) and not port_in_use(layout.controller_port),
+        KILL_TIMEOUT,
+        f"ports {layout.kafka_port} and {layout.controller_port} to close",
+    )
+    layout.kafka_pid_file.unlink(missing_ok=True)
+    return pid
+
+
+def start_kafka(layout: LocalLayout, echo: Echo = say) -> float:
+    """Start this folder's broker again on its existing data; seconds until it answers."""
+    with _stack_lock(layout, echo):
+        if kafka_pid(layout) is not None:
+            raise LocalStackError(f"the Kafka broker of {layout.root} is already running")
+        started = time.monotonic()
+        # The storage is formatted already, so this only renders server.properties: the
+        # broker reopens the same log.dirs (topics, offsets, its KRaft metadata) and
+        # recovers the unflushed tail after a SIGKILL.
+        _prepare_kafka(layout, echo)
+        process = _launch_kafka(layout, echo)
+        run_async(lambda: _wait_for_kafka(layout, process, echo))
+        waited = time.monotonic() - started
+    echo(f"Kafka answers again on {layout.kafka_bootstrap} ({waited:.1f} s)")
+    return waited
+
+
+PgStopMode = Literal["smart", "fast", "immediate"]
+
+
+def restart_postgres(
+    layout: LocalLayout, *, mode: PgStopMode = "immediate", echo: Echo = say
+) -> float:
+    """`pg_ctl restart -m <mode>` on this folder's cluster; seconds until caseline logs in."""
+    pid = postgres_pid(layout)
+    if pid is None:
+        raise LocalStackError(f"no PostgreSQL cluster started from {layout.root} is running")
+    with _stack_lock(layout, echo):
+        bin_dir = _pg_bin_dir(layout, echo)
+        runner = _pg_runner()
+        echo(f"restarting PostgreSQL (pid {pid}, -m {mode})")
+        started = time.monotonic()
+        _run(
+            runner.command(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(layout.pg_data),
+                    # Without -l the new server would write to our pipe and keep it open,
+                    # and waiting for pg_ctl's output would never end.
+                    "-l",
+                    str(layout.pg_log),
+                    "-m",
+                    mode,
+                    "-w",
+                    "-t",
+                    str(int(PG_READY_TIMEOUT)),
+                    "restart",
+                ]
+            ),
+            what="pg_ctl restart",
+            cwd=layout.pg_dir,
+        )
+        # pg_ctl -w returns once the server accepts connections; after -m immediate it
+        # first replays the WAL, so wait for the real login, not just the socket.
+        run_async(lambda: _wait_for_database(layout))
+        waited = time.monotonic() - started
+    echo(f"PostgreSQL answers again on 127.0.0.1:{layout.pg_port} ({waited:.1f} s)")
+    return waited
+
+
+def kill_postgres(layout: LocalLayout) -> int:
+    """SIGKILL this folder's postmaster, as a crash would; return its pid once all is gone."""
+    pid = postgres_pid(layout)
+    if pid is None:
+        raise LocalStackError(f"no PostgreSQL cluster started from {layout.root} is running")
+    # Collected before the kill: afterwards the children belong to init.
+    children = _child_pids(pid)
+    # The children (backends, checkpointer, walwriter...) outlive the postmaster until they
+    # notice it died; while one still holds the old shared memory a new postmaster refuses
+    # to start, so wait for all of them, not only for the port.
+    _kill_and_wait([pid], f"the postmaster (pid {pid})")
+    _wait_for_exit(children, "PostgreSQL's server processes")
+    _wait_until(
+        lambda: not port_in_use(layout.pg_port),
+        KILL_TIMEOUT,
+        f"port {layout.pg_port} to close",
+    )
+    # postmaster.pid stays behind, as after a real crash: pg_ctl start and the postmaster
+    # see that its pid is dead and take it over.
+    return pid
+
+
+def start_postgres(layout: LocalLayout, echo: Echo = say) -> float:
+    """Start this folder's cluster (after a kill or `down()`); seconds until caseline logs in."""
+    with _stack_lock(layout, echo):
+        started = time.monotonic()
+        _start_postgres(layout, echo)
+        run_async(lambda: _wait_for_database(layout))
+        waited = time.monotonic() - started
+    echo(f"PostgreSQL answers on 127.0.0.1:{layout.pg_port} ({waited:.1f} s)")
+    return waited
+
+
+def ppid_from_stat(text: str) -> int | None:
+    """The parent pid in the text of /proc/<pid>/stat (the command may hold spaces and ')')."""
+    fields = text.rsplit(")", 1)[-1].split()
+    # After the command come the state, then the parent pid.
+    if len(fields) < 2 or not fields[1].isdigit():
+        return None
+    return int(fields[1])
+
+
+def _child_pids(pid: int) -> list[int]:
+    """Pids whose parent is `pid` right now (Linux /proc)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        if ppid_from_stat(text) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_and_wait(pids: list[int], what: str) -> None:
+    """SIGKILL each pid and wait until none of them runs."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _wait_until(lambda: not any(_alive(pid) for pid in pids), KILL_TIMEOUT, f"{what} to die")
+
+
+def _wait_for_exit(pids: list[int], what: str) -> None:
+    """Give processes KILL_TIMEOUT to exit by themselves, then SIGKILL the stragglers."""
+    deadline = time.monotonic() + KILL_TIMEOUT
+    while time.monotonic() < deadline:
+        if not any(_alive(pid) for pid in pids):
+            return
+        time.sleep(0.05)
+    left = [pid for pid in pids if _alive(pid)]
+    _log.warning(
+        "%s still ran %.0f s after their parent died: killing %s", what, KILL_TIMEOUT, left
+    )
+    _kill_and_wait(left, what)
+
+
+def _wait_until(done: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `done` until it holds; raise LocalStackError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise LocalStackError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)

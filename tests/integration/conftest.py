@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from shared.store import create_pool
+from tests.integration import private_stack as private_stacks
 from tests.integration.kafka_reading import fresh_topics
 
 
@@ -34,3 +35,14 @@ async def kafka_topic(kafka_bootstrap: str) -> AsyncIterator[str]:
     name = f"caseline.test-{uuid.uuid4().hex[:10]}.v1"
     async with fresh_topics(kafka_bootstrap, name):
         yield name
+
+
+@pytest.fixture(scope="module")
+async def private_stack() -> AsyncIterator[private_stacks.PrivateStack]:
+    """A Kafka broker and PostgreSQL cluster of the module's own, which its tests may crash.
+
+    Never the shared stack: a temporary folder and free ports, stopped and deleted after
+    the module. Restart and kill it with `await private_stack.restart_postgres()` etc.
+    """
+    async with private_stacks.private_stack() as stack:
+        yield stack

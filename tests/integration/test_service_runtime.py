@@ -5,71 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
 
 import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
 
-from shared.application import CommandContext, RuleViolation, run_command
-from shared.auth import Principal, issue_token, require_roles
-from shared.codec import ReceivedEvent
+from shared.auth import issue_token
 from shared.envelope import Role
-from shared.service import ConsumerSpec, RuntimeDep, ServiceSpec, create_service_app
+from shared.service import create_service_app
 from shared.settings import Settings, load_settings
-from tests.kit_events import CaseNoted, test_registry
-
-router = APIRouter()
-CaseManager = Annotated[Principal, Depends(require_roles(Role.CASE_MANAGER))]
-
-
-class AddNote(BaseModel):
-    note: str = Field(min_length=1, max_length=200)
-    expected_version: int | None = None
-
-
-def _evolve(count: int, event: object) -> int:
-    return count + 1
-
-
-@router.post("/cases/{case_id}/notes", status_code=201)
-async def add_note(
-    case_id: str,
-    body: AddNote,
-    principal: CaseManager,
-    runtime: RuntimeDep,
-) -> dict[str, int]:
-    def decide(count: int) -> list[CaseNoted]:
-        if count >= 3:
-            raise RuleViolation("a test case takes three notes at most", rule="T1")
-        return [CaseNoted(note=body.note, seq=count)]
-
-    result = await run_command(
-        runtime.store,
-        case_id,
-        initial=0,
-        evolve=_evolve,
-        decide=decide,
-        context=CommandContext(agency_id=principal.agency_id, actor=principal.actor()),
-        expected_version=body.expected_version,
-    )
-    return {"version": result.stream_version}
-
-
-async def _migrate(pool: asyncpg.Pool) -> None:
-    await pool.execute("CREATE TABLE IF NOT EXISTS notes_seen (event_id uuid, note text)")
-
-
-async def _seen(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-    # Unqualified: the pool's search_path is the service's own schema.
-    await conn.execute(
-        "INSERT INTO notes_seen VALUES ($1, $2)",
-        event.envelope.metadata.event_id,
-        event.envelope.payload.note,
-    )
+from tests.kit_service import notes_service
 
 
 @pytest.fixture
@@ -82,15 +28,7 @@ async def client(
         db_schema=schema_name,
         relay_poll_seconds=0.05,
     )
-    spec = ServiceSpec(
-        name="intake",
-        routers=[router],
-        consumers=[ConsumerSpec("notes", (kafka_topic,), _seen, events=test_registry)],
-        migrations=[_migrate],
-        events=test_registry,
-        topic=kafka_topic,
-    )
-    app = create_service_app(spec, settings)
+    app = create_service_app(notes_service(kafka_topic), settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:

@@ -190,3 +190,51 @@ def test_log_tail_keeps_the_last_lines_indented() -> None:
     text = "\n".join(f"line {n}" for n in range(100))
     assert local.tail(text, 3) == "    line 97\n    line 98\n    line 99"
     assert local.tail("") == "    (empty)"
+
+
+def test_a_layout_may_borrow_another_folders_kafka_jars() -> None:
+    shared = LocalLayout.from_env({}, repo_root=Path("/repo"))
+    assert shared.jars_from is None
+    assert shared.kafka_libs == Path("/repo/.local/kafka/libs")
+    private = LocalLayout(Path("/tmp/p"), 41001, 41002, 41003, jars_from=shared.kafka_libs)
+    assert private.kafka_libs == Path("/repo/.local/kafka/libs")
+    # Everything else stays in the private folder.
+    assert private.kafka_data == Path("/tmp/p/kafka/data")
+    assert private.kafka_pid_file == Path("/tmp/p/kafka/kafka.pid")
+    assert private.pg_data == Path("/tmp/p/postgres/data")
+
+
+def test_borrowed_jars_that_are_not_ready_are_refused_and_left_alone(tmp_path: Path) -> None:
+    borrowed = tmp_path / "shared-libs"
+    borrowed.mkdir()
+    (borrowed / "kafka_2.13-0.jar").write_text("jar")
+    (borrowed / ".caseline-pom-sha256").write_text("another pom\n")
+    layout = LocalLayout(tmp_path / "private", 41001, 41002, 41003, jars_from=borrowed)
+    with pytest.raises(LocalStackError, match="borrowed Kafka jars"):
+        local._ensure_kafka_jars(layout, lambda _: None)
+    left = sorted(p.name for p in borrowed.iterdir())
+    assert left == [".caseline-pom-sha256", "kafka_2.13-0.jar"]
+    assert not (tmp_path / "private").exists()
+
+
+def test_borrowed_jars_that_are_ready_are_used_as_they_are(tmp_path: Path) -> None:
+    borrowed = tmp_path / "shared-libs"
+    borrowed.mkdir()
+    digest = local.pom_digest((local.DEPLOY_DIR / "pom.xml").read_bytes())
+    (borrowed / ".caseline-pom-sha256").write_text(digest + "\n")
+    layout = LocalLayout(tmp_path / "private", 41001, 41002, 41003, jars_from=borrowed)
+    local._ensure_kafka_jars(layout, lambda _: None)
+    assert [p.name for p in borrowed.iterdir()] == [".caseline-pom-sha256"]
+
+
+@pytest.mark.parametrize(
+    ("stat", "ppid"),
+    [
+        ("1234 (postgres) S 1 1234 1234 0 -1 4194560 1089", 1),
+        ("77 (postgres: caseline caseline 127.0.0.1(5) idle) S 1234 1234 1234 0", 1234),
+        ("9 (a) b)) Z 42 9 9", 42),
+        ("garbage", None),
+    ],
+)
+def test_parent_pid_is_read_after_the_last_parenthesis(stat: str, ppid: int | None) -> None:
+    assert local.ppid_from_stat(stat) == ppid

@@ -52,6 +52,7 @@ def test_outages_are_told_apart_from_bugs() -> None:
     assert is_outage(asyncpg.CannotConnectNowError("the database system is starting up"))
     assert is_outage(asyncpg.ConnectionDoesNotExistError("closed in the middle"))
     assert is_outage(asyncpg.InterfaceError("connection is closed"))
+    assert is_outage(asyncpg.InternalClientError("cannot switch to state 12"))
     assert is_outage(KafkaConnectionError())
     assert is_outage(InfrastructureUnavailable("Kafka away"))
     assert not is_outage(asyncpg.InterfaceError("another operation is in progress"))
@@ -88,7 +89,9 @@ async def test_a_failing_task_is_run_again_until_it_works_and_then_shows_running
         await asyncio.sleep(0.01)
     assert status.state is TaskState.RUNNING and status.detail == "publishing"
     assert status.restarts == 3
-    assert status.last_error == "ConnectionRefusedError: [Errno 111] PostgreSQL refused the connection"
+    assert status.last_error == (
+        "ConnectionRefusedError: [Errno 111] PostgreSQL refused the connection"
+    )
     assert supervisor.problems() == []
     await supervisor.stop()
     assert status.state is TaskState.STOPPED
