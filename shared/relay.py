@@ -4,6 +4,11 @@ At-least-once by construction: the durable position moves only after Kafka ackno
 every message up to it (acks=all, idempotent producer), so a crash anywhere republishes
 from the last saved position and loses nothing; consumers drop the repeats by event id.
 Only one relay per (schema, topic) publishes at a time: a PostgreSQL advisory lock elects it.
+
+`Relay.run` is one leadership session on one connection: the lock, every read and the
+position save go through it, and any database or Kafka error ends it. A service runs it
+under its supervisor (`Relay.supervised`), which starts a new session after a backoff; the
+lock is then taken again on the new connection.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRouter
 from faststream.kafka import KafkaBroker
@@ -107,6 +108,21 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
 
 
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own answer repeats each refused value ("input"): names, resident numbers,
+    # addresses, or a megabyte of text. This one keeps only where and why.
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=422,
+        content={
+            "detail": [
+                {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
+                for error in exc.errors()
+            ]
+        },
+    )
+
+
 OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     InfrastructureUnavailable,
     OSError,
@@ -142,9 +158,10 @@ def _outage_handler(retry_after: int) -> Callable[[Request, Exception], Awaitabl
 
 
 def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> None:
-    """Map the kit's errors to HTTP once: rules and races 409, missing 404, auth 401/403,
-    PostgreSQL or Kafka away 503 with `Retry-After`."""
+    """Map the kit's errors to HTTP once: bad input 422 (never echoed), rules and races 409,
+    missing 404, auth 401/403, PostgreSQL or Kafka away 503 with `Retry-After`."""
     install_auth_handlers(app)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(RuleViolation, _refused)
     app.add_exception_handler(ConcurrencyError, _conflict)
     app.add_exception_handler(NotFound, _not_found)

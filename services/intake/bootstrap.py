@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 # Registers the directory's event types, so the roster consumer can read every message on
@@ -72,21 +71,6 @@ async def _unknown_client(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
 
 
-async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
-    # FastAPI's own answer repeats each refused value ("input"); here the values are
-    # names, resident numbers and addresses, so the answer keeps only where and why.
-    assert isinstance(exc, RequestValidationError)
-    return JSONResponse(
-        status_code=422,
-        content={
-            "detail": [
-                {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
-                for error in exc.errors()
-            ]
-        },
-    )
-
-
 def build(
     settings: Settings, *, topics: Topics | None = None, events: EventRegistry = registry
 ) -> FastAPI:
@@ -94,5 +78,4 @@ def build(
     app = create_service_app(service_spec(settings, topics=topics, events=events), settings)
     app.add_exception_handler(PossibleDuplicateClient, _possible_duplicate)
     app.add_exception_handler(UnknownClient, _unknown_client)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
     return app

@@ -96,3 +96,16 @@ async def test_two_concurrent_commands_on_one_case_one_wins_the_other_gets_409(
         )
     )
     assert sorted(a.status_code for a in answers) == [201, 409]
+
+
+async def test_a_refused_body_is_never_echoed_in_the_422(
+    client: tuple[httpx.AsyncClient, Settings],
+) -> None:
+    http, settings = client
+    secret = "주민번호 710909-1234567 " * 500  # far over the note's 200 characters
+    answer = await http.post(
+        "/cases/case-echo/notes", json={"note": secret}, headers=_auth(settings)
+    )
+    assert answer.status_code == 422
+    assert "710909" not in answer.text and len(answer.content) < 1000
+    assert answer.json()["detail"][0]["loc"] == ["body", "note"]

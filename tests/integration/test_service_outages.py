@@ -1,0 +1,216 @@
+"""Intake and the directory through outages, wired to each other as in production.
+
+Both services run on a private stack with their production topics: the directory's staff
+reach intake's roster over Kafka, intake's events reach the directory's read model. While
+writes go to both, PostgreSQL is killed and started again, then the Kafka broker. Without
+restarting either service: every acknowledged write is in its store and on Kafka, each
+consumer applied every event once, both /health answered 503 during the outage and the lags
+return to 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from services.directory.bootstrap import build as build_directory
+from services.intake.bootstrap import build as build_intake
+from shared.auth import issue_token
+from shared.envelope import Role
+from shared.infra.topics import topic_for
+from shared.settings import Settings, load_settings
+from tests.integration.kafka_reading import read_topic
+from tests.integration.outages import HealthWatch, Load, until_recovered
+from tests.integration.private_stack import PrivateStack
+
+pytestmark = pytest.mark.infra
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Intake and the directory, running on the private stack."""
+
+    intake: httpx.AsyncClient
+    directory: httpx.AsyncClient
+    settings: Settings
+    stack: PrivateStack
+    pool: asyncpg.Pool
+    agency_id: str
+
+    def headers(self, role: Role, agency_id: str, staff_id: str) -> dict[str, str]:
+        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+    def directory_load(self) -> Load:
+        """Odd writes register an agency, even ones add a case manager to the pair's agency."""
+        admin = self.headers(Role.NETWORK_ADMIN, "network", "netadmin-1")
+        run = uuid.uuid4().hex[:6]
+
+        async def write(n: int) -> tuple[str, httpx.Response]:
+            if n % 2:
+                agency = f"ag-{run}-{n}"
+                body = {"agency_id": agency, "name": f"복지관 {n}", "region": "Seoul"}
+                return agency, await self.directory.post("/agencies", json=body, headers=admin)
+            staff = f"cm-{run}-{n}"
+            body = {
+                "staff_id": staff,
+                "name": f"Case manager {n}",
+                "role": "case_manager",
+                "caseload_limit": 5,
+                "joined_on": "2024-01-02",
+            }
+            answer = await self.directory.post(
+                f"/agencies/{self.agency_id}/staff", json=body, headers=admin
+            )
+            return staff, answer
+
+        return Load(write, writers=2, pause=0.05)
+
+    def intake_load(self) -> Load:
+        """Each write opens a case in the pair's agency."""
+        manager = self.headers(Role.CASE_MANAGER, self.agency_id, "cm-first")
+
+        async def write(n: int) -> tuple[str, httpx.Response]:
+            answer = await self.intake.post("/cases", json={"source": "walk_in"}, headers=manager)
+            key = answer.json()["case_id"] if answer.status_code == 201 else f"refused-{n}"
+            return key, answer
+
+        return Load(write, writers=2, pause=0.05)
+
+    async def stored(self, schema: str) -> dict[str, tuple[str, str, dict[str, object]]]:
+        """event id -> (stream id, type, payload) of every event in a service's store."""
+        rows = await self.pool.fetch(
+            f"SELECT event_id, case_id, event_type, payload::text FROM {schema}.events"
+        )
+        return {
+            str(r["event_id"]): (r["case_id"], r["event_type"], json.loads(r["payload"]))
+            for r in rows
+        }
+
+    async def processed(self, schema: str, consumer: str) -> list[str]:
+        rows = await self.pool.fetch(
+            f"SELECT event_id FROM {schema}.processed_messages WHERE consumer = $1", consumer
+        )
+        return [str(r["event_id"]) for r in rows]
+
+    async def rows(self, query: str) -> int:
+        count: int = await self.pool.fetchval(query)
+        return count
+
+
+@pytest.fixture(scope="module")
+async def pair(private_stack: PrivateStack) -> AsyncIterator[Pair]:
+    settings = load_settings(
+        database_url=private_stack.database_url,
+        kafka_bootstrap_servers=private_stack.kafka_bootstrap,
+        relay_poll_seconds=0.05,
+        health_unhealthy_after_seconds=1.0,
+        consumer_watch_seconds=0.4,
+    )
+    directory_app = build_directory(settings)
+    intake_app = build_intake(settings)
+    async with (
+        LifespanManager(directory_app, startup_timeout=60, shutdown_timeout=30) as d,
+        LifespanManager(intake_app, startup_timeout=60, shutdown_timeout=30) as i,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=i.app), base_url="http://i") as ih,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://d") as dh,
+    ):
+        pool = await asyncpg.create_pool(private_stack.database_url, min_size=0, max_size=2)
+        try:
+            made = Pair(ih, dh, settings, private_stack, pool, f"ag-home-{uuid.uuid4().hex[:6]}")
+            admin = made.headers(Role.NETWORK_ADMIN, "network", "netadmin-1")
+            registered = await dh.post(
+                "/agencies",
+                json={"agency_id": made.agency_id, "name": "마포복지관", "region": "Seoul"},
+                headers=admin,
+            )
+            assert registered.status_code == 201, registered.text
+            await until_recovered(dh)
+            await until_recovered(ih)
+            yield made
+        finally:
+            await pool.close()
+
+
+async def assert_both_recovered_whole(pair: Pair, directory: Load, intake: Load) -> None:
+    for http in (pair.directory, pair.intake):
+        report = await until_recovered(http)
+        assert all(task["state"] == "running" for task in report["tasks"].values()), report
+
+    directory_events = await pair.stored("directory")
+    intake_events = await pair.stored("intake")
+    agencies = {s for s, t, _ in directory_events.values() if t == "AgencyRegistered"}
+    staff = {str(p["staff_id"]) for _, t, p in directory_events.values() if t == "StaffJoined"}
+    assert {k for k in directory.acknowledged() if k.startswith("ag-")} <= agencies
+    assert {k for k in directory.acknowledged() if k.startswith("cm-")} <= staff
+    assert intake.acknowledged() <= {s for s, _, _ in intake_events.values()}
+
+    for service, stored in (("directory", directory_events), ("intake", intake_events)):
+        records = await read_topic(
+            pair.stack.kafka_bootstrap, topic_for(service), expect=len(stored), timeout=30
+        )
+        published = {dict(r.headers)["ce_id"].decode() for r in records}
+        missing = set(stored) - published
+        assert not missing, f"{len(missing)} {service} events are not on Kafka"
+
+    # Each consumer took every event of the topics it reads, once.
+    read_model = await pair.processed("directory", "directory.read-model")
+    assert sorted(read_model) == sorted([*directory_events, *intake_events])
+    roster = await pair.processed("intake", "intake.roster")
+    assert sorted(roster) == sorted(directory_events)
+    assert await pair.rows("SELECT count(*) FROM directory.agencies") == len(agencies)
+    assert await pair.rows("SELECT count(*) FROM intake.staff_roster") == len(staff)
+
+
+async def test_a_postgresql_kill_under_writes_to_both_services_needs_no_restart(
+    pair: Pair,
+) -> None:
+    directory, intake = pair.directory_load(), pair.intake_load()
+    async with (
+        HealthWatch(pair.directory).running() as directory_health,
+        HealthWatch(pair.intake).running() as intake_health,
+        directory.running(),
+        intake.running(),
+    ):
+        await asyncio.sleep(1.5)
+        await pair.stack.kill_postgres()
+        await asyncio.sleep(2.5)
+        await pair.stack.start_postgres()
+        await asyncio.sleep(2.0)
+
+    for load in (directory, intake):
+        assert load.statuses() <= {201, 503}, load.statuses()
+        assert load.refused_during_outage() and all(
+            a.retry_after for a in load.refused_during_outage()
+        )
+    assert 503 in directory_health.statuses() and 503 in intake_health.statuses()
+    await assert_both_recovered_whole(pair, directory, intake)
+
+
+async def test_a_kafka_broker_killed_under_writes_to_both_services_needs_no_restart(
+    pair: Pair,
+) -> None:
+    directory, intake = pair.directory_load(), pair.intake_load()
+    async with (
+        HealthWatch(pair.directory).running() as directory_health,
+        HealthWatch(pair.intake).running() as intake_health,
+        directory.running(),
+        intake.running(),
+    ):
+        await asyncio.sleep(1.5)
+        await pair.stack.kill_kafka()
+        await asyncio.sleep(3.0)
+        await pair.stack.start_kafka()
+        await asyncio.sleep(2.0)
+
+    assert directory.statuses() == {201} and intake.statuses() == {201}
+    assert 503 in directory_health.statuses() and 503 in intake_health.statuses()
+    await assert_both_recovered_whole(pair, directory, intake)
