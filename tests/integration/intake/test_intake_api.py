@@ -420,7 +420,7 @@ async def test_other_agencies_cannot_touch_a_case_or_read_its_client(
 ) -> None:
     case_id, client_id = await through_intake(agency)
     stranger = network.auth(Role.CASE_MANAGER, "ag-elsewhere", "cm-stranger")
-    assert (await network.intake.get(f"/cases/{case_id}", headers=stranger)).status_code == 403
+    assert (await network.intake.get(f"/cases/{case_id}", headers=stranger)).status_code == 404
     assert (await network.intake.get(f"/clients/{client_id}", headers=stranger)).status_code == 404
     mine = await network.intake.get(f"/clients/{client_id}", headers=agency.manager())
     assert mine.status_code == 200
