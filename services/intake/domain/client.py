@@ -9,13 +9,25 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from services.intake.domain.rrn import InvalidResidentNumber, parse_resident_number
+from services.intake.domain.text import fold_digits, fold_digits_of_text
 
 _PHONE = re.compile(r"\+?[0-9][0-9 ()-]{5,22}[0-9]")
 _LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+BirthDate = Annotated[date, BeforeValidator(fold_digits_of_text)]
+"""A date; typed as text, its digits may be of any script or width (full-width, Arabic-Indic)."""
 
 
 class PersonalDetails(BaseModel):
@@ -27,7 +39,7 @@ class PersonalDetails(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=100, repr=False)
-    birth_date: date = Field(repr=False)
+    birth_date: BirthDate = Field(repr=False)
     resident_number: str = Field(
         repr=False, description="주민등록번호, YYMMDD-SXXXXXX; the dash may be left out."
     )
@@ -41,9 +53,11 @@ class PersonalDetails(BaseModel):
     @field_validator("phone")
     @classmethod
     def _a_phone_number(cls, value: str) -> str:
-        if not _PHONE.fullmatch(value):
+        # Kept with ASCII digits, whichever digits were typed.
+        folded = fold_digits(value).strip()
+        if not _PHONE.fullmatch(folded):
             raise ValueError("a phone number has 7 to 24 digits, spaces or dashes")
-        return value
+        return folded
 
     @field_validator("preferred_language")
     @classmethod

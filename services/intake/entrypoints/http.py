@@ -25,7 +25,7 @@ from pydantic import (
 from services.intake.adapters.read_model import IntakeReadModel, StaffLoad
 from services.intake.application import handlers
 from services.intake.application.handlers import Intake, Outcome, agency_today
-from services.intake.domain.client import PersonalDetails
+from services.intake.domain.client import BirthDate, PersonalDetails
 from services.intake.domain.events import (
     AssessedNeed,
     CaseSource,
@@ -162,7 +162,7 @@ class ReturningClient(Body):
 
     client_id: Identifier
     name: str = Field(min_length=1, max_length=100, repr=False)
-    birth_date: date = Field(repr=False)
+    birth_date: BirthDate = Field(repr=False)
 
 
 class ConsentRequest(Body):

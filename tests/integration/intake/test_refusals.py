@@ -1,13 +1,65 @@
-"""Intake refusing what it must not take or tell, through HTTP: nothing written, nothing leaked."""
+"""Intake taking input as people type it, and refusing what it must not take or tell (HTTP)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from shared.envelope import Role
 from tests.integration.intake.conftest import Agency, Network, person, through_intake
 
 NEVER_OPENED = "case-never-opened-anywhere"
+# Built from code points, so that the source stays plain ASCII.
+FULL_WIDTH = {ord(c): ord(c) + 0xFEE0 for c in "0123456789-"}
+ARABIC_INDIC = {ord(str(d)): 0x0660 + d for d in range(10)}
+
+
+async def open_case(agency: Agency) -> str:
+    opened = await agency.net.intake.post(
+        "/cases", json={"source": "walk_in"}, headers=agency.manager()
+    )
+    assert opened.status_code == 201, opened.text
+    case_id: str = opened.json()["case_id"]
+    return case_id
+
+
+async def test_a_resident_number_in_full_width_or_arabic_indic_digits_is_stored_in_ascii(
+    network: Network, agency: Agency
+) -> None:
+    for script in (FULL_WIDTH, ARABIC_INDIC):
+        details = person()
+        typed = {**details, "resident_number": details["resident_number"].translate(script)}
+        typed["phone"] = typed["phone"].translate(script)
+        case_id = await open_case(agency)
+        answer = await network.intake.post(
+            f"/cases/{case_id}/registration", json=typed, headers=agency.manager()
+        )
+        assert answer.status_code == 201, answer.text
+        client = await network.intake.get(
+            f"/clients/{answer.json()['client_id']}", headers=agency.manager()
+        )
+        assert client.json()["resident_number_masked"] == details["resident_number"][:8] + "*" * 6
+        assert client.json()["phone"] == details["phone"]
+
+
+async def test_a_wrong_resident_number_in_other_digits_is_a_422_that_never_repeats_it(
+    network: Network, agency: Agency
+) -> None:
+    """R11: a refusal, never a 500 whose traceback carries the number's seventh digit."""
+    case_id = await open_case(agency)
+    vault_before = await network.vault_rows()
+    for wrong in ("710909-1234567".translate(FULL_WIDTH), "710909-1234567".translate(ARABIC_INDIC)):
+        answer = await network.intake.post(
+            f"/cases/{case_id}/registration",
+            json={**person(born=date(1971, 9, 9)), "resident_number": wrong},
+            headers=agency.manager(),
+        )
+        assert answer.status_code == 422, answer.text
+        assert [e["loc"] for e in answer.json()["detail"]] == [["body", "resident_number"]]
+        assert wrong not in answer.text and wrong[:6] not in answer.text
+        assert "710909" not in answer.text
+    assert await network.vault_rows() == vault_before
+    assert await network.events_in(case_id) == ["CaseFound"]
 
 
 async def test_another_agencys_case_answers_exactly_like_a_case_that_does_not_exist(
