@@ -34,6 +34,7 @@ from services.directory.domain.model import (
     RegisterAgency,
     WithdrawService,
 )
+from services.directory.entrypoints.text import PlainText, Text
 from shared.application import CommandContext, CommandResult, NotFound
 from shared.auth import Authenticated, Principal, ensure_same_agency, require_roles
 from shared.envelope import Role
@@ -46,7 +47,6 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN)
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 AgencyId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
@@ -279,7 +279,7 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
     async def list_agencies(
         principal: Authenticated,
         runtime: RuntimeDep,
-        region: Annotated[str | None, Query(max_length=200)] = None,
+        region: Annotated[PlainText | None, Query(max_length=200)] = None,
     ) -> list[AgencySummary]:
         """Every agency of the network, optionally of one region."""
         return await read_model.agencies(runtime.pool, region=region)
@@ -300,8 +300,8 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
         runtime: RuntimeDep,
         need_domain: NeedDomain | None = None,
         with_room: bool = False,
-        region: Annotated[str | None, Query(max_length=200)] = None,
-        agency_id: Annotated[str | None, Query(max_length=64)] = None,
+        region: Annotated[PlainText | None, Query(max_length=200)] = None,
+        agency_id: Annotated[PlainText | None, Query(max_length=64)] = None,
     ) -> list[ServiceView]:
         """Who offers what: services of active agencies, optionally only those with room (R12)."""
         return await read_model.services(
@@ -316,7 +316,7 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
     async def find_staff(
         principal: Authenticated,
         runtime: RuntimeDep,
-        agency_id: Annotated[str | None, Query(max_length=64)] = None,
+        agency_id: Annotated[PlainText | None, Query(max_length=64)] = None,
         role: StaffRole | None = None,
         with_room: bool = False,
         include_departed: bool = False,
