@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from services.intake.domain.rrn import InvalidResidentNumber, parse_resident_number
-from services.intake.domain.text import fold_digits, fold_digits_of_text
+from services.intake.domain.text import Note, PlainText, fold_digits, fold_digits_of_text
 
 _PHONE = re.compile(r"\+?[0-9][0-9 ()-]{5,22}[0-9]")
 _LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -38,17 +38,17 @@ class PersonalDetails(BaseModel):
         frozen=True, extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True
     )
 
-    name: str = Field(min_length=1, max_length=100, repr=False)
+    name: PlainText = Field(min_length=1, max_length=100, repr=False)
     birth_date: BirthDate = Field(repr=False)
     resident_number: str = Field(
         repr=False, description="주민등록번호, YYMMDD-SXXXXXX; the dash may be left out."
     )
     phone: str = Field(repr=False, description="Digits, spaces, dashes, an optional leading +.")
-    address: str = Field(min_length=1, max_length=300, repr=False)
+    address: PlainText = Field(min_length=1, max_length=300, repr=False)
     preferred_language: str = Field(
         repr=False, description="A language tag such as ko, en, vi or zh-Hans (R11)."
     )
-    cultural_needs: str | None = Field(default=None, max_length=1000, repr=False)
+    cultural_needs: Note | None = Field(default=None, max_length=1000, repr=False)
 
     @field_validator("phone")
     @classmethod

@@ -46,6 +46,7 @@ from services.intake.domain.model import (
     ScreenOut,
     consent_allows,
 )
+from services.intake.domain.text import Note, PlainText
 from services.intake.vault.store import PiiVault
 from shared.auth import Principal, require_roles
 from shared.envelope import Role
@@ -161,7 +162,7 @@ class ReturningClient(Body):
     """POST /cases/{case_id}/returning-client: a known client, matched by name and birth date."""
 
     client_id: Identifier
-    name: str = Field(min_length=1, max_length=100, repr=False)
+    name: PlainText = Field(min_length=1, max_length=100, repr=False)
     birth_date: BirthDate = Field(repr=False)
 
 
@@ -212,7 +213,7 @@ class AssessmentRequest(Body):
     risks: list[Risk] = []
     crisis: bool = Field(default=False, description="The case needs crisis intervention now.")
     interpreter_needed: bool = Field(description="R11: asked of every assessment.")
-    cultural_needs: str | None = Field(
+    cultural_needs: Note | None = Field(
         default=None,
         max_length=1000,
         repr=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -113,3 +114,60 @@ async def test_another_agencys_case_answers_exactly_like_a_case_that_does_not_ex
     assert theirs == [(404, {"detail": f"no case {case_id!r}"})] * len(theirs)
     assert all(agency.agency_id not in str(body) for _, body in theirs)
     assert await network.events_in(case_id) == events_before
+
+
+async def test_control_characters_in_any_text_field_are_a_422_and_write_nothing(
+    network: Network, agency: Agency
+) -> None:
+    """NUL cannot be stored in PostgreSQL; no name, address or note holds a control character."""
+    http, headers = network.intake, agency.manager()
+    case_id, client_id = await through_intake(agency)
+    fresh = await open_case(agency)
+    vault_before = await network.vault_rows()
+    events_before = await network.events_in(case_id)
+    known = person()
+    refusals: list[tuple[str, dict[str, Any], str]] = [
+        (f"/cases/{fresh}/registration", {**known, "name": "Kim\x00Minjun"}, "name"),
+        (f"/cases/{fresh}/registration", {**known, "address": "Mapo\x00-gu"}, "address"),
+        (
+            f"/cases/{fresh}/registration",
+            {**known, "cultural_needs": "halal\x1b[2J"},
+            "cultural_needs",
+        ),
+        (
+            f"/cases/{fresh}/returning-client",
+            {"client_id": client_id, "name": "Kim\x00", "birth_date": known["birth_date"]},
+            "name",
+        ),
+        (
+            f"/cases/{case_id}/assessment",
+            {
+                "needs": [{"domain": "housing", "severity": "high"}],
+                "interpreter_needed": False,
+                "cultural_needs": "kosher\x00meals",
+            },
+            "cultural_needs",
+        ),
+    ]
+    for url, body, field in refusals:
+        # json.dumps escapes NUL as \u0000, the way a client sends it.
+        answer = await http.post(
+            url,
+            content=json.dumps(body),
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert answer.status_code == 422, f"{url} {field}: {answer.text}"
+        assert [e["loc"] for e in answer.json()["detail"]] == [["body", field]], answer.text
+    assert await network.vault_rows() == vault_before
+    assert await network.events_in(fresh) == ["CaseFound"]
+    assert await network.events_in(case_id) == events_before
+
+
+async def test_cultural_needs_may_run_over_several_lines(network: Network, agency: Agency) -> None:
+    case_id = await open_case(agency)
+    answer = await network.intake.post(
+        f"/cases/{case_id}/registration",
+        json={**person(), "cultural_needs": "halal meals\nfemale worker preferred\tif possible"},
+        headers=agency.manager(),
+    )
+    assert answer.status_code == 201, answer.text
