@@ -25,7 +25,7 @@ from pydantic import (
 from services.intake.adapters.read_model import IntakeReadModel, StaffLoad
 from services.intake.application import handlers
 from services.intake.application.handlers import Intake, Outcome, agency_today
-from services.intake.domain.client import BirthDate, PersonalDetails
+from services.intake.domain.client import BirthDate, PersonalDetails, PersonName
 from services.intake.domain.events import (
     AssessedNeed,
     CaseSource,
@@ -46,7 +46,7 @@ from services.intake.domain.model import (
     ScreenOut,
     consent_allows,
 )
-from services.intake.domain.text import Note, PlainText
+from services.intake.domain.text import Note
 from services.intake.vault.store import PiiVault
 from shared.auth import Principal, require_roles
 from shared.envelope import Role
@@ -162,7 +162,7 @@ class ReturningClient(Body):
     """POST /cases/{case_id}/returning-client: a known client, matched by name and birth date."""
 
     client_id: Identifier
-    name: PlainText = Field(min_length=1, max_length=100, repr=False)
+    name: PersonName = Field(min_length=1, max_length=100, repr=False)
     birth_date: BirthDate = Field(repr=False)
 
 

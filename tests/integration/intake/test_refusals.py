@@ -171,3 +171,29 @@ async def test_cultural_needs_may_run_over_several_lines(network: Network, agenc
         headers=agency.manager(),
     )
     assert answer.status_code == 201, answer.text
+
+
+async def test_r12_names_without_letters_are_refused_before_any_duplicate_is_looked_up(
+    network: Network, agency: Agency
+) -> None:
+    """R12: emoji-only or invisible names would all be one person in the duplicate index."""
+    http, headers = network.intake, agency.manager()
+    case_id, client_id = await through_intake(agency)
+    fresh = await open_case(agency)
+    vault_before = await network.vault_rows()
+    for name in ("\U0001f600\U0001f600", "\u200b\u200d\ufeff\u2060", "12345"):
+        registered = await http.post(
+            f"/cases/{fresh}/registration", json={**person(), "name": name}, headers=headers
+        )
+        returning = await http.post(
+            f"/cases/{fresh}/returning-client",
+            json={"client_id": client_id, "name": name, "birth_date": "1961-05-17"},
+            headers=headers,
+        )
+        for answer in (registered, returning):
+            assert answer.status_code == 422, answer.text
+            assert [e["loc"] for e in answer.json()["detail"]] == [["body", "name"]]
+            assert "at least one letter" in answer.text
+    assert await network.vault_rows() == vault_before
+    assert await network.events_in(fresh) == ["CaseFound"]
+    assert case_id != fresh
