@@ -55,7 +55,10 @@ NetworkAdministrator = Annotated[Principal, Depends(require_roles(Role.NETWORK_A
 
 
 class Body(BaseModel):
-    """Base of request bodies: unknown fields are refused, not ignored."""
+    """Base of request bodies: unknown fields are refused, not ignored.
+
+    Counts are `strict`: a JSON integer, never `true` (1), `"3"` or `3.0`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,7 +86,7 @@ class ServiceRequest(Body):
     need_domain: NeedDomain
     resource: ResourceKind
     department_id: Identifier | None = None
-    capacity: int = Field(ge=0, le=100_000, description="Open places (R12).")
+    capacity: int = Field(strict=True, ge=0, le=100_000, description="Open places (R12).")
 
 
 class WithdrawalRequest(Body):
@@ -95,8 +98,10 @@ class WithdrawalRequest(Body):
 class CapacityRequest(Body):
     """PUT /agencies/{agency_id}/services/{service_id}/capacity."""
 
-    capacity: int = Field(ge=0, le=100_000, description="Open places (R12).")
-    waiting_list: int = Field(default=0, ge=0, le=100_000, description="Clients waiting (R12).")
+    capacity: int = Field(strict=True, ge=0, le=100_000, description="Open places (R12).")
+    waiting_list: int = Field(
+        default=0, strict=True, ge=0, le=100_000, description="Clients waiting (R12)."
+    )
 
 
 class ClosureRequest(Body):
@@ -113,7 +118,7 @@ class StaffRequest(Body):
     name: Text
     role: StaffRole
     caseload_limit: int | None = Field(
-        default=None, ge=0, le=1000, description="Required for case managers (R12)."
+        default=None, strict=True, ge=0, le=1000, description="Required for case managers (R12)."
     )
     department_id: Identifier | None = None
     joined_on: date
@@ -122,7 +127,7 @@ class StaffRequest(Body):
 class CaseloadLimitRequest(Body):
     """PUT /agencies/{agency_id}/staff/{staff_id}/caseload-limit."""
 
-    caseload_limit: int = Field(ge=0, le=1000)
+    caseload_limit: int = Field(strict=True, ge=0, le=1000)
 
 
 class DepartureRequest(Body):

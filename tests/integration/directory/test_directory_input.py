@@ -124,3 +124,64 @@ async def test_control_characters_in_a_query_parameter_are_a_422(
     )
     assert answer.status_code == 422, answer.text
     assert [e["loc"] for e in answer.json()["detail"]] == [["query", parameter]]
+
+
+@pytest.mark.parametrize("bad", [True, "3", 3.0, None], ids=["bool", "string", "float", "null"])
+async def test_counts_are_whole_json_numbers_not_bools_or_strings(
+    directory: Directory, pg_pool: asyncpg.Pool, bad: object
+) -> None:
+    """R12: `capacity: true` is not one open place; a count is a JSON integer or a 422."""
+    d = directory
+    agency = await register(d)
+    await post(
+        d,
+        f"/agencies/{agency}/services",
+        {
+            "service_id": "meals",
+            "name": "Meals",
+            "need_domain": "food",
+            "resource": "informal",
+            "capacity": 3,
+        },
+    )
+    await add_manager(d, agency, "kim", limit=2)
+    written = await d.events_of(pg_pool, agency)
+    service = {
+        "service_id": "shelter",
+        "name": "Shelter",
+        "need_domain": "housing",
+        "resource": "formal",
+        "capacity": 1,
+    }
+    staff = {"staff_id": "lee", "name": "Lee", "role": "case_manager", "joined_on": "2025-01-06"}
+    attempts = [
+        ("post", f"/agencies/{agency}/services", {**service, "capacity": bad}, "capacity"),
+        (
+            "put",
+            f"/agencies/{agency}/services/meals/capacity",
+            {"capacity": bad, "waiting_list": 0},
+            "capacity",
+        ),
+        (
+            "put",
+            f"/agencies/{agency}/services/meals/capacity",
+            {"capacity": 0, "waiting_list": bad},
+            "waiting_list",
+        ),
+        ("post", f"/agencies/{agency}/staff", {**staff, "caseload_limit": bad}, "caseload_limit"),
+        (
+            "put",
+            f"/agencies/{agency}/staff/kim/caseload-limit",
+            {"caseload_limit": bad},
+            "caseload_limit",
+        ),
+    ]
+    for method, url, body, field in attempts:
+        answer = await d.http.request(method, url, json=body, headers=d.network_admin())
+        if bad is None and url.endswith("/staff"):
+            # A case manager without a limit is the domain's refusal (R12), not the schema's.
+            assert answer.status_code == 409, answer.text
+            continue
+        assert answer.status_code == 422, f"{url} {field}={bad!r}: {answer.text}"
+        assert [e["loc"][:2] for e in answer.json()["detail"]] == [["body", field]], answer.text
+    assert await d.events_of(pg_pool, agency) == written
