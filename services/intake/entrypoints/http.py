@@ -124,7 +124,10 @@ def build_command(cls: type[C], **fields: object) -> C:
 
 
 class Body(BaseModel):
-    """Base of request bodies: unknown fields are refused, and no refusal echoes its input."""
+    """Base of request bodies: unknown fields are refused, and no refusal echoes its input.
+
+    Yes/no answers are `strict`: JSON `true` or `false`, never `"no"`, `1` or `0`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
@@ -143,6 +146,7 @@ class Registration(PersonalDetails):
 
     confirm_new_client: bool = Field(
         default=False,
+        strict=True,
         description="Register a new person even though clients with the same name and "
         "birth date exist (they are named in the 409 answer).",
     )
@@ -190,7 +194,7 @@ class EligibleScreening(Body):
 
     outcome: Literal["eligible"]
     presenting_problems: list[NeedDomain] = Field(min_length=1)
-    chronic: bool = False
+    chronic: bool = Field(default=False, strict=True)
 
 
 class ScreenedOutScreening(Body):
@@ -211,8 +215,10 @@ class AssessmentRequest(Body):
     needs: list[AssessedNeed] = Field(min_length=1)
     strengths: list[StrengthKind] = []
     risks: list[Risk] = []
-    crisis: bool = Field(default=False, description="The case needs crisis intervention now.")
-    interpreter_needed: bool = Field(description="R11: asked of every assessment.")
+    crisis: bool = Field(
+        default=False, strict=True, description="The case needs crisis intervention now."
+    )
+    interpreter_needed: bool = Field(strict=True, description="R11: asked of every assessment.")
     cultural_needs: Note | None = Field(
         default=None,
         max_length=1000,

@@ -197,3 +197,46 @@ async def test_r12_names_without_letters_are_refused_before_any_duplicate_is_loo
     assert await network.vault_rows() == vault_before
     assert await network.events_in(fresh) == ["CaseFound"]
     assert case_id != fresh
+
+
+async def test_yes_no_answers_are_json_booleans_not_strings_or_numbers(
+    network: Network, agency: Agency
+) -> None:
+    """R11: `interpreter_needed: "no"` or `1` is not an answer to record; a 422 instead."""
+    http, headers = network.intake, agency.manager()
+    case_id, _ = await through_intake(agency)
+    fresh = await open_case(agency)
+    events_before = await network.events_in(case_id)
+    for bad in ("no", 1, 0, "true"):
+        attempts: list[tuple[str, dict[str, Any], str]] = [
+            (
+                f"/cases/{fresh}/registration",
+                {**person(), "confirm_new_client": bad},
+                "confirm_new_client",
+            ),
+            (
+                f"/cases/{case_id}/screening",
+                {"outcome": "eligible", "presenting_problems": ["housing"], "chronic": bad},
+                "chronic",
+            ),
+            (
+                f"/cases/{case_id}/assessment",
+                {"needs": [{"domain": "housing", "severity": "high"}], "interpreter_needed": bad},
+                "interpreter_needed",
+            ),
+            (
+                f"/cases/{case_id}/assessment",
+                {
+                    "needs": [{"domain": "housing", "severity": "high"}],
+                    "interpreter_needed": False,
+                    "crisis": bad,
+                },
+                "crisis",
+            ),
+        ]
+        for url, body, field in attempts:
+            answer = await http.post(url, json=body, headers=headers)
+            assert answer.status_code == 422, f"{url} {field}={bad!r}: {answer.text}"
+            assert [e["loc"][-1] for e in answer.json()["detail"]] == [field], answer.text
+    assert await network.events_in(fresh) == ["CaseFound"]
+    assert await network.events_in(case_id) == events_before
