@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -36,6 +37,7 @@ from services.intake.domain.events import (
     StrengthKind,
 )
 from services.intake.domain.model import (
+    MAX_LIST_ITEMS,
     AssessCase,
     CaseState,
     Command,
@@ -173,8 +175,8 @@ class ReturningClient(Body):
 class ConsentRequest(Body):
     """POST /cases/{case_id}/consents (R4)."""
 
-    agencies: list[Identifier] = Field(min_length=1, max_length=50)
-    purposes: list[ConsentPurpose] = Field(min_length=1)
+    agencies: list[Identifier] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+    purposes: list[ConsentPurpose] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
     valid_from: date | None = Field(default=None, description="Today when left out.")
     valid_until: date
 
@@ -193,17 +195,27 @@ class EligibleScreening(Body):
     """Screening outcome: case management fits (R2)."""
 
     outcome: Literal["eligible"]
-    presenting_problems: list[NeedDomain] = Field(min_length=1)
+    presenting_problems: list[NeedDomain] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
     chronic: bool = Field(default=False, strict=True)
+
+
+def _at_most_max_list_items_domains(value: object) -> object:
+    # The event's own schema leaves the list open; the request bounds it before reading it.
+    domains = value.get("domains") if isinstance(value, dict) else None
+    if isinstance(domains, list) and len(domains) > MAX_LIST_ITEMS:
+        raise ValueError(f"information and referral names at most {MAX_LIST_ITEMS} domains")
+    return value
 
 
 class ScreenedOutScreening(Body):
     """Screening outcome: screened out, with the reason and the information and referral (R2)."""
 
     outcome: Literal["screened_out"]
-    presenting_problems: list[NeedDomain] = Field(min_length=1)
+    presenting_problems: list[NeedDomain] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
     reason: ScreenOutReason
-    information_and_referral: InformationAndReferral
+    information_and_referral: Annotated[
+        InformationAndReferral, BeforeValidator(_at_most_max_list_items_domains)
+    ]
 
 
 Screening = Annotated[EligibleScreening | ScreenedOutScreening, Field(discriminator="outcome")]
@@ -212,9 +224,9 @@ Screening = Annotated[EligibleScreening | ScreenedOutScreening, Field(discrimina
 class AssessmentRequest(Body):
     """POST /cases/{case_id}/assessment."""
 
-    needs: list[AssessedNeed] = Field(min_length=1)
-    strengths: list[StrengthKind] = []
-    risks: list[Risk] = []
+    needs: list[AssessedNeed] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+    strengths: list[StrengthKind] = Field(default=[], max_length=MAX_LIST_ITEMS)
+    risks: list[Risk] = Field(default=[], max_length=MAX_LIST_ITEMS)
     crisis: bool = Field(
         default=False, strict=True, description="The case needs crisis intervention now."
     )

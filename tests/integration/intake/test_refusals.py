@@ -240,3 +240,77 @@ async def test_yes_no_answers_are_json_booleans_not_strings_or_numbers(
             assert [e["loc"][-1] for e in answer.json()["detail"]] == [field], answer.text
     assert await network.events_in(fresh) == ["CaseFound"]
     assert await network.events_in(case_id) == events_before
+
+
+async def test_screening_and_assessment_lists_are_bounded_and_name_each_item_once(
+    network: Network, agency: Agency
+) -> None:
+    """A list of thousands, or a problem named twice, is a 422; the case stays where it was."""
+    http, headers = network.intake, agency.manager()
+    case_id = await open_case(agency)
+    registered = await http.post(f"/cases/{case_id}/registration", json=person(), headers=headers)
+    assert registered.status_code == 201, registered.text
+    await http.post(
+        f"/cases/{case_id}/consents",
+        json={
+            "agencies": [agency.agency_id],
+            "purposes": ["case_management"],
+            "valid_until": "2099-12-31",
+        },
+        headers=headers,
+    )
+    events_before = await network.events_in(case_id)
+    referral = {"kind": "information_given", "domains": ["food"]}
+    refusals: list[tuple[str, dict[str, Any], str]] = [
+        (
+            "screening",
+            {"outcome": "eligible", "presenting_problems": ["housing"] * 5000},
+            "too_long",
+        ),
+        (
+            "screening",
+            {"outcome": "eligible", "presenting_problems": ["housing", "income", "housing"]},
+            "once",
+        ),
+        (
+            "screening",
+            {
+                "outcome": "screened_out",
+                "presenting_problems": ["food"],
+                "reason": "single_simple_need",
+                "information_and_referral": {**referral, "domains": ["food"] * 5000},
+            },
+            "at most 50",
+        ),
+        (
+            "assessment",
+            {
+                "needs": [{"domain": "housing", "severity": "high"}] * 5000,
+                "interpreter_needed": False,
+            },
+            "too_long",
+        ),
+        (
+            "assessment",
+            {
+                "needs": [{"domain": "housing", "severity": "high"}],
+                "strengths": ["coping", "coping"],
+                "interpreter_needed": False,
+            },
+            "once",
+        ),
+        (
+            "assessment",
+            {
+                "needs": [{"domain": "housing", "severity": "high"}],
+                "risks": [{"kind": "homelessness", "level": "low"}] * 5000,
+                "interpreter_needed": False,
+            },
+            "too_long",
+        ),
+    ]
+    for step, body, why in refusals:
+        answer = await http.post(f"/cases/{case_id}/{step}", json=body, headers=headers)
+        assert answer.status_code == 422, f"{step}: {answer.text}"
+        assert why in answer.text, answer.text
+    assert await network.events_in(case_id) == events_before

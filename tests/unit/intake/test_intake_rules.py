@@ -33,6 +33,7 @@ from services.intake.domain.events import (
     StrengthKind,
 )
 from services.intake.domain.model import (
+    MAX_LIST_ITEMS,
     AssessCase,
     AssignCase,
     CaseloadViolation,
@@ -497,6 +498,42 @@ def test_assessment_needs_each_domain_once_and_a_crisis_names_its_risk() -> None
     )
     state, _ = run(given(OPEN, REGISTER, CONSENT, SCREEN_IN), crisis)
     assert state.crisis
+
+
+@pytest.mark.parametrize(
+    ("command", "field", "items"),
+    [
+        (ScreenIn, "presenting_problems", [NeedDomain.HOUSING] * 51),
+        (ScreenIn, "presenting_problems", [NeedDomain.HOUSING, NeedDomain.HOUSING]),
+        (AssessCase, "strengths", [StrengthKind.COPING] * 51),
+        (AssessCase, "strengths", [StrengthKind.COPING, StrengthKind.COPING]),
+        (AssessCase, "needs", [{"domain": "housing", "severity": "low"}] * 51),
+        (AssessCase, "risks", [{"kind": "homelessness", "level": "low"}] * 51),
+    ],
+    ids=[
+        "problems-51",
+        "problems-twice",
+        "strengths-51",
+        "strengths-twice",
+        "needs-51",
+        "risks-51",
+    ],
+)
+def test_screening_and_assessment_lists_are_bounded_and_name_each_item_once(
+    command: type[ScreenIn] | type[AssessCase], field: str, items: list[object]
+) -> None:
+    valid = (
+        SCREEN_IN.model_dump()
+        if command is ScreenIn
+        else {**ASSESS.model_dump(), "risks": [], "crisis": False}
+    )
+    with pytest.raises(ValidationError) as refused:
+        command.model_validate({**valid, field: items})
+    errors = [(e["type"], e["loc"], e["msg"]) for e in refused.value.errors()]
+    if len(items) > MAX_LIST_ITEMS:
+        assert errors[0][:2] == ("too_long", (field,)), errors
+    else:
+        assert any("once" in msg for _, _, msg in errors), errors
 
 
 # --- R12 caseloads --------------------------------------------------------------------------
