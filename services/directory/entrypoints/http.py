@@ -19,7 +19,7 @@ from services.directory.adapters.read_model import (
     ServiceView,
     StaffView,
 )
-from services.directory.application.handlers import handle
+from services.directory.application.handlers import agency_today, handle
 from services.directory.domain.events import StaffRole
 from services.directory.domain.model import (
     AddDepartment,
@@ -188,7 +188,12 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
         body: AgencyRegistration, principal: NetworkAdministrator, runtime: RuntimeDep
     ) -> CommandResponse:
         """Register an agency in the network (network administrators)."""
-        command = RegisterAgency(agency_id=body.agency_id, name=body.name, region=body.region)
+        command = RegisterAgency(
+            agency_id=body.agency_id,
+            name=body.name,
+            region=body.region,
+            registered_on=agency_today(),
+        )
         return await run(runtime, principal, body.agency_id, command)
 
     @router.post("/agencies/{agency_id}/departments", status_code=status.HTTP_201_CREATED)
@@ -241,7 +246,7 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
         runtime: RuntimeDep,
     ) -> CommandResponse:
         """Close an agency (network administrators); its open cases go to the closure service."""
-        command = CloseAgency(closed_on=body.closed_on, reason=body.reason)
+        command = CloseAgency(closed_on=body.closed_on, reason=body.reason, today=agency_today())
         return await run(runtime, principal, agency_id, command)
 
     @router.post("/agencies/{agency_id}/staff", status_code=status.HTTP_201_CREATED)
@@ -249,7 +254,7 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
         agency_id: AgencyId, body: StaffRequest, principal: Administrator, runtime: RuntimeDep
     ) -> CommandResponse:
         """Record a case manager or supervisor joining an agency."""
-        command = AddStaff(**body.model_dump())
+        command = AddStaff(**body.model_dump(), today=agency_today())
         return await run(runtime, principal, agency_id, command)
 
     @router.put("/agencies/{agency_id}/staff/{staff_id}/caseload-limit")
@@ -274,7 +279,10 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
     ) -> CommandResponse:
         """Record a staff member leaving; their open cases go to the closure service."""
         command = RecordStaffDeparture(
-            staff_id=staff_id, departed_on=body.departed_on, reason=body.reason
+            staff_id=staff_id,
+            departed_on=body.departed_on,
+            reason=body.reason,
+            today=agency_today(),
         )
         return await run(runtime, principal, agency_id, command)
 

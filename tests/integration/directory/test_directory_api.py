@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 
 import asyncpg
 
@@ -20,6 +21,11 @@ from tests.integration.directory.conftest import (
     register,
     unique,
 )
+
+# Agencies are registered today; they close after, within the year the rules allow.
+CLOSING_DAY = (date.today() + timedelta(days=30)).isoformat()
+LATER_DAY = (date.today() + timedelta(days=60)).isoformat()
+
 
 # --- the network, through the read model ---------------------------------------------------
 
@@ -258,18 +264,18 @@ async def test_a_closed_agency_offers_nothing_and_refuses_a_second_closure(
         },
     )
     closed = await post(
-        d, f"/agencies/{agency}/close", {"closed_on": "2025-12-31", "reason": "merged"}, expect=200
+        d, f"/agencies/{agency}/close", {"closed_on": CLOSING_DAY, "reason": "merged"}, expect=200
     )
     assert closed["status"] == "closed"
     written = await d.events_of(pg_pool, agency)
 
     twice = await d.http.post(
         f"/agencies/{agency}/close",
-        json={"closed_on": "2026-01-31", "reason": "again"},
+        json={"closed_on": LATER_DAY, "reason": "again"},
         headers=d.network_admin(),
     )
     assert twice.status_code == 409
-    assert "closed on 2025-12-31" in twice.json()["detail"]
+    assert f"closed on {CLOSING_DAY}" in twice.json()["detail"]
     assert await d.events_of(pg_pool, agency) == written
 
     view = await eventually(
@@ -277,7 +283,7 @@ async def test_a_closed_agency_offers_nothing_and_refuses_a_second_closure(
         lambda v: v is not None and v["status"] == "closed",
         "showing the agency as closed",
     )
-    assert view["closed_on"] == "2025-12-31" and view["closure_reason"] == "merged"
+    assert view["closed_on"] == CLOSING_DAY and view["closure_reason"] == "merged"
     assert await get_json(d, "/services", agency_id=agency) == []
     assert await get_json(d, "/staff", agency_id=agency, with_room="true") == []
 
@@ -291,7 +297,7 @@ async def test_two_administrators_racing_on_one_agency_one_wins_the_other_gets_4
         *(
             d.http.post(
                 f"/agencies/{agency}/close",
-                json={"closed_on": "2025-10-01", "reason": f"closure {n}"},
+                json={"closed_on": CLOSING_DAY, "reason": f"closure {n}"},
                 headers=d.network_admin(),
             )
             for n in range(2)
@@ -336,7 +342,7 @@ async def test_only_administrators_change_the_directory(
     assert registering.status_code == 403
     closing = await d.http.post(
         f"/agencies/{agency}/close",
-        json={"closed_on": "2025-01-01", "reason": "self-closure"},
+        json={"closed_on": CLOSING_DAY, "reason": "self-closure"},
         headers=as_agency_admin,
     )
     assert closing.status_code == 403

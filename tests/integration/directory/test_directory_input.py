@@ -185,3 +185,24 @@ async def test_counts_are_whole_json_numbers_not_bools_or_strings(
         assert answer.status_code == 422, f"{url} {field}={bad!r}: {answer.text}"
         assert [e["loc"][:2] for e in answer.json()["detail"]] == [["body", field]], answer.text
     assert await d.events_of(pg_pool, agency) == written
+
+
+async def test_a_joining_in_9999_and_a_closure_in_year_one_are_refused_and_write_nothing(
+    directory: Directory, pg_pool: asyncpg.Pool
+) -> None:
+    d = directory
+    agency = await register(d)
+    written = await d.events_of(pg_pool, agency)
+    joining = await d.http.post(
+        f"/agencies/{agency}/staff",
+        json={"staff_id": "lee", "name": "Lee", "role": "supervisor", "joined_on": "9999-12-31"},
+        headers=d.network_admin(),
+    )
+    assert joining.status_code == 409 and "more than a year ahead" in joining.text
+    closing = await d.http.post(
+        f"/agencies/{agency}/close",
+        json={"closed_on": "0001-01-01", "reason": "typo"},
+        headers=d.network_admin(),
+    )
+    assert closing.status_code == 409 and "it was registered on" in closing.text
+    assert await d.events_of(pg_pool, agency) == written
