@@ -263,7 +263,7 @@ async def record_consent(
     valid_from: date | None,
     valid_until: date,
 ) -> tuple[str, Outcome]:
-    """Record the client's consent (R4); returns its id."""
+    """Record the client's consent (R4) to agencies the directory knows; returns its id."""
     consent_id = f"consent-{uuid.uuid4().hex[:16]}"
     today = intake.today()
     command = RecordConsent(
@@ -272,6 +272,8 @@ async def record_consent(
         purposes=tuple(purposes),
         valid_from=valid_from or today,
         valid_until=valid_until,
+        # Agencies are never unregistered: what is known now stays known at the append.
+        agencies_in_directory=tuple(await intake.read_model.agencies_in_directory(agencies)),
         today=today,
     )
     return consent_id, await _decide_and_record(intake, case_id, principal, command)

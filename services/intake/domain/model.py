@@ -291,6 +291,8 @@ class RecordConsent(Command):
     purposes: tuple[ConsentPurpose, ...] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
     valid_from: date
     valid_until: date
+    agencies_in_directory: tuple[str, ...] = Field(max_length=MAX_LIST_ITEMS)
+    """Those of `agencies` the network's directory knows (intake's roster, from its topic)."""
     today: date
 
 
@@ -532,6 +534,13 @@ def decide(state: CaseState, command: IntakeCommand) -> list[DomainEvent]:
                 raise ConsentViolation("that consent would already have expired")
             if command.valid_until < command.valid_from:
                 raise ConsentViolation("a consent ends on or after the day it starts")
+            known = set(command.agencies_in_directory)
+            unknown = [a for a in command.agencies if a not in known]
+            if unknown:
+                raise ConsentViolation(
+                    "a consent names agencies of the network; the directory knows no agency "
+                    f"{', '.join(repr(a) for a in unknown)}"
+                )
             return [
                 ConsentRecorded(
                     consent_id=command.consent_id,

@@ -314,3 +314,28 @@ async def test_screening_and_assessment_lists_are_bounded_and_name_each_item_onc
         assert answer.status_code == 422, f"{step}: {answer.text}"
         assert why in answer.text, answer.text
     assert await network.events_in(case_id) == events_before
+
+
+async def test_r4_a_consent_naming_an_agency_the_directory_does_not_know_is_refused(
+    network: Network, agency: Agency
+) -> None:
+    """R4: a consent names agencies of the network, as intake learns them from the directory."""
+    http, headers = network.intake, agency.manager()
+    case_id = await open_case(agency)
+    registered = await http.post(f"/cases/{case_id}/registration", json=person(), headers=headers)
+    assert registered.status_code == 201, registered.text
+    events_before = await network.events_in(case_id)
+    answer = await http.post(
+        f"/cases/{case_id}/consents",
+        json={
+            "agencies": [agency.agency_id, "ag-nowhere-in-the-network"],
+            "purposes": ["case_management"],
+            "valid_until": "2099-12-31",
+        },
+        headers=headers,
+    )
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["rule"] == "R4"
+    assert "'ag-nowhere-in-the-network'" in answer.json()["detail"]
+    assert agency.agency_id not in answer.json()["detail"]
+    assert await network.events_in(case_id) == events_before

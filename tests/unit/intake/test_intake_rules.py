@@ -99,6 +99,7 @@ def consent(
         purposes=purposes,
         valid_from=TODAY,
         valid_until=until,
+        agencies_in_directory=agencies,
         today=TODAY,
     )
 
@@ -375,10 +376,21 @@ def test_r4_a_consent_that_already_expired_is_not_recorded() -> None:
         purposes=(ConsentPurpose.CASE_MANAGEMENT,),
         valid_from=TODAY - timedelta(days=30),
         valid_until=TODAY - timedelta(days=1),
+        agencies_in_directory=(AGENCY,),
         today=TODAY,
     )
     with pytest.raises(ConsentViolation, match="expired"):
         decide(given(OPEN, REGISTER), stale)
+
+
+def test_r4_a_consent_naming_an_agency_the_directory_does_not_know_is_refused_naming_it() -> None:
+    naming_a_stranger = consent(agencies=(AGENCY, "ag-nowhere", "ag-nowhere-2")).model_copy(
+        update={"agencies_in_directory": (AGENCY,)}
+    )
+    with pytest.raises(ConsentViolation, match="'ag-nowhere', 'ag-nowhere-2'") as refused:
+        decide(given(OPEN, REGISTER), naming_a_stranger)
+    assert refused.value.rule == "R4"
+    assert "directory" in refused.value.reason
 
 
 def test_r4_withdrawing_consent_mid_case_stops_assessment_and_assignment() -> None:
