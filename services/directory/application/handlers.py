@@ -7,9 +7,20 @@ about), whoever the acting administrator is.
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from services.directory.domain.model import Agency, AgencyCommand, RegisterAgency, decide, evolve
 from shared.application import CommandContext, CommandResult, load_state, run_command
 from shared.store import EventStore
+
+AGENCY_TIME_ZONE = ZoneInfo("Asia/Seoul")
+"""Registration, joining, departure and closure dates are the agencies' calendar dates."""
+
+
+def agency_today() -> date:
+    """Today's date where the agencies are (the rules bound dates by it)."""
+    return datetime.now(AGENCY_TIME_ZONE).date()
 
 
 async def handle(

@@ -7,7 +7,7 @@ key. Agency closure and staff departure are the triggers the closure service act
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -26,11 +26,22 @@ class DirectoryEvent(DomainEvent):
 
 @registry.register
 class AgencyRegistered(DirectoryEvent):
-    """An agency joined the network."""
+    """An agency joined the network (v2: on which day; no agency closes before it)."""
+
+    schema_version = 2
 
     agency_id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     region: str = Field(min_length=1)
+    registered_on: date | None = Field(
+        default=None, description="The agencies' calendar day; None when registered under v1."
+    )
+
+
+@registry.upcaster(AgencyRegistered, from_version=1)
+def _agency_registered_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 did not record the day; the event's timestamp is not the payload's to read.
+    return {**payload, "registered_on": None}
 
 
 @registry.register

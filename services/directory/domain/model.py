@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Literal
 
@@ -32,6 +32,16 @@ from shared.vocabulary import NeedDomain, ResourceKind
 
 R12 = "R12"
 """Limited resources and caseload overload (DOMAIN.md): capacity, waiting lists, limits."""
+
+HORIZON = timedelta(days=366)
+"""How far ahead a joining, departure or closure may be recorded: a year (a leap day included).
+
+Hires, notices and closures are known in advance, but not by years; a date past the horizon
+is a typing slip (9999-12-31) that would otherwise stand in the record for good.
+"""
+
+EARLIEST = date(1900, 1, 1)
+"""No joining, departure or closure in the record is older than this (0001-01-01 is a slip)."""
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -99,11 +109,12 @@ class DirectoryCommand(BaseModel):
 
 
 class RegisterAgency(DirectoryCommand):
-    """Register an agency in the network."""
+    """Register an agency in the network, on the day it joins."""
 
     agency_id: str
     name: str
     region: str
+    registered_on: date
 
 
 class AddDepartment(DirectoryCommand):
@@ -144,6 +155,7 @@ class CloseAgency(DirectoryCommand):
 
     closed_on: date
     reason: str
+    today: date
 
 
 class AddStaff(DirectoryCommand):
@@ -156,6 +168,7 @@ class AddStaff(DirectoryCommand):
     """Required (>= 1) for a case manager; a supervisor's defaults to 0 (R12)."""
     department_id: str | None = None
     joined_on: date
+    today: date
 
 
 class ChangeCaseloadLimit(DirectoryCommand):
@@ -171,6 +184,7 @@ class RecordStaffDeparture(DirectoryCommand):
     staff_id: str
     departed_on: date
     reason: str
+    today: date
 
 
 AgencyCommand = (
@@ -236,6 +250,8 @@ class Agency:
     agency_id: str | None = None
     name: str = ""
     region: str = ""
+    registered_on: date | None = None
+    """None for an agency registered before the day was recorded (AgencyRegistered v1)."""
     closed_on: date | None = None
     departments: Mapping[str, Department] = field(default_factory=lambda: MappingProxyType({}))
     services: Mapping[str, OfferedService] = field(default_factory=lambda: MappingProxyType({}))
@@ -300,8 +316,7 @@ def decide(state: Agency, command: AgencyCommand) -> list[DomainEvent]:
         case ChangeCapacity():
             return _change_capacity(state, command)
         case CloseAgency():
-            _require_text(reason=command.reason)
-            return [AgencyClosed(closed_on=command.closed_on, reason=command.reason)]
+            return _close(state, command)
         case AddStaff():
             return _add_staff(state, command)
         case ChangeCaseloadLimit():
@@ -326,7 +341,35 @@ def _register(state: Agency, command: RegisterAgency) -> list[DomainEvent]:
     if state.registered:
         raise AgencyAlreadyRegistered(f"agency {state.agency_id} is already registered")
     _require_text(agency_id=command.agency_id, name=command.name, region=command.region)
-    return [AgencyRegistered(agency_id=command.agency_id, name=command.name, region=command.region)]
+    return [
+        AgencyRegistered(
+            agency_id=command.agency_id,
+            name=command.name,
+            region=command.region,
+            registered_on=command.registered_on,
+        )
+    ]
+
+
+def _require_sensible_date(what: str, day: date, today: date) -> None:
+    if day < EARLIEST:
+        raise InvalidDate(f"{what} on {day} is before {EARLIEST}: no record goes back so far")
+    if day > today + HORIZON:
+        raise InvalidDate(
+            f"{what} on {day} is more than a year ahead of today ({today}): record it nearer "
+            "the day"
+        )
+
+
+def _close(state: Agency, command: CloseAgency) -> list[DomainEvent]:
+    _require_text(reason=command.reason)
+    if state.registered_on is not None and command.closed_on < state.registered_on:
+        raise InvalidDate(
+            f"agency {state.agency_id} cannot close on {command.closed_on}: it was registered "
+            f"on {state.registered_on}"
+        )
+    _require_sensible_date(f"agency {state.agency_id} closing", command.closed_on, command.today)
+    return [AgencyClosed(closed_on=command.closed_on, reason=command.reason)]
 
 
 def _add_department(state: Agency, command: AddDepartment) -> list[DomainEvent]:
@@ -427,6 +470,9 @@ def _add_staff(state: Agency, command: AddStaff) -> list[DomainEvent]:
             "(staff ids are never reused, even after departure)"
         )
     _require_department(state, command.department_id)
+    _require_sensible_date(
+        f"staff member {command.staff_id} joining", command.joined_on, command.today
+    )
     if command.caseload_limit is None:
         if command.role == "case_manager":
             raise InvalidCaseloadLimit(
@@ -470,6 +516,9 @@ def _change_caseload_limit(state: Agency, command: ChangeCaseloadLimit) -> list[
 def _record_departure(state: Agency, command: RecordStaffDeparture) -> list[DomainEvent]:
     member = _active_member(state, command.staff_id)
     _require_text(reason=command.reason)
+    _require_sensible_date(
+        f"staff member {command.staff_id} departing", command.departed_on, command.today
+    )
     if command.departed_on < member.joined_on:
         raise InvalidDate(
             f"staff member {command.staff_id} cannot depart on {command.departed_on}, "
@@ -489,7 +538,13 @@ def evolve(state: Agency, event: DomainEvent) -> Agency:
     """The state after one recorded event; events of other kinds leave it unchanged."""
     match event:
         case AgencyRegistered():
-            return replace(state, agency_id=event.agency_id, name=event.name, region=event.region)
+            return replace(
+                state,
+                agency_id=event.agency_id,
+                name=event.name,
+                region=event.region,
+                registered_on=event.registered_on,
+            )
         case DepartmentAdded():
             return state.with_department(Department(event.department_id, event.name))
         case ServiceOffered():

@@ -19,7 +19,7 @@ from services.directory.adapters.read_model import (
     ServiceView,
     StaffView,
 )
-from services.directory.application.handlers import handle
+from services.directory.application.handlers import agency_today, handle
 from services.directory.domain.events import StaffRole
 from services.directory.domain.model import (
     AddDepartment,
@@ -34,6 +34,7 @@ from services.directory.domain.model import (
     RegisterAgency,
     WithdrawService,
 )
+from services.directory.entrypoints.text import PlainText, Text
 from shared.application import CommandContext, CommandResult, NotFound
 from shared.auth import Authenticated, Principal, ensure_same_agency, require_roles
 from shared.envelope import Role
@@ -46,7 +47,6 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN)
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 AgencyId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
@@ -55,7 +55,10 @@ NetworkAdministrator = Annotated[Principal, Depends(require_roles(Role.NETWORK_A
 
 
 class Body(BaseModel):
-    """Base of request bodies: unknown fields are refused, not ignored."""
+    """Base of request bodies: unknown fields are refused, not ignored.
+
+    Counts are `strict`: a JSON integer, never `true` (1), `"3"` or `3.0`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,7 +86,7 @@ class ServiceRequest(Body):
     need_domain: NeedDomain
     resource: ResourceKind
     department_id: Identifier | None = None
-    capacity: int = Field(ge=0, le=100_000, description="Open places (R12).")
+    capacity: int = Field(strict=True, ge=0, le=100_000, description="Open places (R12).")
 
 
 class WithdrawalRequest(Body):
@@ -95,8 +98,10 @@ class WithdrawalRequest(Body):
 class CapacityRequest(Body):
     """PUT /agencies/{agency_id}/services/{service_id}/capacity."""
 
-    capacity: int = Field(ge=0, le=100_000, description="Open places (R12).")
-    waiting_list: int = Field(default=0, ge=0, le=100_000, description="Clients waiting (R12).")
+    capacity: int = Field(strict=True, ge=0, le=100_000, description="Open places (R12).")
+    waiting_list: int = Field(
+        default=0, strict=True, ge=0, le=100_000, description="Clients waiting (R12)."
+    )
 
 
 class ClosureRequest(Body):
@@ -113,7 +118,7 @@ class StaffRequest(Body):
     name: Text
     role: StaffRole
     caseload_limit: int | None = Field(
-        default=None, ge=0, le=1000, description="Required for case managers (R12)."
+        default=None, strict=True, ge=0, le=1000, description="Required for case managers (R12)."
     )
     department_id: Identifier | None = None
     joined_on: date
@@ -122,7 +127,7 @@ class StaffRequest(Body):
 class CaseloadLimitRequest(Body):
     """PUT /agencies/{agency_id}/staff/{staff_id}/caseload-limit."""
 
-    caseload_limit: int = Field(ge=0, le=1000)
+    caseload_limit: int = Field(strict=True, ge=0, le=1000)
 
 
 class DepartureRequest(Body):
@@ -183,7 +188,12 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
         body: AgencyRegistration, principal: NetworkAdministrator, runtime: RuntimeDep
     ) -> CommandResponse:
         """Register an agency in the network (network administrators)."""
-        command = RegisterAgency(agency_id=body.agency_id, name=body.name, region=body.region)
+        command = RegisterAgency(
+            agency_id=body.agency_id,
+            name=body.name,
+            region=body.region,
+            registered_on=agency_today(),
+        )
         return await run(runtime, principal, body.agency_id, command)
 
     @router.post("/agencies/{agency_id}/departments", status_code=status.HTTP_201_CREATED)
@@ -236,7 +246,7 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
         runtime: RuntimeDep,
     ) -> CommandResponse:
         """Close an agency (network administrators); its open cases go to the closure service."""
-        command = CloseAgency(closed_on=body.closed_on, reason=body.reason)
+        command = CloseAgency(closed_on=body.closed_on, reason=body.reason, today=agency_today())
         return await run(runtime, principal, agency_id, command)
 
     @router.post("/agencies/{agency_id}/staff", status_code=status.HTTP_201_CREATED)
@@ -244,7 +254,7 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
         agency_id: AgencyId, body: StaffRequest, principal: Administrator, runtime: RuntimeDep
     ) -> CommandResponse:
         """Record a case manager or supervisor joining an agency."""
-        command = AddStaff(**body.model_dump())
+        command = AddStaff(**body.model_dump(), today=agency_today())
         return await run(runtime, principal, agency_id, command)
 
     @router.put("/agencies/{agency_id}/staff/{staff_id}/caseload-limit")
@@ -269,7 +279,10 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
     ) -> CommandResponse:
         """Record a staff member leaving; their open cases go to the closure service."""
         command = RecordStaffDeparture(
-            staff_id=staff_id, departed_on=body.departed_on, reason=body.reason
+            staff_id=staff_id,
+            departed_on=body.departed_on,
+            reason=body.reason,
+            today=agency_today(),
         )
         return await run(runtime, principal, agency_id, command)
 
@@ -279,7 +292,7 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
     async def list_agencies(
         principal: Authenticated,
         runtime: RuntimeDep,
-        region: Annotated[str | None, Query(max_length=200)] = None,
+        region: Annotated[PlainText | None, Query(max_length=200)] = None,
     ) -> list[AgencySummary]:
         """Every agency of the network, optionally of one region."""
         return await read_model.agencies(runtime.pool, region=region)
@@ -300,8 +313,8 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
         runtime: RuntimeDep,
         need_domain: NeedDomain | None = None,
         with_room: bool = False,
-        region: Annotated[str | None, Query(max_length=200)] = None,
-        agency_id: Annotated[str | None, Query(max_length=64)] = None,
+        region: Annotated[PlainText | None, Query(max_length=200)] = None,
+        agency_id: Annotated[PlainText | None, Query(max_length=64)] = None,
     ) -> list[ServiceView]:
         """Who offers what: services of active agencies, optionally only those with room (R12)."""
         return await read_model.services(
@@ -316,7 +329,7 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
     async def find_staff(
         principal: Authenticated,
         runtime: RuntimeDep,
-        agency_id: Annotated[str | None, Query(max_length=64)] = None,
+        agency_id: Annotated[PlainText | None, Query(max_length=64)] = None,
         role: StaffRole | None = None,
         with_room: bool = False,
         include_departed: bool = False,

@@ -3,8 +3,9 @@
 - `case_summary` is written in the same transaction as a case's events (from the state they
   fold to), so an assignment count can never disagree with the event store; `rebuild`
   recomputes it from the store for an auditor to compare.
-- `staff_roster` and `agency_status` are projected from `caseline.directory.v1` by an
-  idempotent consumer: who works where, as what, with which caseload limit, and who left.
+- `staff_roster`, `agency_status` and `network_agency` are projected from
+  `caseline.directory.v1` by an idempotent consumer: which agencies the network has, who
+  works where, as what, with which caseload limit, and who left.
 
 No personal data of clients here: cases name their client by pseudonymous id only.
 Tables are unqualified: the service's pool has its own schema on the search path.
@@ -12,6 +13,7 @@ Tables are unqualified: the service's pool has its own schema on the search path
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,6 +21,7 @@ import asyncpg
 
 from services.directory.domain.events import (
     AgencyClosed,
+    AgencyRegistered,
     CaseloadLimitChanged,
     StaffDeparted,
     StaffJoined,
@@ -59,6 +62,16 @@ CREATE TABLE IF NOT EXISTS agency_status (
     agency_id  text PRIMARY KEY,
     closed_on  date NOT NULL
 );
+
+-- Every agency the directory registered: a consent names only these (R4).
+CREATE TABLE IF NOT EXISTS network_agency (
+    agency_id  text PRIMARY KEY
+);
+-- Agencies whose registration was read before this table existed are known by their staff
+-- or their closure (an agency with neither is known once the roster is replayed).
+INSERT INTO network_agency (agency_id)
+    SELECT agency_id FROM staff_roster UNION SELECT agency_id FROM agency_status
+    ON CONFLICT DO NOTHING;
 """
 
 # The stages in which a case counts against its case manager's caseload. Intake hands the
@@ -209,6 +222,14 @@ class IntakeReadModel:
         )
         return [_load(r) for r in rows]
 
+    async def agencies_in_directory(self, agency_ids: Sequence[str]) -> list[str]:
+        """Those of `agency_ids` the directory has registered (closed ones included)."""
+        rows = await self.pool.fetch(
+            "SELECT agency_id FROM network_agency WHERE agency_id = ANY($1::text[])",
+            list(agency_ids),
+        )
+        return [r["agency_id"] for r in rows]
+
     @staticmethod
     async def lock_staff(conn: asyncpg.Connection, staff_id: str) -> None:
         """Serialise assignments to one staff member until the transaction ends (R12)."""
@@ -221,6 +242,11 @@ class IntakeReadModel:
         """Project one directory event onto the roster (in the consumer's transaction)."""
         agency_id = event.envelope.metadata.case_id  # a directory stream is one agency
         match event.envelope.payload:
+            case AgencyRegistered():
+                await conn.execute(
+                    "INSERT INTO network_agency (agency_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                    agency_id,
+                )
             case StaffJoined() as joined:
                 await conn.execute(
                     "INSERT INTO staff_roster (agency_id, staff_id, role, caseload_limit, "
@@ -260,4 +286,4 @@ class IntakeReadModel:
                     closed.closed_on,
                 )
             case _:
-                pass  # agencies, departments and services do not concern intake's roster
+                pass  # departments and services do not concern intake's roster

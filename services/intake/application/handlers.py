@@ -108,14 +108,20 @@ async def load_case(store: EventStore, case_id: str) -> tuple[CaseState, int]:
     return fold_case(agency, [e.payload for e in history]), len(history)
 
 
+def no_case(case_id: str) -> NotFound:
+    """The one answer for a case id that does not exist or belongs to another agency."""
+    # Telling the two apart (403 naming the agency, or "already open") would confirm that
+    # a case exists elsewhere in the network and whose it is (R11).
+    return NotFound(f"no case {case_id!r}")
+
+
 async def existing_case(
     intake: Intake, case_id: str, principal: Principal
 ) -> tuple[CaseState, int]:
-    """A case the principal's agency may act on; `NotFound` or `Forbidden` otherwise."""
+    """A case the principal's agency may act on; `NotFound` otherwise, whoever holds it."""
     state, version = await load_case(intake.store, case_id)
-    if version == 0 or state.agency_id is None:
-        raise NotFound(f"no case {case_id!r}")
-    ensure_same_agency(principal, state.agency_id)
+    if version == 0 or state.agency_id is None or not principal.may_act_for(state.agency_id):
+        raise no_case(case_id)
     return state, version
 
 
@@ -174,10 +180,12 @@ async def _decide_and_record(
 async def open_case(
     intake: Intake, principal: Principal, case_id: str, command: OpenCase
 ) -> Outcome:
-    """Open a case in the principal's agency."""
+    """Open a case in the principal's agency; another agency's case id is no case at all."""
     state, version = await load_case(intake.store, case_id)
     if version == 0:
         state = CaseState.opened_in(principal.agency_id)
+    elif state.agency_id is None or not principal.may_act_for(state.agency_id):
+        raise no_case(case_id)
     agency = state.agency_id or principal.agency_id
     with event_context(case_id=case_id):
         events = decide(state, command)
@@ -255,7 +263,7 @@ async def record_consent(
     valid_from: date | None,
     valid_until: date,
 ) -> tuple[str, Outcome]:
-    """Record the client's consent (R4); returns its id."""
+    """Record the client's consent (R4) to agencies the directory knows; returns its id."""
     consent_id = f"consent-{uuid.uuid4().hex[:16]}"
     today = intake.today()
     command = RecordConsent(
@@ -264,6 +272,8 @@ async def record_consent(
         purposes=tuple(purposes),
         valid_from=valid_from or today,
         valid_until=valid_until,
+        # Agencies are never unregistered: what is known now stays known at the append.
+        agencies_in_directory=tuple(await intake.read_model.agencies_in_directory(agencies)),
         today=today,
     )
     return consent_id, await _decide_and_record(intake, case_id, principal, command)
@@ -471,7 +481,7 @@ async def case_state(intake: Intake, principal: Principal, case_id: str) -> tupl
     """A case as its events leave it, for staff of its agency, network admins and auditors."""
     state, version = await load_case(intake.store, case_id)
     if version == 0 or state.agency_id is None:
-        raise NotFound(f"no case {case_id!r}")
-    if principal.role is not Role.AUDITOR:
-        ensure_same_agency(principal, state.agency_id)
+        raise no_case(case_id)
+    if principal.role is not Role.AUDITOR and not principal.may_act_for(state.agency_id):
+        raise no_case(case_id)
     return state, version

@@ -199,6 +199,18 @@ def consent_allows(
 # ---------------------------------------------------------------------------------------------
 # Commands.
 
+MAX_LIST_ITEMS = 50
+"""The most items a list in a command holds (problems, needs, strengths, risks, agencies).
+
+Each of these lists names items of a small vocabulary once, so 50 is far past any real
+case; the bound refuses a list of millions before it is read item by item.
+"""
+
+
+def _each_once(values: Sequence[object], what: str) -> None:
+    if len(set(values)) != len(values):
+        raise ValueError(f"each {what} is named once")
+
 
 class OverrideReason(StrEnum):
     """Why a supervisor lets a case manager go past their caseload limit (R12).
@@ -275,10 +287,12 @@ class RecordConsent(Command):
     """Record the client's consent: which agencies, which purposes, until when (R4)."""
 
     consent_id: str = Field(min_length=1)
-    agencies: tuple[str, ...] = Field(min_length=1)
-    purposes: tuple[ConsentPurpose, ...] = Field(min_length=1)
+    agencies: tuple[str, ...] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+    purposes: tuple[ConsentPurpose, ...] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
     valid_from: date
     valid_until: date
+    agencies_in_directory: tuple[str, ...] = Field(max_length=MAX_LIST_ITEMS)
+    """Those of `agencies` the network's directory knows (intake's roster, from its topic)."""
     today: date
 
 
@@ -292,26 +306,39 @@ class WithdrawConsent(Command):
 class ScreenIn(Command):
     """Screening: the client's needs fit case management (R2)."""
 
-    presenting_problems: tuple[NeedDomain, ...] = Field(min_length=1)
+    presenting_problems: tuple[NeedDomain, ...] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
     chronic: bool = False
     today: date
+
+    @model_validator(mode="after")
+    def _each_problem_once(self) -> ScreenIn:
+        _each_once(self.presenting_problems, "presenting problem")
+        return self
 
 
 class ScreenOut(Command):
     """Screening: case management does not fit; say why and what the client got instead (R2)."""
 
-    presenting_problems: tuple[NeedDomain, ...] = Field(min_length=1)
+    presenting_problems: tuple[NeedDomain, ...] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
     reason: ScreenOutReason
     information_and_referral: InformationAndReferral
     today: date
+
+    @model_validator(mode="after")
+    def _each_problem_and_domain_once(self) -> ScreenOut:
+        _each_once(self.presenting_problems, "presenting problem")
+        if len(self.information_and_referral.domains) > MAX_LIST_ITEMS:
+            raise ValueError(f"information and referral names at most {MAX_LIST_ITEMS} domains")
+        _each_once(self.information_and_referral.domains, "information-and-referral domain")
+        return self
 
 
 class AssessCase(Command):
     """Assess needs by domain, strengths, risks, crisis, language and cultural needs (R11)."""
 
-    needs: tuple[AssessedNeed, ...] = Field(min_length=1)
-    strengths: tuple[StrengthKind, ...] = ()
-    risks: tuple[Risk, ...] = ()
+    needs: tuple[AssessedNeed, ...] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+    strengths: tuple[StrengthKind, ...] = Field(default=(), max_length=MAX_LIST_ITEMS)
+    risks: tuple[Risk, ...] = Field(default=(), max_length=MAX_LIST_ITEMS)
     crisis: bool = False
     interpreter_needed: bool
     cultural_needs_recorded: bool
@@ -324,6 +351,7 @@ class AssessCase(Command):
             raise ValueError("each need domain is assessed once")
         if len({r.kind for r in self.risks}) != len(self.risks):
             raise ValueError("each risk appears once")
+        _each_once(self.strengths, "strength")
         if self.crisis and not any(
             r.level in (Severity.HIGH, Severity.CRITICAL) for r in self.risks
         ):
@@ -506,6 +534,13 @@ def decide(state: CaseState, command: IntakeCommand) -> list[DomainEvent]:
                 raise ConsentViolation("that consent would already have expired")
             if command.valid_until < command.valid_from:
                 raise ConsentViolation("a consent ends on or after the day it starts")
+            known = set(command.agencies_in_directory)
+            unknown = [a for a in command.agencies if a not in known]
+            if unknown:
+                raise ConsentViolation(
+                    "a consent names agencies of the network; the directory knows no agency "
+                    f"{', '.join(repr(a) for a in unknown)}"
+                )
             return [
                 ConsentRecorded(
                     consent_id=command.consent_id,

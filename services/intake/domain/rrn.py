@@ -2,8 +2,10 @@
 
 A number reads `YYMMDD-SXXXXXX`. The first six digits are the holder's birth date; the
 seventh (S) gives the century (1, 2, 5, 6: 1900s; 3, 4, 7, 8: 2000s; 9, 0: 1800s) and the
-last digit is a check digit over the first twelve. Nothing here keeps or logs a number, and
-no error message repeats one: the number is personal data (DOMAIN.md R11).
+last digit is a check digit over the first twelve. Digits of other scripts and widths
+(full-width, Arabic-Indic) and other dashes read as their ASCII forms. Nothing here
+keeps or logs a number, and no error message repeats one: the number is personal data
+(DOMAIN.md R11).
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from services.intake.domain.text import fold_digits
+
 _WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-_FORMAT = re.compile(r"(\d{6})-?(\d{7})")
+_FORMAT = re.compile(r"([0-9]{6})-?([0-9]{7})")
+_TWELVE_DIGITS = re.compile(r"[0-9]{12}")
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
 _CENTURY_BY_DIGIT = {
     "1": 1900,
     "2": 1900,
@@ -55,7 +61,7 @@ class ResidentNumber:
 
 def check_digit(first_twelve: str) -> int:
     """The check digit of a number whose first twelve digits are given."""
-    if len(first_twelve) != 12 or not first_twelve.isdigit():
+    if not _TWELVE_DIGITS.fullmatch(first_twelve):
         raise InvalidResidentNumber("a check digit is computed over exactly twelve digits")
     total = sum(int(d) * w for d, w in zip(first_twelve, _WEIGHTS, strict=True))
     return (11 - total % 11) % 10
@@ -64,9 +70,10 @@ def check_digit(first_twelve: str) -> int:
 def parse_resident_number(text: str, *, today: date | None = None) -> ResidentNumber:
     """Validate `YYMMDD-SXXXXXX` (the dash may be left out) and return the number.
 
-    Raises `InvalidResidentNumber` naming what is wrong, never the number itself.
+    Digits of any script or width count as their ASCII digits. Raises `InvalidResidentNumber`
+    naming what is wrong, never the number itself, and nothing else.
     """
-    match = _FORMAT.fullmatch(text.strip())
+    match = _FORMAT.fullmatch(fold_digits(text).strip())
     if match is None:
         raise InvalidResidentNumber("a resident registration number reads YYMMDD-SXXXXXX")
     front, back = match.groups()
@@ -99,7 +106,8 @@ def validate_resident_number(
 
 def make_resident_number(birth_date: date, serial: str) -> str:
     """Build a valid number for a birth date from its seventh to twelfth digits (tests, demos)."""
-    if len(serial) != 6 or not serial.isdigit():
+    serial = fold_digits(serial)
+    if not _SIX_DIGITS.fullmatch(serial):
         raise InvalidResidentNumber("the serial is the six digits after the birth date")
     expected_century = _CENTURY_BY_DIGIT[serial[0]]
     if birth_date.year // 100 * 100 != expected_century:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -25,7 +26,7 @@ from pydantic import (
 from services.intake.adapters.read_model import IntakeReadModel, StaffLoad
 from services.intake.application import handlers
 from services.intake.application.handlers import Intake, Outcome, agency_today
-from services.intake.domain.client import PersonalDetails
+from services.intake.domain.client import BirthDate, PersonalDetails, PersonName
 from services.intake.domain.events import (
     AssessedNeed,
     CaseSource,
@@ -36,6 +37,7 @@ from services.intake.domain.events import (
     StrengthKind,
 )
 from services.intake.domain.model import (
+    MAX_LIST_ITEMS,
     AssessCase,
     CaseState,
     Command,
@@ -46,6 +48,7 @@ from services.intake.domain.model import (
     ScreenOut,
     consent_allows,
 )
+from services.intake.domain.text import Note
 from services.intake.vault.store import PiiVault
 from shared.auth import Principal, require_roles
 from shared.envelope import Role
@@ -123,7 +126,10 @@ def build_command(cls: type[C], **fields: object) -> C:
 
 
 class Body(BaseModel):
-    """Base of request bodies: unknown fields are refused, and no refusal echoes its input."""
+    """Base of request bodies: unknown fields are refused, and no refusal echoes its input.
+
+    Yes/no answers are `strict`: JSON `true` or `false`, never `"no"`, `1` or `0`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
@@ -142,6 +148,7 @@ class Registration(PersonalDetails):
 
     confirm_new_client: bool = Field(
         default=False,
+        strict=True,
         description="Register a new person even though clients with the same name and "
         "birth date exist (they are named in the 409 answer).",
     )
@@ -161,15 +168,15 @@ class ReturningClient(Body):
     """POST /cases/{case_id}/returning-client: a known client, matched by name and birth date."""
 
     client_id: Identifier
-    name: str = Field(min_length=1, max_length=100, repr=False)
-    birth_date: date = Field(repr=False)
+    name: PersonName = Field(min_length=1, max_length=100, repr=False)
+    birth_date: BirthDate = Field(repr=False)
 
 
 class ConsentRequest(Body):
     """POST /cases/{case_id}/consents (R4)."""
 
-    agencies: list[Identifier] = Field(min_length=1, max_length=50)
-    purposes: list[ConsentPurpose] = Field(min_length=1)
+    agencies: list[Identifier] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+    purposes: list[ConsentPurpose] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
     valid_from: date | None = Field(default=None, description="Today when left out.")
     valid_until: date
 
@@ -188,17 +195,27 @@ class EligibleScreening(Body):
     """Screening outcome: case management fits (R2)."""
 
     outcome: Literal["eligible"]
-    presenting_problems: list[NeedDomain] = Field(min_length=1)
-    chronic: bool = False
+    presenting_problems: list[NeedDomain] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+    chronic: bool = Field(default=False, strict=True)
+
+
+def _at_most_max_list_items_domains(value: object) -> object:
+    # The event's own schema leaves the list open; the request bounds it before reading it.
+    domains = value.get("domains") if isinstance(value, dict) else None
+    if isinstance(domains, list) and len(domains) > MAX_LIST_ITEMS:
+        raise ValueError(f"information and referral names at most {MAX_LIST_ITEMS} domains")
+    return value
 
 
 class ScreenedOutScreening(Body):
     """Screening outcome: screened out, with the reason and the information and referral (R2)."""
 
     outcome: Literal["screened_out"]
-    presenting_problems: list[NeedDomain] = Field(min_length=1)
+    presenting_problems: list[NeedDomain] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
     reason: ScreenOutReason
-    information_and_referral: InformationAndReferral
+    information_and_referral: Annotated[
+        InformationAndReferral, BeforeValidator(_at_most_max_list_items_domains)
+    ]
 
 
 Screening = Annotated[EligibleScreening | ScreenedOutScreening, Field(discriminator="outcome")]
@@ -207,12 +224,14 @@ Screening = Annotated[EligibleScreening | ScreenedOutScreening, Field(discrimina
 class AssessmentRequest(Body):
     """POST /cases/{case_id}/assessment."""
 
-    needs: list[AssessedNeed] = Field(min_length=1)
-    strengths: list[StrengthKind] = []
-    risks: list[Risk] = []
-    crisis: bool = Field(default=False, description="The case needs crisis intervention now.")
-    interpreter_needed: bool = Field(description="R11: asked of every assessment.")
-    cultural_needs: str | None = Field(
+    needs: list[AssessedNeed] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+    strengths: list[StrengthKind] = Field(default=[], max_length=MAX_LIST_ITEMS)
+    risks: list[Risk] = Field(default=[], max_length=MAX_LIST_ITEMS)
+    crisis: bool = Field(
+        default=False, strict=True, description="The case needs crisis intervention now."
+    )
+    interpreter_needed: bool = Field(strict=True, description="R11: asked of every assessment.")
+    cultural_needs: Note | None = Field(
         default=None,
         max_length=1000,
         repr=False,

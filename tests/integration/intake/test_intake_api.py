@@ -132,8 +132,9 @@ async def test_r4_screening_waits_for_consent_and_a_withdrawn_consent_allows_not
     refused = await http.post(f"/cases/{case_id}/screening", json=screening, headers=headers)
     assert refused.status_code == 409 and refused.json()["rule"] == "R4"
 
-    given = await consent(agency, case_id, agencies=[agency.agency_id, "ag-partner"])
-    check = {"agency_id": "ag-partner", "purpose": "case_management"}
+    partner = (await make_agency(network, {})).agency_id
+    given = await consent(agency, case_id, agencies=[agency.agency_id, partner])
+    check = {"agency_id": partner, "purpose": "case_management"}
     allowed = await http.get(f"/cases/{case_id}/consent-check", params=check, headers=headers)
     assert allowed.json()["allowed"] is True
     other = {"agency_id": "ag-stranger", "purpose": "case_management"}
@@ -420,7 +421,7 @@ async def test_other_agencies_cannot_touch_a_case_or_read_its_client(
 ) -> None:
     case_id, client_id = await through_intake(agency)
     stranger = network.auth(Role.CASE_MANAGER, "ag-elsewhere", "cm-stranger")
-    assert (await network.intake.get(f"/cases/{case_id}", headers=stranger)).status_code == 403
+    assert (await network.intake.get(f"/cases/{case_id}", headers=stranger)).status_code == 404
     assert (await network.intake.get(f"/clients/{client_id}", headers=stranger)).status_code == 404
     mine = await network.intake.get(f"/clients/{client_id}", headers=agency.manager())
     assert mine.status_code == 200

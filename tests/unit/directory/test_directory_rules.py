@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -18,6 +18,7 @@ from services.directory.domain.events import (
     StaffJoined,
 )
 from services.directory.domain.model import (
+    HORIZON,
     R12,
     AddDepartment,
     AddStaff,
@@ -47,11 +48,12 @@ from services.directory.domain.model import (
     evolve,
     replay,
 )
-from shared.envelope import DomainEvent
+from shared.envelope import DomainEvent, registry
 from shared.errors import RuleViolation
 from shared.vocabulary import NeedDomain, ResourceKind
 
 JOINED = date(2025, 3, 2)
+TODAY = date(2025, 9, 1)
 
 
 def registered_events() -> list[DomainEvent]:
@@ -112,20 +114,31 @@ def decided(state: Agency, command: AgencyCommand) -> list[DomainEvent]:
 
 
 def test_registering_an_agency_records_it() -> None:
-    events = decided(Agency(), RegisterAgency(agency_id="ag-1", name="Busan Hub", region="Busan"))
-    assert events == [AgencyRegistered(agency_id="ag-1", name="Busan Hub", region="Busan")]
+    events = decided(
+        Agency(),
+        RegisterAgency(registered_on=TODAY, agency_id="ag-1", name="Busan Hub", region="Busan"),
+    )
+    assert events == [
+        AgencyRegistered(agency_id="ag-1", name="Busan Hub", region="Busan", registered_on=TODAY)
+    ]
     state = replay(events)
     assert state.registered and state.status == "active" and state.name == "Busan Hub"
 
 
 def test_an_agency_is_registered_only_once() -> None:
     with pytest.raises(AgencyAlreadyRegistered):
-        decide(registered(), RegisterAgency(agency_id="ag-seoul", name="Again", region="Seoul"))
+        decide(
+            registered(),
+            RegisterAgency(registered_on=TODAY, agency_id="ag-seoul", name="Again", region="Seoul"),
+        )
 
 
 def test_a_blank_agency_name_is_refused() -> None:
     with pytest.raises(InvalidName, match="name"):
-        decide(Agency(), RegisterAgency(agency_id="ag-1", name="   ", region="Busan"))
+        decide(
+            Agency(),
+            RegisterAgency(registered_on=TODAY, agency_id="ag-1", name="   ", region="Busan"),
+        )
 
 
 @pytest.mark.parametrize(
@@ -141,10 +154,10 @@ def test_a_blank_agency_name_is_refused() -> None:
         ),
         WithdrawService(service_id="svc-1", reason="no funds"),
         ChangeCapacity(service_id="svc-1", capacity=1),
-        CloseAgency(closed_on=date(2025, 1, 1), reason="merged"),
-        AddStaff(staff_id="st-1", name="Lee", role="supervisor", joined_on=JOINED),
+        CloseAgency(today=TODAY, closed_on=date(2025, 1, 1), reason="merged"),
+        AddStaff(today=TODAY, staff_id="st-1", name="Lee", role="supervisor", joined_on=JOINED),
         ChangeCaseloadLimit(staff_id="st-1", caseload_limit=3),
-        RecordStaffDeparture(staff_id="st-1", departed_on=JOINED, reason="moved"),
+        RecordStaffDeparture(today=TODAY, staff_id="st-1", departed_on=JOINED, reason="moved"),
     ],
     ids=lambda c: type(c).__name__,
 )
@@ -159,7 +172,9 @@ def test_nothing_is_recorded_for_an_agency_before_it_is_registered(
 
 
 def test_closing_an_agency_records_the_date_and_reason() -> None:
-    events = decided(registered(), CloseAgency(closed_on=date(2025, 6, 30), reason="funding ended"))
+    events = decided(
+        registered(), CloseAgency(today=TODAY, closed_on=date(2025, 6, 30), reason="funding ended")
+    )
     assert events == [AgencyClosed(closed_on=date(2025, 6, 30), reason="funding ended")]
     assert replay([*registered_events(), *events]).status == "closed"
 
@@ -167,7 +182,7 @@ def test_closing_an_agency_records_the_date_and_reason() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        RegisterAgency(agency_id="ag-seoul", name="Reopened", region="Seoul"),
+        RegisterAgency(registered_on=TODAY, agency_id="ag-seoul", name="Reopened", region="Seoul"),
         AddDepartment(department_id="dep-2", name="Legal aid"),
         OfferService(
             service_id="svc-2",
@@ -176,12 +191,19 @@ def test_closing_an_agency_records_the_date_and_reason() -> None:
             resource=ResourceKind.FORMAL,
             capacity=1,
         ),
-        CloseAgency(closed_on=date(2025, 7, 1), reason="closing twice"),
+        CloseAgency(today=TODAY, closed_on=date(2025, 7, 1), reason="closing twice"),
         AddStaff(
-            staff_id="st-park", name="Park", role="case_manager", caseload_limit=5, joined_on=JOINED
+            today=TODAY,
+            staff_id="st-park",
+            name="Park",
+            role="case_manager",
+            caseload_limit=5,
+            joined_on=JOINED,
         ),
         ChangeCaseloadLimit(staff_id="st-kim", caseload_limit=12),
-        RecordStaffDeparture(staff_id="st-kim", departed_on=date(2025, 7, 1), reason="left"),
+        RecordStaffDeparture(
+            today=TODAY, staff_id="st-kim", departed_on=date(2025, 7, 1), reason="left"
+        ),
     ],
     ids=lambda c: type(c).__name__,
 )
@@ -196,7 +218,7 @@ def test_a_closed_agency_refuses_every_further_command(command: AgencyCommand) -
 
 def test_a_blank_closure_reason_is_refused() -> None:
     with pytest.raises(InvalidName, match="reason"):
-        decide(registered(), CloseAgency(closed_on=date(2025, 6, 30), reason=""))
+        decide(registered(), CloseAgency(today=TODAY, closed_on=date(2025, 6, 30), reason=""))
 
 
 # --- departments and services --------------------------------------------------------------
@@ -338,6 +360,7 @@ def test_a_case_manager_joins_with_a_caseload_limit() -> None:
     events = decided(
         with_housing(),
         AddStaff(
+            today=TODAY,
             staff_id="st-choi",
             name="Choi",
             role="case_manager",
@@ -365,6 +388,7 @@ def test_r12_a_case_manager_needs_a_caseload_limit_of_at_least_one(limit: int | 
         decide(
             registered(),
             AddStaff(
+                today=TODAY,
                 staff_id="st-choi",
                 name="Choi",
                 role="case_manager",
@@ -378,7 +402,8 @@ def test_r12_a_case_manager_needs_a_caseload_limit_of_at_least_one(limit: int | 
 def test_r12_a_supervisor_needs_no_caseload_limit() -> None:
     """R12: limits guard case managers; a supervisor joins without one (recorded as 0)."""
     events = decided(
-        registered(), AddStaff(staff_id="st-boss", name="Han", role="supervisor", joined_on=JOINED)
+        registered(),
+        AddStaff(today=TODAY, staff_id="st-boss", name="Han", role="supervisor", joined_on=JOINED),
     )
     assert events == [
         StaffJoined(
@@ -392,6 +417,7 @@ def test_r12_a_supervisor_limit_is_never_negative() -> None:
         decide(
             registered(),
             AddStaff(
+                today=TODAY,
                 staff_id="st-boss",
                 name="Han",
                 role="supervisor",
@@ -409,6 +435,7 @@ def test_staff_ids_are_unique_within_the_agency_even_after_departure() -> None:
         decide(
             state,
             AddStaff(
+                today=TODAY,
                 staff_id="st-kim",
                 name="Kim",
                 role="case_manager",
@@ -423,6 +450,7 @@ def test_staff_of_an_unknown_department_is_refused() -> None:
         decide(
             registered(),
             AddStaff(
+                today=TODAY,
                 staff_id="st-1",
                 name="Lee",
                 role="supervisor",
@@ -456,7 +484,9 @@ def test_the_limit_of_an_unknown_staff_member_cannot_change() -> None:
 def test_a_departure_records_the_date_and_reason() -> None:
     events = decided(
         with_manager(),
-        RecordStaffDeparture(staff_id="st-kim", departed_on=date(2025, 9, 1), reason="moved city"),
+        RecordStaffDeparture(
+            today=TODAY, staff_id="st-kim", departed_on=date(2025, 9, 1), reason="moved city"
+        ),
     )
     assert events == [
         StaffDeparted(staff_id="st-kim", departed_on=date(2025, 9, 1), reason="moved city")
@@ -471,7 +501,10 @@ def test_only_active_staff_can_depart() -> None:
     )
     with pytest.raises(StaffNotActive, match="departed on 2025-09-01"):
         decide(
-            state, RecordStaffDeparture(staff_id="st-kim", departed_on=date(2025, 9, 2), reason="y")
+            state,
+            RecordStaffDeparture(
+                today=TODAY, staff_id="st-kim", departed_on=date(2025, 9, 2), reason="y"
+            ),
         )
 
 
@@ -479,7 +512,9 @@ def test_unknown_staff_cannot_depart() -> None:
     with pytest.raises(UnknownStaff):
         decide(
             with_manager(),
-            RecordStaffDeparture(staff_id="st-ghost", departed_on=JOINED, reason="left"),
+            RecordStaffDeparture(
+                today=TODAY, staff_id="st-ghost", departed_on=JOINED, reason="left"
+            ),
         )
 
 
@@ -495,13 +530,16 @@ def test_a_departure_cannot_come_before_joining() -> None:
     with pytest.raises(InvalidDate, match="before joining on 2025-03-02"):
         decide(
             with_manager(),
-            RecordStaffDeparture(staff_id="st-kim", departed_on=date(2025, 3, 1), reason="left"),
+            RecordStaffDeparture(
+                today=TODAY, staff_id="st-kim", departed_on=date(2025, 3, 1), reason="left"
+            ),
         )
 
 
 def test_departing_on_the_day_of_joining_is_allowed() -> None:
     assert decide(
-        with_manager(), RecordStaffDeparture(staff_id="st-kim", departed_on=JOINED, reason="left")
+        with_manager(),
+        RecordStaffDeparture(today=TODAY, staff_id="st-kim", departed_on=JOINED, reason="left"),
     ) == [StaffDeparted(staff_id="st-kim", departed_on=JOINED, reason="left")]
 
 
@@ -544,3 +582,101 @@ def test_the_state_is_folded_from_the_whole_stream() -> None:
     assert set(state.departments) == {"dep-1"}
     assert state.services["svc-1"].waiting_list == 2
     assert state.staff["st-1"].caseload_limit == 12 and state.staff["st-1"].active
+
+
+# --- dates that make sense ------------------------------------------------------------------
+
+REGISTERED_ON = date(2025, 3, 1)
+
+
+def registered_this_spring() -> Agency:
+    return replay(
+        [
+            AgencyRegistered(
+                agency_id="ag-busan", name="Busan Hub", region="Busan", registered_on=REGISTERED_ON
+            )
+        ]
+    )
+
+
+def test_registering_an_agency_records_the_day_it_joined_the_network() -> None:
+    events = decided(
+        Agency(),
+        RegisterAgency(
+            agency_id="ag-busan", name="Busan Hub", region="Busan", registered_on=REGISTERED_ON
+        ),
+    )
+    assert events == [
+        AgencyRegistered(
+            agency_id="ag-busan", name="Busan Hub", region="Busan", registered_on=REGISTERED_ON
+        )
+    ]
+    assert replay(events).registered_on == REGISTERED_ON
+
+
+def test_an_agency_registered_before_the_day_was_recorded_reads_with_no_registration_day() -> None:
+    old = registry.load(AgencyRegistered, 1, {"agency_id": "ag-1", "name": "n", "region": "r"})
+    assert old.registered_on is None
+    assert replay([old]).registered_on is None
+
+
+@pytest.mark.parametrize(
+    "closed_on", [date(1, 1, 1), date(2025, 2, 28)], ids=["year-one", "the-day-before"]
+)
+def test_an_agency_cannot_close_before_it_was_registered(closed_on: date) -> None:
+    with pytest.raises(InvalidDate, match="registered on 2025-03-01"):
+        decide(
+            registered_this_spring(),
+            CloseAgency(closed_on=closed_on, reason="merged", today=TODAY),
+        )
+
+
+def test_an_agency_may_close_on_the_day_it_was_registered() -> None:
+    events = decided(
+        registered_this_spring(),
+        CloseAgency(closed_on=REGISTERED_ON, reason="registered by mistake", today=TODAY),
+    )
+    assert events == [AgencyClosed(closed_on=REGISTERED_ON, reason="registered by mistake")]
+
+
+def test_an_agency_of_unknown_registration_day_still_cannot_close_before_1900() -> None:
+    with pytest.raises(InvalidDate, match="1900-01-01"):
+        decide(registered(), CloseAgency(closed_on=date(1, 1, 1), reason="merged", today=TODAY))
+
+
+def _join(joined_on: date) -> AddStaff:
+    return AddStaff(
+        staff_id="st-lee",
+        name="Lee",
+        role="case_manager",
+        caseload_limit=5,
+        joined_on=joined_on,
+        today=TODAY,
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        _join(date(9999, 12, 31)),
+        _join(TODAY + HORIZON + timedelta(days=1)),
+        RecordStaffDeparture(
+            staff_id="st-kim", departed_on=date(9999, 12, 31), reason="moved", today=TODAY
+        ),
+        CloseAgency(closed_on=date(9999, 12, 31), reason="merged", today=TODAY),
+    ],
+    ids=["joins-in-9999", "joins-past-the-horizon", "departs-in-9999", "closes-in-9999"],
+)
+def test_no_date_lies_more_than_a_year_ahead(command: AgencyCommand) -> None:
+    with pytest.raises(InvalidDate, match="more than a year ahead"):
+        decide(with_manager(), command)
+
+
+def test_a_hire_may_be_recorded_up_to_a_year_ahead() -> None:
+    events = decided(with_manager(), _join(TODAY + HORIZON))
+    assert [e.event_type() for e in events] == ["StaffJoined"]
+
+
+def test_no_staff_member_joined_before_1900() -> None:
+    with pytest.raises(InvalidDate, match="1900-01-01"):
+        decide(with_manager(), _join(date(1, 1, 1)))

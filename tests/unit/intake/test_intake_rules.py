@@ -33,6 +33,7 @@ from services.intake.domain.events import (
     StrengthKind,
 )
 from services.intake.domain.model import (
+    MAX_LIST_ITEMS,
     AssessCase,
     AssignCase,
     CaseloadViolation,
@@ -98,6 +99,7 @@ def consent(
         purposes=purposes,
         valid_from=TODAY,
         valid_until=until,
+        agencies_in_directory=agencies,
         today=TODAY,
     )
 
@@ -374,10 +376,21 @@ def test_r4_a_consent_that_already_expired_is_not_recorded() -> None:
         purposes=(ConsentPurpose.CASE_MANAGEMENT,),
         valid_from=TODAY - timedelta(days=30),
         valid_until=TODAY - timedelta(days=1),
+        agencies_in_directory=(AGENCY,),
         today=TODAY,
     )
     with pytest.raises(ConsentViolation, match="expired"):
         decide(given(OPEN, REGISTER), stale)
+
+
+def test_r4_a_consent_naming_an_agency_the_directory_does_not_know_is_refused_naming_it() -> None:
+    naming_a_stranger = consent(agencies=(AGENCY, "ag-nowhere", "ag-nowhere-2")).model_copy(
+        update={"agencies_in_directory": (AGENCY,)}
+    )
+    with pytest.raises(ConsentViolation, match="'ag-nowhere', 'ag-nowhere-2'") as refused:
+        decide(given(OPEN, REGISTER), naming_a_stranger)
+    assert refused.value.rule == "R4"
+    assert "directory" in refused.value.reason
 
 
 def test_r4_withdrawing_consent_mid_case_stops_assessment_and_assignment() -> None:
@@ -497,6 +510,42 @@ def test_assessment_needs_each_domain_once_and_a_crisis_names_its_risk() -> None
     )
     state, _ = run(given(OPEN, REGISTER, CONSENT, SCREEN_IN), crisis)
     assert state.crisis
+
+
+@pytest.mark.parametrize(
+    ("command", "field", "items"),
+    [
+        (ScreenIn, "presenting_problems", [NeedDomain.HOUSING] * 51),
+        (ScreenIn, "presenting_problems", [NeedDomain.HOUSING, NeedDomain.HOUSING]),
+        (AssessCase, "strengths", [StrengthKind.COPING] * 51),
+        (AssessCase, "strengths", [StrengthKind.COPING, StrengthKind.COPING]),
+        (AssessCase, "needs", [{"domain": "housing", "severity": "low"}] * 51),
+        (AssessCase, "risks", [{"kind": "homelessness", "level": "low"}] * 51),
+    ],
+    ids=[
+        "problems-51",
+        "problems-twice",
+        "strengths-51",
+        "strengths-twice",
+        "needs-51",
+        "risks-51",
+    ],
+)
+def test_screening_and_assessment_lists_are_bounded_and_name_each_item_once(
+    command: type[ScreenIn] | type[AssessCase], field: str, items: list[object]
+) -> None:
+    valid = (
+        SCREEN_IN.model_dump()
+        if command is ScreenIn
+        else {**ASSESS.model_dump(), "risks": [], "crisis": False}
+    )
+    with pytest.raises(ValidationError) as refused:
+        command.model_validate({**valid, field: items})
+    errors = [(e["type"], e["loc"], e["msg"]) for e in refused.value.errors()]
+    if len(items) > MAX_LIST_ITEMS:
+        assert errors[0][:2] == ("too_long", (field,)), errors
+    else:
+        assert any("once" in msg for _, _, msg in errors), errors
 
 
 # --- R12 caseloads --------------------------------------------------------------------------

@@ -152,3 +152,64 @@ def test_invalid_personal_details_are_refused_by_field(
         PersonalDetails.model_validate(_details(**changes))
     locations = [error["loc"] for error in refused.value.errors()]
     assert locations == [(field,)] if field else [()]
+
+
+# Built from code points, not typed, so that the source stays plain ASCII.
+FULL_WIDTH = {ord(c): ord(c) + 0xFEE0 for c in "0123456789-"}
+FULL_WIDTH_DIGITS = {ord(c): ord(c) + 0xFEE0 for c in "0123456789"}
+ARABIC_INDIC = {ord(str(d)): 0x0660 + d for d in range(10)}
+EXTENDED_ARABIC_INDIC = {ord(str(d)): 0x06F0 + d for d in range(10)}
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        WORKED_EXAMPLE.translate(FULL_WIDTH),
+        WORKED_EXAMPLE.translate(ARABIC_INDIC),
+        WORKED_EXAMPLE.translate(EXTENDED_ARABIC_INDIC),
+        WORKED_EXAMPLE.replace("-", "\u2010"),
+        WORKED_EXAMPLE.replace("-", "\u2212"),
+        WORKED_EXAMPLE.replace("-", "").translate(FULL_WIDTH),
+    ],
+)
+def test_digits_and_dashes_of_other_scripts_and_widths_read_as_the_ascii_number(
+    typed: str,
+) -> None:
+    number = parse_resident_number(typed)
+    assert number.formatted == WORKED_EXAMPLE
+    assert number.masked == "900101-1******"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "710909-1234567".translate(FULL_WIDTH_DIGITS),
+        "710909-1234567".translate(ARABIC_INDIC),
+        "900101-\u00b9234568",
+        "900101-x234568",
+        "900101-\x00234568",
+        "\ud800" * 14,
+    ],
+)
+def test_any_text_is_either_a_number_or_an_invalid_resident_number_that_never_repeats_it(
+    typed: str,
+) -> None:
+    try:
+        parse_resident_number(typed)
+    except InvalidResidentNumber as refused:
+        assert typed not in str(refused) and typed[:6] not in str(refused)
+        assert refused.__cause__ is None and refused.__context__ is None
+
+
+def test_number_phone_and_birth_date_are_kept_in_ascii_digits_whatever_digits_are_typed() -> None:
+    details = PersonalDetails.model_validate(
+        _details(
+            resident_number=WORKED_EXAMPLE.translate(FULL_WIDTH),
+            phone="010-1234-5678".translate(FULL_WIDTH),
+            birth_date="1990-01-01".translate(ARABIC_INDIC),
+        )
+    )
+    assert details.resident_number == WORKED_EXAMPLE
+    assert details.masked_resident_number == "900101-1******"
+    assert details.phone == "010-1234-5678"
+    assert details.birth_date == date(1990, 1, 1)

@@ -1,0 +1,221 @@
+"""The running directory app the directory's integration tests share, and their helpers.
+
+One directory app per test module, in a schema of its own and on topics of its own, so that
+the read model sees exactly that module's events; every test uses agencies of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from services.directory.bootstrap import Topics, build
+from services.directory.domain import events as directory_events
+from shared.auth import issue_token
+from shared.envelope import (
+    Actor,
+    DomainEvent,
+    Envelope,
+    EventMetadata,
+    EventRegistry,
+    Role,
+)
+from shared.relay import Relay, idempotent_producer
+from shared.settings import Settings, load_settings
+from shared.store import EventStore
+from tests.integration.kafka_reading import fresh_topics
+
+WAIT_SECONDS = 15.0
+T = TypeVar("T")
+
+# The directory reads intake's assignments by type name and attribute. These stand-ins carry
+# the fields the intake contract fixes, in a registry of this module's own.
+events = EventRegistry()
+for _cls in (
+    directory_events.AgencyRegistered,
+    directory_events.DepartmentAdded,
+    directory_events.ServiceOffered,
+    directory_events.ServiceWithdrawn,
+    directory_events.CapacityChanged,
+    directory_events.AgencyClosed,
+    directory_events.StaffJoined,
+    directory_events.CaseloadLimitChanged,
+    directory_events.StaffDeparted,
+):
+    events.register(_cls)
+
+
+@events.register
+class CaseAssigned(DomainEvent):
+    """Test stand-in for intake's assignment of a case to a case manager."""
+
+    service = "intake"
+    staff_id: str
+    agency_id: str
+    override: bool = False
+
+
+@events.register
+class CaseReassigned(DomainEvent):
+    """Test stand-in for intake's move of a case to another case manager."""
+
+    service = "intake"
+    from_staff_id: str
+    to_staff_id: str
+
+
+@events.register
+class CaseScreenedIn(DomainEvent):
+    """Test stand-in for an intake event the directory has no use for."""
+
+    service = "intake"
+    chronic: bool = True
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The running directory app and what the tests need around it."""
+
+    http: httpx.AsyncClient
+    settings: Settings
+    schema: str
+    topics: Topics
+    intake: EventStore
+    intake_relay: Relay
+
+    def auth(
+        self, role: Role, agency_id: str = "network", staff_id: str = "admin-1"
+    ) -> dict[str, str]:
+        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+    def network_admin(self) -> dict[str, str]:
+        return self.auth(Role.NETWORK_ADMIN)
+
+    async def events_of(self, pool: asyncpg.Pool, agency_id: str) -> int:
+        count: int = await pool.fetchval(
+            f'SELECT count(*) FROM "{self.schema}".events WHERE case_id = $1', agency_id
+        )
+        return count
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+async def directory(
+    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[Directory]:
+    suffix = uuid.uuid4().hex[:10]
+    topics = Topics(
+        directory=f"caseline.test-directory-{suffix}.v1",
+        intake=f"caseline.test-intake-{suffix}.v1",
+    )
+    schema = f"t_directory_{suffix}"
+    settings = load_settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        db_schema=schema,
+        relay_poll_seconds=0.05,
+    )
+    intake = EventStore(pg_pool, "intake", schema=f"t_intake_{suffix}", events=events)
+    await intake.migrate()
+    producer = idempotent_producer(kafka_bootstrap)
+    await producer.start()
+    app = build(settings, topics=topics, events=events)
+    async with fresh_topics(kafka_bootstrap, topics.directory, topics.intake):
+        try:
+            async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+                transport = httpx.ASGITransport(app=manager.app)
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://directory"
+                ) as http:
+                    yield Directory(
+                        http,
+                        settings,
+                        schema,
+                        topics,
+                        intake,
+                        Relay(intake, producer, topic=topics.intake),
+                    )
+        finally:
+            await producer.stop()
+            for name in (schema, intake.schema):
+                await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
+    """Poll `probe` until `holds` (the read model is eventually consistent), or fail."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        value = await probe()
+        if holds(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+async def get_json(d: Directory, url: str, **params: Any) -> Any:
+    answer = await d.http.get(url, params=params, headers=d.auth(Role.CASE_MANAGER, "ag-any"))
+    assert answer.status_code in (200, 404), answer.text
+    return answer.json() if answer.status_code == 200 else None
+
+
+async def register(d: Directory, name: str = "Seoul Welfare", region: str = "Seoul") -> str:
+    agency = unique("ag")
+    answer = await d.http.post(
+        "/agencies",
+        json={"agency_id": agency, "name": name, "region": region},
+        headers=d.network_admin(),
+    )
+    assert answer.status_code == 201, answer.text
+    return agency
+
+
+async def post(d: Directory, url: str, body: dict[str, Any], expect: int = 201) -> dict[str, Any]:
+    answer = await d.http.post(url, json=body, headers=d.network_admin())
+    assert answer.status_code == expect, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def add_manager(d: Directory, agency: str, staff: str, limit: int) -> None:
+    await post(
+        d,
+        f"/agencies/{agency}/staff",
+        {
+            "staff_id": staff,
+            "name": staff.title(),
+            "role": "case_manager",
+            "caseload_limit": limit,
+            "joined_on": "2025-01-06",
+        },
+    )
+
+
+async def assign(d: Directory, agency: str, *assignments: DomainEvent, case_id: str) -> None:
+    """Record intake events for one case in an intake event store and relay them to Kafka."""
+    actor = Actor(staff_id="sup-1", role=Role.SUPERVISOR)
+    version = await d.intake.stream_version(case_id)
+    await d.intake.append(
+        case_id,
+        version,
+        [
+            Envelope(
+                metadata=EventMetadata(case_id=case_id, agency_id=agency, actor=actor), payload=p
+            )
+            for p in assignments
+        ],
+    )
+    await d.intake_relay.drain()
