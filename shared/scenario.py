@@ -279,14 +279,23 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
     for service in services:
         report.step(f"      {service['need_domain']:<18} {service['agency_id']}")
 
-    async def roster() -> int:
-        board = await _ok(
-            net.intake.get(f"/agencies/{agencies['mapo']['id']}/caseloads", headers=viewer)
-        )
-        return len(board["staff"])
+    async def rosters() -> dict[str, int]:
+        # Every agency, not just Mapo: a consent may name only agencies intake knows, and
+        # each agency's events reach intake on a partition of their own.
+        known = {}
+        for key, agency in agencies.items():
+            member = net.token(
+                Role.CASE_MANAGER, agency["id"], next(iter(agency["staff"].values()))
+            )
+            board = await _ok(net.intake.get(f"/agencies/{agency['id']}/caseloads", headers=member))
+            known[key] = len(board["staff"])
+        return known
 
-    held, _ = await _eventually(roster, lambda n: n == 3)
-    report.check(held, "intake's roster learned the Mapo staff from caseline.directory.v1")
+    everyone = {key: len(agency["staff"]) + 1 for key, agency in agencies.items()}
+    held, _ = await _eventually(rosters, lambda known: known == everyone)
+    report.check(
+        held, "intake's roster learned the staff of the three agencies from caseline.directory.v1"
+    )
     return agencies
 
 

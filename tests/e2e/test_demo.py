@@ -26,7 +26,7 @@ def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
     # The network part: real `caseline serve` processes, driven over HTTP.
     for claim in (
         "4 services with room",
-        "intake's roster learned the Mapo staff from caseline.directory.v1",
+        "intake's roster learned the staff of the three agencies from caseline.directory.v1",
         "R1: assessing before registration and screening is refused",
         "a possible duplicate client is flagged",
         "R2: a single simple need is screened out",

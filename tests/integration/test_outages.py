@@ -171,3 +171,31 @@ async def test_liveness_answers_while_the_database_is_away(notes: NotesService) 
     assert ready.status_code == 503
     assert any("database" in p for p in ready.json()["problems"])
     await until_recovered(notes.http)
+
+
+async def test_after_a_database_restart_one_relay_publishes_and_the_other_stands_by(
+    notes: NotesService,
+) -> None:
+    # A second process of the same service: same schema, same outbox, same topic.
+    second_app = create_service_app(notes_service(notes.topic), notes.settings)
+    async with (
+        LifespanManager(second_app, startup_timeout=60, shutdown_timeout=30) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://notes-2"
+        ) as second,
+    ):
+        await until_recovered(second)
+        await notes.stack.kill_postgres()
+        await asyncio.sleep(1.0)
+        await notes.stack.start_postgres()
+        load = notes.load()
+        async with load.running():
+            await asyncio.sleep(1.0)
+        details = []
+        for http in (notes.http, second):
+            report = await until_recovered(http)
+            [relay] = [t for name, t in report["tasks"].items() if name.startswith("relay:")]
+            details.append(relay["detail"])
+    # The leadership lock was taken again on a new session, by one of them only.
+    assert sorted(details) == ["publishing", "standby: another relay publishes this outbox"]
+    await assert_nothing_lost_and_applied_once(notes, load)
