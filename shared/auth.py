@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.envelope import Actor, Role
 from shared.errors import AuthError, Forbidden
-from shared.settings import Settings
+from shared.settings import MAX_TOKEN_TTL_SECONDS, Settings
 
 ISSUER = "caseline"
 ALGORITHM = "HS256"
@@ -60,6 +60,8 @@ def issue_token(
     ttl = settings.token_ttl_seconds if ttl_seconds is None else ttl_seconds
     if ttl <= 0:
         raise ValueError(f"token lifetime must be positive, got {ttl} seconds")
+    if ttl > MAX_TOKEN_TTL_SECONDS:
+        raise ValueError(f"token lifetime is capped at {MAX_TOKEN_TTL_SECONDS} seconds, not {ttl}")
     start = issued_at or datetime.now(UTC)
     claims = {
         "iss": ISSUER,
@@ -75,6 +77,10 @@ def issue_token(
 def verify_token(settings: Settings, token: str) -> Principal:
     """Check a token's signature, issuer and lifetime; return whom it speaks for."""
     claims = _decode(settings, token)
+    lifetime = claims["exp"] - claims["iat"]
+    if not isinstance(lifetime, int | float) or lifetime > MAX_TOKEN_TTL_SECONDS:
+        # Signed by us but minted to live longer than any token may: refuse it anyway.
+        raise AuthError(f"token lifetime exceeds the {MAX_TOKEN_TTL_SECONDS} s cap")
     for name in _CASELINE_CLAIMS:
         if name not in claims:
             raise AuthError(f"token is missing the {name!r} claim")

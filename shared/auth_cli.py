@@ -24,12 +24,17 @@ def token(
     # JWT and settings are imported here so that `caseline --help` and other commands
     # do not pay for them.
     from shared.auth import issue_token
+    from shared.errors import InsecureConfiguration
     from shared.settings import load_settings
 
+    settings = load_settings()
     try:
-        signed = issue_token(
-            load_settings(), agency_id=agency, staff_id=staff, role=role, ttl_seconds=ttl
-        )
+        settings.require_own_secrets("caseline token")
+    except InsecureConfiguration as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from e
+    try:
+        signed = issue_token(settings, agency_id=agency, staff_id=staff, role=role, ttl_seconds=ttl)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     typer.echo(signed)

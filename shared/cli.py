@@ -79,6 +79,7 @@ def serve(
     import uvicorn
 
     from shared.envelope import SERVICES
+    from shared.errors import InsecureConfiguration
     from shared.settings import load_settings
 
     if service not in (*SERVICES, "projections"):
@@ -89,8 +90,13 @@ def serve(
         typer.echo(f"caseline serve: the {service} service is not built yet", err=True)
         raise typer.Exit(1) from e
     settings = load_settings(service=service)
+    try:
+        built = bootstrap.build(settings)
+    except InsecureConfiguration as e:
+        typer.echo(f"caseline serve: {e}", err=True)
+        raise typer.Exit(2) from e
     # log_config=None: uvicorn keeps the logging that the service's lifespan configures.
-    uvicorn.run(bootstrap.build(settings), host=host, port=port, log_config=None)
+    uvicorn.run(built, host=host, port=port, log_config=None)
 
 
 @app.command("relay")

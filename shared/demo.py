@@ -24,7 +24,7 @@ from shared.errors import ConcurrencyError, InfrastructureUnavailable
 from shared.infra.topics import ensure_topics
 from shared.relay import Relay, idempotent_producer
 from shared.scenario import ScenarioError, run_network_scenario
-from shared.settings import load_settings
+from shared.settings import load_settings, secrets_of_a_run
 from shared.store import EventStore, create_pool, redact_dsn
 
 CONSUMER = "demo.caseload-board"
@@ -204,6 +204,16 @@ async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
             report.check(chain.ok, f"{case_id}: {chain.events_checked} event(s), chain verifies")
 
         settings = load_settings(database_url=database_url, kafka_bootstrap_servers=bootstrap)
+        if settings.insecure_settings():
+            # The demo's services sign and seal with secrets of this run, never the public ones.
+            secrets = secrets_of_a_run()
+            settings = load_settings(
+                database_url=database_url,
+                kafka_bootstrap_servers=bootstrap,
+                token_secret=secrets["CASELINE_TOKEN_SECRET"],
+                pii_kek=secrets["CASELINE_PII_KEK"],
+                pii_index_key=secrets["CASELINE_PII_INDEX_KEY"],
+            )
         try:
             await run_network_scenario(settings, pool, report, Path(settings.local_dir) / "logs")
         except (ScenarioError, InfrastructureUnavailable) as e:

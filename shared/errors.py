@@ -38,6 +38,10 @@ class InfrastructureUnavailable(CaselineError):
     """Kafka or PostgreSQL could not be reached or started."""
 
 
+class InsecureConfiguration(CaselineError):
+    """A process would run on public development secrets outside development mode."""
+
+
 class AuthError(CaselineError):
     """A bearer token is missing, malformed, expired or not signed by this network."""
 

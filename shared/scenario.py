@@ -531,6 +531,9 @@ async def run_network_scenario(
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "CASELINE_LOG_FORMAT": "json",
         "CASELINE_RELAY_POLL_SECONDS": "0.1",
+        "CASELINE_TOKEN_SECRET": settings.token_secret.get_secret_value(),
+        "CASELINE_PII_KEK": settings.pii_kek.get_secret_value(),
+        "CASELINE_PII_INDEX_KEY": settings.pii_index_key.get_secret_value(),
     }
     services: list[ServiceProcess] = []
     net: Network | None = None

@@ -32,6 +32,7 @@ from shared.consumer import (
 )
 from shared.envelope import EventRegistry, registry
 from shared.errors import ConcurrencyError, InfrastructureUnavailable, NotFound, RuleViolation
+from shared.guards import RequestGuard
 from shared.logging import configure_logging, get_logger
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings
@@ -298,7 +299,18 @@ HEALTH_QUERY_SECONDS = 1.0
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
-    """The FastAPI app of a service: its routers, error mapping, health, and the lifespan."""
+    """The FastAPI app of a service: its routers, error mapping, health, and the lifespan.
+
+    Refuses (`InsecureConfiguration`) to build a service on the public development secrets
+    unless `settings.development` is set.
+    """
+    settings.require_own_secrets(f"the {spec.name} service")
+    if settings.insecure_settings():
+        log.warning(
+            "service.insecure_development_secrets",
+            service=spec.name,
+            problems=settings.insecure_settings(),
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -309,6 +321,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
 
     app = FastAPI(title=f"caseline {spec.name}", lifespan=lifespan)
     app.state.settings = settings
+    # Before any body is read: the sender is authenticated and the body within the limit.
+    app.add_middleware(RequestGuard, settings=settings)
     install_error_handlers(app, settings)
     for router in spec.routers:
         app.include_router(router)

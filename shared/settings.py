@@ -10,10 +10,17 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.errors import InsecureConfiguration
+
 DEFAULT_KAFKA = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL = "postgresql://caseline:caseline@127.0.0.1:5432/caseline"
 
-# Development keys only (32 bytes each, base64): every deployment sets its own.
+# Development secrets only, public in this file: a service refuses to start on them unless
+# CASELINE_DEVELOPMENT says it is a developer's machine (`Settings.insecure_settings`).
+DEVELOPMENT_TOKEN_SECRET = "caseline-local-development-secret-change-me"
+MIN_TOKEN_SECRET_LENGTH = 32
+MAX_TOKEN_TTL_SECONDS = 12 * 3600
+"""No token lives longer than a working day: a leaked or a departed person's token expires."""
 DEVELOPMENT_PII_KEK = base64.b64encode(b"caseline-dev-pii-kek-change-me!!").decode()
 DEVELOPMENT_PII_INDEX_KEY = base64.b64encode(b"caseline-dev-pii-index-change-me").decode()
 PII_KEY_BYTES = 32
@@ -40,8 +47,12 @@ class Settings(BaseSettings):
     db_schema: str | None = None
     """The service's PostgreSQL schema; its name when unset (tests give each run its own)."""
     db_pool_size: int = 10
-    token_secret: SecretStr = SecretStr("caseline-local-development-secret-change-me")
-    token_ttl_seconds: int = 8 * 3600
+    development: bool = False
+    """A developer's machine: the public development secrets are accepted (with a warning)."""
+    token_secret: SecretStr = SecretStr(DEVELOPMENT_TOKEN_SECRET)
+    token_ttl_seconds: int = Field(default=8 * 3600, gt=0, le=MAX_TOKEN_TTL_SECONDS)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Request bodies above this are refused with 413 before they are read."""
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     local_dir: Path = Path(".local")
@@ -72,7 +83,46 @@ class Settings(BaseSettings):
             raise ValueError(f"must decode to {PII_KEY_BYTES} bytes, not {len(raw)}")
         return value
 
+    def insecure_settings(self) -> list[str]:
+        """The secrets still on their public development values (or too weak), by variable."""
+        found = []
+        secret = self.token_secret.get_secret_value()
+        if secret == DEVELOPMENT_TOKEN_SECRET:
+            found.append("CASELINE_TOKEN_SECRET is the public development secret")
+        elif len(secret) < MIN_TOKEN_SECRET_LENGTH:
+            found.append(
+                f"CASELINE_TOKEN_SECRET is shorter than {MIN_TOKEN_SECRET_LENGTH} characters"
+            )
+        if self.pii_kek.get_secret_value() == DEVELOPMENT_PII_KEK:
+            found.append("CASELINE_PII_KEK is the public development key")
+        if self.pii_index_key.get_secret_value() == DEVELOPMENT_PII_INDEX_KEY:
+            found.append("CASELINE_PII_INDEX_KEY is the public development key")
+        return found
+
+    def require_own_secrets(self, what: str) -> None:
+        """Refuse (`InsecureConfiguration`) to run `what` on public secrets outside development."""
+        found = self.insecure_settings()
+        if found and not self.development:
+            raise InsecureConfiguration(
+                f"{what} refuses to start: "
+                + "; ".join(found)
+                + ". Set your own (a token secret of 32+ random characters; each PII key the "
+                "base64 of 32 random bytes, `openssl rand -base64 32`), or set "
+                "CASELINE_DEVELOPMENT=true on a developer's machine."
+            )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once; overrides win (used by tests and the demo)."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def secrets_of_a_run() -> dict[str, str]:
+    """Fresh random secrets as environment variables, for a demo or a test run of its own."""
+    import secrets
+
+    return {
+        "CASELINE_TOKEN_SECRET": secrets.token_urlsafe(48),
+        "CASELINE_PII_KEK": base64.b64encode(secrets.token_bytes(PII_KEY_BYTES)).decode(),
+        "CASELINE_PII_INDEX_KEY": base64.b64encode(secrets.token_bytes(PII_KEY_BYTES)).decode(),
+    }

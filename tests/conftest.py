@@ -8,10 +8,18 @@ When none of these works the test run fails with what was tried: it never skips.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
+
+from shared.settings import secrets_of_a_run
+
+# Services refuse the public development secrets: every app the tests build, and every
+# `caseline serve` they start, signs and seals with secrets of this test run.
+for _name, _value in secrets_of_a_run().items():
+    os.environ.setdefault(_name, _value)
 
 
 def _fail(what: str, tried: list[str]) -> NoReturn:

@@ -109,3 +109,64 @@ async def test_a_refused_body_is_never_echoed_in_the_422(
     assert answer.status_code == 422
     assert "710909" not in answer.text and len(answer.content) < 1000
     assert answer.json()["detail"][0]["loc"] == ["body", "note"]
+
+
+class CountingBody:
+    """A request body streamed in 64 kB chunks, counting how many the service pulled."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunk = b"x" * 65536
+        sent = 0
+        while sent < self.total:
+            self.pulled += 1
+            sent += len(chunk)
+            yield chunk
+
+
+async def test_a_huge_body_without_a_token_is_refused_401_before_it_is_read(
+    client: tuple[httpx.AsyncClient, Settings],
+) -> None:
+    http, _ = client
+    body = CountingBody(150 * 1024 * 1024)
+    answer = await http.post(
+        "/cases/case-big/notes",
+        content=body,
+        headers={"Content-Length": str(body.total), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert body.pulled <= 1  # nothing of the 150 MB was read
+    forged = await http.post(
+        "/cases/case-big/notes",
+        content=CountingBody(1024 * 1024),
+        headers={"Authorization": "Bearer not-a-token"},
+    )
+    assert forged.status_code == 401
+
+
+async def test_a_body_over_the_limit_is_refused_413_with_or_without_a_declared_length(
+    client: tuple[httpx.AsyncClient, Settings], pg_pool: asyncpg.Pool, schema_name: str
+) -> None:
+    http, settings = client
+    limit = settings.max_body_bytes
+    declared = CountingBody(limit + 1)
+    answer = await http.post(
+        "/cases/case-413/notes",
+        content=declared,
+        headers={**_auth(settings), "Content-Length": str(declared.total)},
+    )
+    assert answer.status_code == 413 and declared.pulled <= 1
+    chunked = CountingBody(4 * limit)  # no Content-Length: read only up to the limit
+    answer = await http.post("/cases/case-413/notes", content=chunked, headers=_auth(settings))
+    assert answer.status_code == 413
+    assert chunked.pulled <= limit // 65536 + 2
+    count = await pg_pool.fetchval(f'SELECT count(*) FROM "{schema_name}".events')
+    assert count == 0
+    small = await http.post(
+        "/cases/case-413/notes", json={"note": "within the limit"}, headers=_auth(settings)
+    )
+    assert small.status_code == 201
