@@ -31,7 +31,7 @@ from shared.errors import RuleViolation
 from shared.vocabulary import NeedDomain, ResourceKind
 
 R12 = "R12"
-"""Limited resources and caseload overload (DOMAIN.md): capacity, waiting lists, limits."""
+"""Limited resources and caseload overload (docs/domain.md): capacity, waiting lists, limits."""
 
 HORIZON = timedelta(days=366)
 """How far ahead a joining, departure or closure may be recorded: a year (a leap day included).

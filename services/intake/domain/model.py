@@ -1,4 +1,4 @@
-"""Intake's rules: commands, the case state, `decide` and `evolve` (stages 1 and 2, DOMAIN.md).
+"""Intake's rules: commands, the case state, `decide` and `evolve` (stages 1 and 2, docs/domain.md).
 
 Pure: no I/O. What the rules need to know from outside the case (the clients with the same
 name and birth date, a case manager's roster entry and caseload, today's date) arrives in

@@ -5,7 +5,7 @@ seventh (S) gives the century (1, 2, 5, 6: 1900s; 3, 4, 7, 8: 2000s; 9, 0: 1800s
 last digit is a check digit over the first twelve. Digits of other scripts and widths
 (full-width, Arabic-Indic) and other dashes read as their ASCII forms. Nothing here
 keeps or logs a number, and no error message repeats one: the number is personal data
-(DOMAIN.md R11).
+(docs/domain.md R11).
 """
 
 from __future__ import annotations
