@@ -194,9 +194,12 @@ class Relay:
             # on it then fails and ends this session.
             leader.add_termination_listener(self._on_lost)
             # A session lock: held while this connection lives, released if the process dies.
+            standing_by = False
             while not await leader.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock_key):
-                self._report("standby: another relay publishes this outbox")
-                log.info("relay.standby", topic=self.topic, reason="another relay is publishing")
+                if not standing_by:
+                    standing_by = True
+                    self._report("standby: another relay publishes this outbox")
+                    log.info("relay.standby", topic=self.topic, reason="another relay publishes")
                 if await _wait(stop, 2.0):
                     return
             await leader.add_listener(self.store.notify_channel, self._on_notify)
