@@ -51,10 +51,10 @@ from faststream.middlewares import AckPolicy
 from shared.codec import EXT_CORRELATION, ReceivedEvent, from_kafka
 from shared.envelope import EventRegistry
 from shared.errors import CaselineError, ConcurrencyError, InfrastructureUnavailable
-from shared.infra.topics import DLQ_TOPIC
 from shared.logging import event_context, get_logger
 from shared.store import quote_schema
 from shared.supervisor import Backoff, TaskControl, is_outage
+from shared.topics import DLQ_TOPIC
 
 log = get_logger("caseline.consumer")
 

@@ -25,9 +25,9 @@ from aiokafka.errors import KafkaError
 
 from shared.codec import to_kafka
 from shared.errors import InfrastructureUnavailable
-from shared.infra.topics import topic_for
 from shared.store import EventStore
 from shared.supervisor import Supervisor, TaskControl
+from shared.topics import topic_for
 
 log = structlog.get_logger("caseline.relay")
 

@@ -1,6 +1,6 @@
 """Session fixtures that pick the real infrastructure every integration test runs against.
 
-`shared.infra.provide` picks, for Kafka and PostgreSQL each: the environment variable, else
+`caseline.infra.provide` picks, for Kafka and PostgreSQL each: the environment variable, else
 testcontainers when a Docker engine answers, else the local runners of `caseline up`.
 When none of these works the test run fails with what was tried: it never skips.
 """
@@ -35,7 +35,7 @@ def _fail(what: str, tried: list[str]) -> NoReturn:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap servers of a Kafka broker that answers, with the caseline topics created."""
-    from shared.infra.provide import provide_kafka
+    from caseline.infra.provide import provide_kafka
 
     tried: list[str] = []
     with contextlib.ExitStack() as cleanup:
@@ -48,7 +48,7 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """An asyncpg DSN of a PostgreSQL database that answers, for a superuser-capable role."""
-    from shared.infra.provide import provide_database
+    from caseline.infra.provide import provide_database
 
     tried: list[str] = []
     with contextlib.ExitStack() as cleanup:

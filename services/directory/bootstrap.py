@@ -12,9 +12,9 @@ import services.intake.domain.events  # noqa: F401
 from services.directory.adapters.read_model import DirectoryReadModel
 from services.directory.entrypoints.http import directory_router
 from shared.envelope import EventRegistry, registry
-from shared.infra.topics import topic_for
 from shared.service import ConsumerSpec, ServiceSpec, create_service_app
 from shared.settings import Settings
+from shared.topics import topic_for
 
 SERVICE = "directory"
 

@@ -16,9 +16,9 @@ from services.intake.domain.model import PossibleDuplicateClient
 from services.intake.entrypoints.http import intake_router
 from services.intake.vault.store import PiiVault, UnknownClient
 from shared.envelope import EventRegistry, registry
-from shared.infra.topics import topic_for
 from shared.service import ConsumerSpec, ServiceSpec, create_service_app
 from shared.settings import Settings
+from shared.topics import topic_for
 
 SERVICE = "intake"
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.infra import local
-from shared.infra.local import LocalLayout, LocalStackError
-from shared.processes import free_port
+from caseline.infra import local
+from caseline.infra.local import LocalLayout, LocalStackError
+from caseline.processes import free_port
 
 
 def _echo(message: str) -> None:

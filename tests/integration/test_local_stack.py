@@ -9,8 +9,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.infra import local
-from shared.infra.topics import ALL_TOPICS, DLQ_TOPIC, topic_for
+from caseline.infra import local
+from shared.topics import ALL_TOPICS, DLQ_TOPIC, topic_for
 
 pytestmark = pytest.mark.infra
 

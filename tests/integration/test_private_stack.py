@@ -14,8 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.infra import local
-from shared.infra.local import LocalLayout
+from caseline.infra import local
+from caseline.infra.local import LocalLayout
 from tests.integration.private_stack import PrivateStack
 
 pytestmark = pytest.mark.infra

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from caseline.cli import app as cli_app
 from shared.auth import (
     Authenticated,
     Principal,
@@ -22,7 +23,6 @@ from shared.auth import (
     require_roles,
     verify_token,
 )
-from shared.cli import app as cli_app
 from shared.envelope import Actor, Role
 from shared.errors import AuthError, Forbidden
 from shared.settings import Settings, load_settings

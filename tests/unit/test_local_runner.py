@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.infra import local
-from shared.infra.local import (
+from caseline.infra import local
+from caseline.infra.local import (
     ComponentStatus,
     LocalLayout,
     LocalStackError,
@@ -20,7 +20,7 @@ from shared.infra.local import (
     pick_pg_bin_dir,
     render_server_properties,
 )
-from shared.infra.topics import ALL_TOPICS, DLQ_TOPIC, topic_for
+from shared.topics import ALL_TOPICS, DLQ_TOPIC, topic_for
 
 TEMPLATE = (local.DEPLOY_DIR / "server.properties").read_text()
 

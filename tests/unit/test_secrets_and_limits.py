@@ -8,8 +8,8 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
+from caseline.cli import app as cli_app
 from shared.auth import ALGORITHM, ISSUER, issue_token, verify_token
-from shared.cli import app as cli_app
 from shared.envelope import Role
 from shared.errors import AuthError, InsecureConfiguration
 from shared.service import ServiceSpec, create_service_app

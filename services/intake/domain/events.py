@@ -1,4 +1,4 @@
-"""Events the intake service records (stages 1 and 2, docs/domain.md), published on caseline.intake.v1.
+"""Events the intake service records (stages 1 and 2, docs/domain.md), on caseline.intake.v1.
 
 No event carries personal data: a client appears only as a pseudonymous `client_id`, and the
 name, birth date, resident number, phone, address, language and cultural needs stay in the

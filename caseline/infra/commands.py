@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import typer
 
-# shared.infra.local (and aiokafka, asyncpg behind it) is imported inside each command,
+# caseline.infra.local (and aiokafka, asyncpg behind it) is imported inside each command,
 # so `caseline --help` and unrelated commands stay fast.
 
 
 def up() -> None:
     """Start a local Kafka broker and PostgreSQL (no Docker) unless they already answer."""
-    from shared.infra.local import LocalStackError
-    from shared.infra.local import up as start_stack
+    from caseline.infra.local import LocalStackError
+    from caseline.infra.local import up as start_stack
 
     try:
         result = start_stack()
@@ -28,8 +28,8 @@ def up() -> None:
 
 def down() -> None:
     """Stop the Kafka broker and PostgreSQL that `caseline up` started (nothing else)."""
-    from shared.infra.local import LocalStackError
-    from shared.infra.local import down as stop_stack
+    from caseline.infra.local import LocalStackError
+    from caseline.infra.local import down as stop_stack
 
     try:
         stopped = stop_stack()
@@ -41,8 +41,8 @@ def down() -> None:
 
 def status() -> None:
     """Say whether Kafka and PostgreSQL answer, who started them, and what to export."""
-    from shared.infra.local import LocalStackError
-    from shared.infra.local import status as stack_status
+    from caseline.infra.local import LocalStackError
+    from caseline.infra.local import status as stack_status
 
     try:
         result = stack_status()

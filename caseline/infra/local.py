@@ -1171,13 +1171,13 @@ def up(
 
 
 async def _topics(bootstrap: str) -> None:
-    from shared.infra.topics import ensure_topics
+    from shared.topics import ensure_topics
 
     await ensure_topics(bootstrap)
 
 
 def _all_topics() -> tuple[str, ...]:
-    from shared.infra.topics import ALL_TOPICS
+    from shared.topics import ALL_TOPICS
 
     return ALL_TOPICS
 

@@ -16,16 +16,16 @@ import asyncpg
 import typer
 from faststream.kafka import KafkaBroker
 
+from caseline.scenario import ScenarioError, run_network_scenario
 from services.intake.domain.events import CaseFound, CaseSource
 from shared.codec import ReceivedEvent, to_kafka
 from shared.consumer import DeadLetterQueue, IdempotentConsumer, subscribe_idempotent
 from shared.envelope import Actor, Envelope, EventMetadata, Role, registry
 from shared.errors import ConcurrencyError, InfrastructureUnavailable
-from shared.infra.topics import ensure_topics
 from shared.relay import Relay, idempotent_producer
-from shared.scenario import ScenarioError, run_network_scenario
 from shared.settings import load_settings, secrets_of_a_run
 from shared.store import EventStore, create_pool, redact_dsn
+from shared.topics import ensure_topics
 
 CONSUMER = "demo.caseload-board"
 BOARD_SCHEMA = "demo"
@@ -253,7 +253,7 @@ def demo_command() -> None:
     """Bring the stack up, walk case events through the kit, print what happened."""
     import contextlib
 
-    from shared.infra.provide import provide_database, provide_kafka
+    from caseline.infra.provide import provide_database, provide_kafka
     from shared.logging import configure_logging
 
     configure_logging(load_settings(service="demo", log_level="WARNING", log_format="console"))

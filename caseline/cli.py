@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from shared.auth_cli import token
-from shared.infra.commands import register as register_infra_commands
+from caseline.infra.commands import register as register_infra_commands
+from caseline.token_command import token
 
 app = typer.Typer(
     help="caseline: event-sourced case management for multi-agency welfare networks.",
@@ -36,7 +36,7 @@ def bench_kit(
     """Event-store append rate (single and batched) and relay throughput, with baselines."""
     import asyncio
 
-    from shared.bench import render, run_kit_benchmark
+    from caseline.bench import render, run_kit_benchmark
     from shared.errors import CaselineError
     from shared.logging import configure_logging
     from shared.settings import load_settings
@@ -62,7 +62,7 @@ def bench_kit(
 @app.command("demo")
 def demo() -> None:
     """Start the stack if needed; run case events through store, relay, Kafka and a consumer."""
-    from shared.demo import demo_command
+    from caseline.demo import demo_command
 
     demo_command()
 

@@ -18,10 +18,10 @@ from typing import Any, Protocol, TypeVar
 import asyncpg
 import httpx
 
+from caseline.processes import ServiceProcess, start_service
 from shared.auth import issue_token
 from shared.envelope import Role
 from shared.errors import CaselineError
-from shared.processes import ServiceProcess, start_service
 from shared.settings import Settings
 from shared.store import EventStore
 

@@ -12,9 +12,9 @@ import contextlib
 import functools
 import os
 
-from shared.infra.local import LocalStackError, database_answers, kafka_answers, run_async
-from shared.infra.local import up as local_up
-from shared.infra.topics import ensure_topics
+from caseline.infra.local import LocalStackError, database_answers, kafka_answers, run_async
+from caseline.infra.local import up as local_up
+from shared.topics import ensure_topics
 
 _CREDENTIAL = "caseline"  # user, password and database name in every path
 

@@ -1,0 +1,1 @@
+"""The layer above the services: the `caseline` command, the demo, benchmarks, local stack."""
