@@ -8,10 +8,10 @@ Connections open in the app's lifespan, never at import.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -114,14 +114,23 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     # addresses, or a megabyte of text. This one keeps only where and why.
     assert isinstance(exc, RequestValidationError)
     return JSONResponse(
-        status_code=422,
-        content={
-            "detail": [
-                {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
-                for error in exc.errors()
-            ]
-        },
+        status_code=422, content={"detail": [_redacted(error) for error in exc.errors()]}
     )
+
+
+def _redacted(error: Mapping[str, Any]) -> dict[str, object]:
+    """One validation error without anything the sender typed: no value, no unknown key."""
+    loc = list(error["loc"])
+    if error["type"] == "extra_forbidden" and loc:
+        # The last step is the unknown field's name, which is the sender's text.
+        loc[-1] = "(unknown field)"
+    message = str(error["msg"])
+    value = error.get("input")
+    if isinstance(value, str | int | float) and str(value) and str(value) in message:
+        # Some messages quote the value (a union's tag, for one): say only what kind of
+        # error it is.
+        message = f"not a valid value ({error['type']})"
+    return {"type": error["type"], "loc": loc, "msg": message}
 
 
 OUTAGE_ERRORS: tuple[type[Exception], ...] = (

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.application import CommandContext, RuleViolation, run_command
 from shared.auth import Principal, require_roles
@@ -24,6 +24,8 @@ CaseManager = Annotated[Principal, Depends(require_roles(Role.CASE_MANAGER))]
 
 
 class AddNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     note: str = Field(min_length=1, max_length=200)
     expected_version: int | None = None
 

@@ -170,3 +170,17 @@ async def test_a_body_over_the_limit_is_refused_413_with_or_without_a_declared_l
         "/cases/case-413/notes", json={"note": "within the limit"}, headers=_auth(settings)
     )
     assert small.status_code == 201
+
+
+async def test_a_422_repeats_neither_an_unknown_field_name_nor_a_value_quoted_in_a_message(
+    client: tuple[httpx.AsyncClient, Settings],
+) -> None:
+    http, settings = client
+    answer = await http.post(
+        "/cases/case-echo/notes",
+        json={"note": "fine", "expected_version": "010-1234-5678", "900101-1234567": "x"},
+        headers=_auth(settings),
+    )
+    assert answer.status_code == 422
+    assert "1234567" not in answer.text and "5678" not in answer.text
+    assert ["body", "(unknown field)"] in [e["loc"] for e in answer.json()["detail"]]
