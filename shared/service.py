@@ -125,12 +125,26 @@ def _redacted(error: Mapping[str, Any]) -> dict[str, object]:
         # The last step is the unknown field's name, which is the sender's text.
         loc[-1] = "(unknown field)"
     message = str(error["msg"])
-    value = error.get("input")
-    if isinstance(value, str | int | float) and str(value) and str(value) in message:
-        # Some messages quote the value (a union's tag, for one): say only what kind of
-        # error it is.
+    if any(text in message for text in _texts(error.get("input"))):
+        # Some messages quote what was sent (a union's tag, for one): say only what kind
+        # of error it is.
         message = f"not a valid value ({error['type']})"
     return {"type": error["type"], "loc": loc, "msg": message}
+
+
+def _texts(value: object, depth: int = 0) -> set[str]:
+    """The texts and numbers inside a refused input, as they could appear in a message."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        text = str(value)
+        return {text} if len(text) >= 2 else set()
+    found: set[str] = set()
+    if depth < 4 and isinstance(value, Mapping):
+        for key, item in value.items():
+            found |= _texts(key, depth + 1) | _texts(item, depth + 1)
+    elif depth < 4 and isinstance(value, list | tuple):
+        for item in value:
+            found |= _texts(item, depth + 1)
+    return found
 
 
 OUTAGE_ERRORS: tuple[type[Exception], ...] = (

@@ -34,6 +34,7 @@ from services.directory.domain.model import (
     RegisterAgency,
     WithdrawService,
 )
+from services.directory.entrypoints.ids import NoPersonalNumber
 from services.directory.entrypoints.text import PlainText, Text
 from shared.application import CommandContext, CommandResult, NotFound
 from shared.auth import Authenticated, Principal, ensure_same_agency, require_roles
@@ -45,10 +46,12 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 """Ids travel in URLs, Kafka keys and `ce_source`: letters, digits and `._:-` only."""
 
 Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN),
+    NoPersonalNumber,
 ]
-AgencyId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
-ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+AgencyId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
+ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
 
 Administrator = Annotated[Principal, Depends(require_roles(Role.NETWORK_ADMIN, Role.AGENCY_ADMIN))]
 NetworkAdministrator = Annotated[Principal, Depends(require_roles(Role.NETWORK_ADMIN))]

@@ -49,6 +49,7 @@ from services.intake.domain.model import (
     consent_allows,
 )
 from services.intake.domain.text import Note
+from services.intake.entrypoints.ids import NoPersonalNumber
 from services.intake.vault.store import PiiVault
 from shared.auth import Principal, require_roles
 from shared.envelope import Role
@@ -59,10 +60,12 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 """Ids travel in URLs, Kafka keys and `ce_source`: letters, digits and `._:-` only."""
 
 Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN),
+    NoPersonalNumber,
 ]
-CaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
-ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+CaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
+ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
 
 CaseWorker = Annotated[Principal, Depends(require_roles(Role.CASE_MANAGER, Role.SUPERVISOR))]
 Reassigner = Annotated[
@@ -506,7 +509,9 @@ def intake_router() -> APIRouter:
         case_id: CaseId,
         principal: CaseReader,
         intake: IntakeDep,
-        agency_id: Annotated[str, Query(min_length=1, max_length=64, pattern=ID_PATTERN)],
+        agency_id: Annotated[
+            str, Query(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber
+        ],
         purpose: ConsentPurpose,
         on: date | None = None,
     ) -> ConsentCheck:

@@ -197,3 +197,41 @@ async def test_a_joining_in_9999_and_a_closure_in_year_one_are_refused_and_write
     )
     assert closing.status_code == 409 and "it was registered on" in closing.text
     assert await d.events_of(pg_pool, agency) == written
+
+
+async def test_an_id_made_of_a_resident_or_phone_number_is_a_422_that_never_repeats_it(
+    directory: Directory,
+) -> None:
+    """Found by the fuzzer: `no agency 9511232497053 in the directory`, and 409s naming it."""
+    agency = await register(directory)
+    admin = directory.network_admin()
+    for number in ("951123-2497053", "9511232497053", "010-1234-5678", "svc-01012345678"):
+        asked = [
+            await directory.http.get(f"/agencies/{number}", headers=admin),
+            await directory.http.post(
+                "/agencies", json={"agency_id": number, "name": "n", "region": "r"}, headers=admin
+            ),
+            await directory.http.post(
+                f"/agencies/{number}/departments",
+                json={"department_id": "d1", "name": "n"},
+                headers=admin,
+            ),
+            await directory.http.post(
+                f"/agencies/{agency}/departments",
+                json={"department_id": number, "name": "n"},
+                headers=admin,
+            ),
+            await directory.http.post(
+                f"/agencies/{agency}/services/{number}/withdraw",
+                json={"reason": "r"},
+                headers=admin,
+            ),
+            await directory.http.put(
+                f"/agencies/{agency}/staff/{number}/caseload-limit",
+                json={"caseload_limit": 2},
+                headers=admin,
+            ),
+        ]
+        for answer in asked:
+            assert answer.status_code == 422, answer.text
+            assert number not in answer.text and number[-7:] not in answer.text

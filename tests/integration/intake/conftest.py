@@ -13,6 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from services.directory.bootstrap import Topics as DirectoryTopics
 from services.directory.bootstrap import build as build_directory
@@ -53,6 +55,8 @@ class Network:
     pool: asyncpg.Pool
     service_pool: asyncpg.Pool
     """A pool like intake's own: its schema on the search path (unqualified tables)."""
+    intake_app: FastAPI
+    directory_app: FastAPI
 
     def auth(self, role: Role, agency_id: str, staff_id: str = "staff-x") -> dict[str, str]:
         token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
@@ -74,10 +78,11 @@ class Network:
         return count
 
 
-@pytest.fixture(scope="package")
-async def network(
+@asynccontextmanager
+async def running_network(
     database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[Network]:
+    """Start a directory and an intake app on topics and schemas of their own; drop them after."""
     suffix = uuid.uuid4().hex[:10]
     topics = Topics(
         intake=f"caseline.test-intake-{suffix}.v1",
@@ -121,12 +126,22 @@ async def network(
                     topics,
                     pg_pool,
                     service_pool,
+                    intake_app,
+                    directory_app,
                 )
         finally:
             if service_pool is not None:
                 await service_pool.close()
             for name in (schema, directory_schema):
                 await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture(scope="package")
+async def network(
+    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[Network]:
+    async with running_network(database_url, kafka_bootstrap, pg_pool) as net:
+        yield net
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:

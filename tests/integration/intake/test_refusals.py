@@ -339,3 +339,49 @@ async def test_r4_a_consent_naming_an_agency_the_directory_does_not_know_is_refu
     assert "'ag-nowhere-in-the-network'" in answer.json()["detail"]
     assert agency.agency_id not in answer.json()["detail"]
     assert await network.events_in(case_id) == events_before
+
+
+async def test_an_id_made_of_a_resident_or_phone_number_is_a_422_that_never_repeats_it(
+    network: Network, agency: Agency
+) -> None:
+    """Found by the fuzzer: `no case '900101-1234567'`, and `POST /cases` answering 201 with
+    the resident number it was given as the case id."""
+    case_id, _ = await through_intake(agency)
+    numbers = ("900101-1234567", "9001011234567", "010-1234-5678", "case-01012345678")
+    for number in numbers:
+        asked = [
+            await network.intake.get(f"/cases/{number}", headers=agency.manager()),
+            await network.intake.get(f"/clients/{number}", headers=agency.manager()),
+            await network.intake.get(
+                f"/agencies/{number}/caseloads", headers=agency.supervisor_auth()
+            ),
+            await network.intake.post(
+                "/cases", json={"source": "walk_in", "case_id": number}, headers=agency.manager()
+            ),
+            await network.intake.get(
+                f"/cases/{case_id}/consent-check",
+                params={"agency_id": number, "purpose": "referral", "on": "2030-01-01"},
+                headers=agency.manager(),
+            ),
+            await network.intake.post(
+                f"/cases/{case_id}/reassignment",
+                json={"to_staff_id": number, "reason": "caseload_balancing"},
+                headers=agency.manager(),
+            ),
+        ]
+        for answer in asked:
+            assert answer.status_code == 422, answer.text
+            assert number not in answer.text and number[-7:] not in answer.text
+
+
+async def test_ids_with_digits_run_together_with_letters_are_still_taken(
+    network: Network, agency: Agency
+) -> None:
+    """The ids intake issues are uuid hex, where thirteen digits in a row do happen."""
+    for case_id in ("case-9001011234567abc", "case-f01012345678"):
+        answer = await network.intake.post(
+            "/cases", json={"source": "walk_in", "case_id": case_id}, headers=agency.manager()
+        )
+        assert answer.status_code == 201, answer.text
+        got = await network.intake.get(f"/cases/{case_id}", headers=agency.manager())
+        assert got.status_code == 200, got.text
