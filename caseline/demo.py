@@ -17,7 +17,7 @@ import typer
 from faststream.kafka import KafkaBroker
 
 from caseline.scenario import ScenarioError, run_network_scenario
-from services.intake.domain.events import CaseFound, CaseSource
+from services.intake.contract import CaseFound, CaseSource
 from shared.codec import ReceivedEvent, to_kafka
 from shared.consumer import DeadLetterQueue, IdempotentConsumer, subscribe_idempotent
 from shared.envelope import Actor, Envelope, EventMetadata, Role, registry

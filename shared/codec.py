@@ -12,13 +12,20 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from shared.chain import canonical_json
-from shared.envelope import DomainEvent, Envelope, EventMetadata, EventRegistry
+from shared.envelope import (
+    DomainEvent,
+    Envelope,
+    EventMetadata,
+    EventRegistry,
+    cloudevents_type,
+    rfc3339,
+)
 from shared.errors import CaselineError, SchemaError
 from shared.store import StoredEvent
 
@@ -52,18 +59,9 @@ class KafkaRecord:
     headers: Headers
 
 
-def _rfc3339(iso: str) -> str:
-    return datetime.fromisoformat(iso).astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def source_for(agency_id: str, service: str) -> str:
     """The `ce_source` of events an agency's service emits."""
     return f"/agencies/{agency_id}/{service}"
-
-
-def cloudevents_type(service: str, event_type: str, schema_version: int) -> str:
-    """`caseline.<service>.<EventName>.v<N>`."""
-    return f"caseline.{service}.{event_type}.v{schema_version}"
 
 
 def to_kafka(event: StoredEvent, service: str) -> KafkaRecord:
@@ -75,7 +73,7 @@ def to_kafka(event: StoredEvent, service: str) -> KafkaRecord:
         ("ce_id", str(event.event_id)),
         ("ce_source", source_for(meta["agency_id"], service)),
         ("ce_type", cloudevents_type(service, event.event_type, event.schema_version)),
-        ("ce_time", _rfc3339(meta["occurred_at"])),
+        ("ce_time", rfc3339(datetime.fromisoformat(meta["occurred_at"]))),
         ("ce_subject", event.case_id),
         ("ce_partitionkey", event.case_id),
         ("content-type", CONTENT_TYPE),
@@ -83,7 +81,7 @@ def to_kafka(event: StoredEvent, service: str) -> KafkaRecord:
         (f"ce_{EXT_ACTOR}", meta["actor"]["staff_id"]),
         (f"ce_{EXT_ROLE}", meta["actor"]["role"]),
         (f"ce_{EXT_CORRELATION}", meta["correlation_id"]),
-        (f"ce_{EXT_RECORDED}", _rfc3339(meta["recorded_at"])),
+        (f"ce_{EXT_RECORDED}", rfc3339(datetime.fromisoformat(meta["recorded_at"]))),
         (f"ce_{EXT_VERSION}", str(event.stream_version)),
         (f"ce_{EXT_POSITION}", str(event.position)),
         (f"ce_{EXT_PREVIOUS_HASH}", event.previous_hash.hex()),

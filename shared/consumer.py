@@ -15,16 +15,9 @@ is published to `caseline.dlq.v1` unchanged, with headers saying why, and acknow
 the DLQ confirmed it. An outage (PostgreSQL or Kafka unreachable) is never dead-lettered: the
 message stays unacknowledged, the consumer rewinds to it and tries again after a backoff.
 
-Wiring, in a service's bootstrap (every resource comes from the caller)::
-
-    dlq_producer = idempotent_producer(settings.kafka_bootstrap_servers)  # shared.relay
-    await dlq_producer.start()
-    consumer = IdempotentConsumer(
-        "closure.intake-events", pool, schema="closure", events=registry,
-        handle=apply_intake_event, dead_letters=DeadLetterQueue(dlq_producer),
-    )
-    await consumer.migrate()
-    subscribe_idempotent(router_or_broker, consumer, "caseline.intake.v1", group_id="closure")
+A service never wires one by hand: it lists `ConsumerSpec`s (name, topics, handler, the event
+types it reads) in its `ServiceSpec`, and `shared.service.open_runtime` builds each consumer,
+subscribes it and runs a `ConsumerWatch` for it under the supervisor.
 """
 
 from __future__ import annotations
@@ -49,10 +42,10 @@ from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 
 from shared.codec import EXT_CORRELATION, ReceivedEvent, from_kafka
-from shared.envelope import EventRegistry
+from shared.envelope import DomainEvent, EventRegistry, rfc3339
 from shared.errors import CaselineError, ConcurrencyError, InfrastructureUnavailable
 from shared.logging import event_context, get_logger
-from shared.store import quote_schema
+from shared.store import migrate_schema, quote_schema
 from shared.supervisor import Backoff, TaskControl, is_outage
 from shared.topics import DLQ_TOPIC
 
@@ -85,6 +78,8 @@ class Outcome(StrEnum):
 
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
+    PASSED_OVER = "passed-over"
+    """Of a type the consumer does not read: not decoded, its offset moved, acknowledged."""
     DEAD_LETTERED = "dead-lettered"
     REDELIVER = "redeliver"
     """Not settled (an outage): it must not be acknowledged, Kafka delivers it again."""
@@ -161,11 +156,6 @@ def error_name(error: BaseException) -> str:
     """The error's class as `module.Name`, so DLQ readers can group by it."""
     cls = type(error)
     return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def rfc3339(moment: datetime) -> str:
-    """A time in UTC, `...Z`, as CloudEvents writes times."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def dead_letter_headers(
@@ -261,8 +251,22 @@ CREATE TABLE IF NOT EXISTS {s}.dead_lettered_messages (
 """
 
 
+EventTypes = frozenset[tuple[str, str]]
+"""(service, EventName) pairs: the event types a consumer reads, as `ce_type` names them."""
+
+
+def event_types(*classes: type[DomainEvent]) -> EventTypes:
+    """The types a consumer reads, from the event classes it imports from contract modules."""
+    return frozenset((cls.service, cls.event_type()) for cls in classes)
+
+
 class IdempotentConsumer:
-    """Applies each event once: effects, dedup record and position commit in one transaction."""
+    """Applies each event once: effects, dedup record and position commit in one transaction.
+
+    `reads` declares the event types it applies; a message of another caseline type is
+    passed over from its `ce_type` header alone (not decoded, not dead-lettered), so a topic
+    may carry types this service has never heard of. `None` reads every type `events` knows.
+    """
 
     def __init__(
         self,
@@ -273,6 +277,7 @@ class IdempotentConsumer:
         events: EventRegistry,
         handle: EventHandler,
         dead_letters: DeadLetterQueue,
+        reads: EventTypes | None = None,
     ) -> None:
         if not name:
             raise ValueError("a consumer needs a name: it keys its dedup records")
@@ -282,18 +287,14 @@ class IdempotentConsumer:
         self.events = events
         self.handle = handle
         self.dead_letters = dead_letters
+        self.reads = reads
         self.control: TaskControl | None = None
         """Set while the consumer runs under a supervisor: outcomes move its state."""
         self._s = quote_schema(schema)
 
     async def migrate(self) -> None:
         """Create the consumer's tables in the service's schema (idempotent)."""
-        # The same lock the event store's migration takes: one migration per schema at a time.
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext($1))", f"caseline-migrate-{self.schema}"
-            )
-            await conn.execute(_migration(self._s))
+        await migrate_schema(self.pool, self.schema, _migration(self._s))
 
     async def process(self, message: IncomingMessage) -> Outcome:
         """Apply, skip or dead-letter one message; never acknowledges it (the caller does).
@@ -315,7 +316,10 @@ class IdempotentConsumer:
             refusal: CaselineError | None = None
             try:
                 try:
-                    outcome = await self._apply(message)
+                    if self._passes_over(message):
+                        outcome = await self._pass_over(message)
+                    else:
+                        outcome = await self._apply(message)
                 except CaselineError as error:
                     if is_transient(error):
                         raise
@@ -332,7 +336,9 @@ class IdempotentConsumer:
                 return Outcome.REDELIVER
             if self.control is not None:
                 self.control.running()
-            if refusal is None:
+            if outcome is Outcome.PASSED_OVER:
+                log.debug("consumer.passed_over", ce_type=message.header("ce_type"))
+            elif refusal is None:
                 log.info(f"consumer.{outcome.name.lower()}")
             else:
                 log.log(
@@ -342,6 +348,22 @@ class IdempotentConsumer:
                     reason=failure_reason(refusal),
                 )
             return outcome
+
+    def _passes_over(self, message: IncomingMessage) -> bool:
+        """A well-formed caseline type this consumer does not read (anything odd is decoded,
+        and so dead-lettered with its reason)."""
+        if self.reads is None:
+            return False
+        parts = (message.header("ce_type") or "").split(".")
+        if len(parts) != 4 or parts[0] != "caseline" or not parts[3].startswith("v"):
+            return False
+        return (parts[1], parts[2]) not in self.reads
+
+    async def _pass_over(self, message: IncomingMessage) -> Outcome:
+        # The stored position still moves, so the consumer's lag counts only what it reads.
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._advance(conn, message)
+        return Outcome.PASSED_OVER
 
     async def _apply(self, message: IncomingMessage) -> Outcome:
         event = from_kafka(message.value, message.headers, self.events)

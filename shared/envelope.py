@@ -20,6 +20,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def rfc3339(moment: datetime) -> str:
+    """A time in UTC, `...Z`, as CloudEvents writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def cloudevents_type(service: str, event_type: str, schema_version: int) -> str:
+    """`caseline.<service>.<EventName>.v<N>`, the `ce_type` DESIGN.md fixes."""
+    return f"caseline.{service}.{event_type}.v{schema_version}"
+
+
 class Role(StrEnum):
     """What a staff member may do in the network; carried in tokens and in every event."""
 
@@ -72,7 +82,7 @@ class DomainEvent(BaseModel):
     @classmethod
     def cloudevents_type(cls) -> str:
         """`caseline.<service>.<EventName>.v<N>` as DESIGN.md fixes it."""
-        return f"caseline.{cls.service}.{cls.event_type()}.v{cls.schema_version}"
+        return cloudevents_type(cls.service, cls.event_type(), cls.schema_version)
 
 
 E = TypeVar("E", bound=DomainEvent)

@@ -28,9 +28,10 @@ from shared.consumer import (
     DeadLetterQueue,
     EventHandler,
     IdempotentConsumer,
+    event_types,
     subscribe_idempotent,
 )
-from shared.envelope import EventRegistry, registry
+from shared.envelope import DomainEvent, EventRegistry, registry
 from shared.errors import ConcurrencyError, InfrastructureUnavailable, NotFound, RuleViolation
 from shared.guards import RequestGuard
 from shared.logging import configure_logging, get_logger
@@ -46,12 +47,15 @@ Migration = Callable[[asyncpg.Pool], Awaitable[None]]
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """One idempotent consumer of a service: its name, topics and event handler."""
+    """One idempotent consumer of a service: its name, topics, event handler, and the event
+    types it reads (classes from other services' contract modules); other types on its
+    topics are passed over. `None` reads every type its registry knows (tests)."""
 
     name: str
     topics: tuple[str, ...]
     handle: EventHandler
     events: EventRegistry = registry
+    reads: tuple[type[DomainEvent], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,22 +129,33 @@ def _redacted(error: Mapping[str, Any]) -> dict[str, object]:
         # The last step is the unknown field's name, which is the sender's text.
         loc[-1] = "(unknown field)"
     message = str(error["msg"])
-    if any(text in message for text in _texts(error.get("input"))):
-        # Some messages quote what was sent (a union's tag, for one): say only what kind
-        # of error it is.
+    if error["type"] in _QUOTING_TYPES or any(
+        text in message for text in _texts(error.get("input"))
+    ):
+        # The message quotes what was sent (a union's tag, a piece of bad JSON, a value a
+        # validator repeated): say only what kind of error it is.
         message = f"not a valid value ({error['type']})"
     return {"type": error["type"], "loc": loc, "msg": message}
+
+
+_QUOTING_TYPES = frozenset({"union_tag_invalid", "json_invalid"})
+"""pydantic error types whose message quotes the input."""
+
+_QUOTED_LENGTH = 6
+"""Shorter values ("food", "50") appear in messages by chance; numbers and names that matter
+(resident and phone numbers, addresses) are longer."""
 
 
 def _texts(value: object, depth: int = 0) -> set[str]:
     """The texts and numbers inside a refused input, as they could appear in a message."""
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         text = str(value)
-        return {text} if len(text) >= 2 else set()
+        return {text} if len(text) >= _QUOTED_LENGTH else set()
     found: set[str] = set()
     if depth < 4 and isinstance(value, Mapping):
-        for key, item in value.items():
-            found |= _texts(key, depth + 1) | _texts(item, depth + 1)
+        # Values only: keys are the model's field names (an unknown one is handled by `loc`).
+        for item in value.values():
+            found |= _texts(item, depth + 1)
     elif depth < 4 and isinstance(value, list | tuple):
         for item in value:
             found |= _texts(item, depth + 1)
@@ -241,6 +256,9 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
                     events=consumer_spec.events,
                     handle=consumer_spec.handle,
                     dead_letters=DeadLetterQueue(producer),
+                    reads=None
+                    if consumer_spec.reads is None
+                    else event_types(*consumer_spec.reads),
                 )
                 await consumer.migrate()
                 subscribers.append(

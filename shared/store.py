@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -40,6 +40,19 @@ def quote_schema(schema: str) -> str:
     if not _SCHEMA_NAME.match(schema):
         raise ValueError(f"not a valid schema name: {schema!r}")
     return f'"{schema}"'
+
+
+async def migrate_schema(pool: asyncpg.Pool, schema: str, ddl: str) -> None:
+    """Run idempotent DDL for `schema`, one migration per schema at a time.
+
+    Several processes of a service may start together; every migration of a schema (the
+    store's, each consumer's, each read model's) takes the same lock, so they never race.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))", f"caseline-migrate-{schema}"
+        )
+        await conn.execute(ddl)
 
 
 def _migration(s: str) -> str:
@@ -211,12 +224,7 @@ class EventStore:
 
     async def migrate(self) -> None:
         """Create the schema, tables and immutability triggers (idempotent)."""
-        # Concurrent processes of one service may start together: one migrates at a time.
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext($1))", f"caseline-migrate-{self.schema}"
-            )
-            await conn.execute(_migration(self._s))
+        await migrate_schema(self.pool, self.schema, _migration(self._s))
 
     async def append(
         self,
@@ -413,23 +421,6 @@ class EventStore:
         else:
             rows = await self.pool.fetch(query, after_position, limit)
         return [_row_to_stored(r) for r in rows]
-
-    async def read_all(self, after_position: int, limit: int = 500) -> list[RecordedEvent[Any]]:
-        """Like `read_all_raw`, decoded to current schema versions."""
-        return [self.decode(e) for e in await self.read_all_raw(after_position, limit)]
-
-    async def iter_all(
-        self, after_position: int = 0, batch: int = 1000
-    ) -> AsyncIterator[StoredEvent]:
-        """Every event after a position, in commit order, fetched in batches."""
-        position = after_position
-        while True:
-            page = await self.read_all_raw(position, batch)
-            for event in page:
-                yield event
-            if len(page) < batch:
-                return
-            position = page[-1].position
 
     async def last_position(self) -> int:
         """The last global position handed out (committed)."""

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
-# Registers the intake event types, so the read-model consumer can read every message on
-# caseline.intake.v1 (and ignore those that do not move caseloads) instead of dead-lettering.
-import services.intake.domain.events  # noqa: F401
 from services.directory.adapters.read_model import DirectoryReadModel
+from services.directory.contract import PUBLISHED
 from services.directory.entrypoints.http import directory_router
+from services.intake.contract import CaseAssigned, CaseReassigned
 from shared.envelope import EventRegistry, registry
 from shared.service import ConsumerSpec, ServiceSpec, create_service_app
 from shared.settings import Settings
@@ -44,6 +43,8 @@ def service_spec(
                 topics=(chosen.directory, chosen.intake),
                 handle=read_model.apply,
                 events=events,
+                # Its own events, and of intake's only the two that move caseloads.
+                reads=(*PUBLISHED, CaseAssigned, CaseReassigned),
             )
         ],
         migrations=[read_model.migrate],

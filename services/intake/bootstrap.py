@@ -7,11 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-# Registers the directory's event types, so the roster consumer can read every message on
-# caseline.directory.v1 (and skip those that do not concern the roster) instead of
-# dead-lettering them.
-import services.directory.domain.events  # noqa: F401
-from services.intake.adapters.read_model import IntakeReadModel
+from services.intake.adapters.read_model import ROSTER_EVENTS, IntakeReadModel
 from services.intake.domain.model import PossibleDuplicateClient
 from services.intake.entrypoints.http import intake_router
 from services.intake.vault.store import PiiVault, UnknownClient
@@ -47,6 +43,7 @@ def service_spec(
                 topics=(chosen.directory,),
                 handle=IntakeReadModel.apply_directory_event,
                 events=events,
+                reads=ROSTER_EVENTS,
             )
         ],
         migrations=[PiiVault.migrate, IntakeReadModel.migrate],

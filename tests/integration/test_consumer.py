@@ -24,6 +24,7 @@ from shared.consumer import (
     IncomingMessage,
     Outcome,
     ProcessingRejected,
+    event_types,
     subscribe_idempotent,
 )
 from shared.relay import idempotent_producer
@@ -585,3 +586,44 @@ async def test_process_reports_what_became_of_each_message(
     assert await consumer.process(at(6, b"[")) is Outcome.DEAD_LETTERED
     assert await consumer.process(at(6, b"[")) is Outcome.DUPLICATE
     assert await consumer.stored_offsets() == {("test.consumer.direct", 0): 7}
+
+
+async def test_types_a_consumer_does_not_read_are_passed_over_and_those_it_claims_are_not(
+    store: EventStore, producer: AIOKafkaProducer
+) -> None:
+    consumer = IdempotentConsumer(
+        _unique("roster-test"),
+        store.pool,
+        schema=store.schema,
+        events=test_registry,
+        handle=recording_handler(store.schema),
+        dead_letters=DeadLetterQueue(producer),
+        # It reads notes, and claims a type its registry does not know (a deployment that
+        # forgot to import a contract): that one must reach the DLQ, not vanish.
+        reads=event_types(CaseNoted) | {("intake", "NoSuchThing")},
+    )
+    await consumer.migrate()
+    [record] = await stored_records(store, "case-types", "a note")
+
+    def typed(offset: int, ce_type: bytes) -> IncomingMessage:
+        headers = tuple(with_header(record, "ce_type", ce_type))
+        return IncomingMessage("test.consumer.types", 0, offset, record.key, record.value, headers)
+
+    # Another service's type this one has never heard of, and a known type it does not read.
+    assert await consumer.process(typed(0, b"caseline.careplan.PlanDrafted.v1")) is (
+        Outcome.PASSED_OVER
+    )
+    assert await consumer.process(typed(1, b"caseline.intake.ScoreRecorded.v1")) is (
+        Outcome.PASSED_OVER
+    )
+    assert await consumer.process(typed(2, b"caseline.intake.CaseNoted.v1")) is Outcome.PROCESSED
+    assert await consumer.process(typed(3, b"caseline.intake.NoSuchThing.v1")) is (
+        Outcome.DEAD_LETTERED
+    )
+    assert await consumer.stored_offsets() == {("test.consumer.types", 0): 4}
+    dead = await store.pool.fetch(
+        f'SELECT "offset", error FROM "{store.schema}".dead_lettered_messages WHERE consumer = $1',
+        consumer.name,
+    )
+    assert [(r["offset"], r["error"]) for r in dead] == [(3, "shared.errors.UnknownEventType")]
+    assert await count(store.pool, f'SELECT count(*) FROM "{store.schema}".notes_seen') == 1

@@ -21,8 +21,8 @@ from shared.consumer import (
     failure_reason,
     faststream_can_parse,
     parse_keeping_every_message,
-    rfc3339,
 )
+from shared.envelope import rfc3339
 from shared.errors import CaselineError
 
 ORIGINAL_HEADERS: tuple[tuple[str, bytes | None], ...] = (
@@ -95,7 +95,13 @@ def test_the_dead_letter_header_names_are_the_documented_ones() -> None:
 
 
 def test_the_outcomes_read_as_words() -> None:
-    assert [o.value for o in Outcome] == ["processed", "duplicate", "dead-lettered", "redeliver"]
+    assert [o.value for o in Outcome] == [
+        "processed",
+        "duplicate",
+        "passed-over",
+        "dead-lettered",
+        "redeliver",
+    ]
 
 
 def test_a_handler_refusal_is_a_caseline_error() -> None:

@@ -28,7 +28,7 @@ from services.directory.domain.events import (
 )
 from shared.codec import ReceivedEvent
 from shared.consumer import ProcessingRejected
-from shared.store import quote_schema
+from shared.store import migrate_schema, quote_schema
 from shared.vocabulary import NeedDomain, ResourceKind
 
 CASE_ASSIGNED = "CaseAssigned"
@@ -181,11 +181,7 @@ class DirectoryReadModel:
 
     async def migrate(self, pool: asyncpg.Pool) -> None:
         """Create the read-model tables (idempotent)."""
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext($1))", f"caseline-migrate-{self.schema}"
-            )
-            await conn.execute(_migration(self._s))
+        await migrate_schema(pool, self.schema, _migration(self._s))
 
     # --- the projector ----------------------------------------------------------------------
 
@@ -415,14 +411,6 @@ class DirectoryReadModel:
         )
         return [StaffView(**_columns(row, StaffView)) for row in rows]
 
-    async def caseload(self, pool: asyncpg.Pool, agency_id: str, staff_id: str) -> int:
-        """How many cases a staff member carries now."""
-        count: int = await pool.fetchval(
-            f"SELECT count(*) FROM {self._s}.caseloads WHERE agency_id = $1 AND staff_id = $2",
-            agency_id,
-            staff_id,
-        )
-        return count
 
 
 def _columns(row: asyncpg.Record, model: type[BaseModel]) -> dict[str, Any]:

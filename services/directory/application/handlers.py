@@ -11,7 +11,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from services.directory.domain.model import Agency, AgencyCommand, RegisterAgency, decide, evolve
-from shared.application import CommandContext, CommandResult, load_state, run_command
+from shared.application import CommandContext, CommandResult, run_command
 from shared.store import EventStore
 
 AGENCY_TIME_ZONE = ZoneInfo("Asia/Seoul")
@@ -43,9 +43,3 @@ async def handle(
         decide=lambda state: decide(state, command),
         context=context,
     )
-
-
-async def load_agency(store: EventStore, agency_id: str) -> Agency:
-    """An agency's state folded from its stream (`Agency()` when it has none)."""
-    state, _ = await load_state(store, agency_id, Agency(), evolve)
-    return state

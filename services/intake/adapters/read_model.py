@@ -19,7 +19,7 @@ from datetime import date
 
 import asyncpg
 
-from services.directory.domain.events import (
+from services.directory.contract import (
     AgencyClosed,
     AgencyRegistered,
     CaseloadLimitChanged,
@@ -73,6 +73,9 @@ INSERT INTO network_agency (agency_id)
     SELECT agency_id FROM staff_roster UNION SELECT agency_id FROM agency_status
     ON CONFLICT DO NOTHING;
 """
+
+ROSTER_EVENTS = (AgencyRegistered, StaffJoined, CaseloadLimitChanged, StaffDeparted, AgencyClosed)
+"""The directory events the roster consumer reads; departments and services it passes over."""
 
 # The stages in which a case counts against its case manager's caseload. Intake hands the
 # case on at assignment; later services will end it (closure), and their events will then
@@ -286,4 +289,4 @@ class IntakeReadModel:
                     closed.closed_on,
                 )
             case _:
-                pass  # departments and services do not concern intake's roster
+                pass  # unreachable: the roster consumer reads only ROSTER_EVENTS
