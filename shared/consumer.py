@@ -536,6 +536,9 @@ def subscribe_idempotent(
     return subscriber
 
 
+SUBSCRIBER_START_SECONDS = 30.0
+
+
 @dataclass
 class ConsumerLag:
     """How far a consumer is behind its topics, when it was last measured."""
@@ -583,14 +586,26 @@ class ConsumerWatch:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(control.stop.wait(), self.interval)
 
+    async def _restart_subscriber(self) -> None:
+        # FastStream restarts a consume loop that failed; one that stopped for good (or a
+        # subscriber stopped by hand) is started again here, and this round counts as failed.
+        log.warning("consumer.subscriber_restarting", consumer=self.consumer.name)
+        with contextlib.suppress(Exception):
+            await self.subscriber.stop()
+        # Joining the group takes a while; a broker that does not answer fails the round.
+        await asyncio.wait_for(self.subscriber.start(), SUBSCRIBER_START_SECONDS)
+        raise InfrastructureUnavailable(
+            f"{self.consumer.name}: its subscriber had stopped and was started again"
+        )
+
     async def measure(self) -> ConsumerLag:
         """Ask Kafka and PostgreSQL where the consumer stands; raise when one cannot answer."""
         kafka = self.subscriber.consumer
         loops = getattr(self.subscriber, "tasks", [])
-        if kafka is None or not self.subscriber.running:
-            raise InfrastructureUnavailable(f"{self.consumer.name}: the subscriber is not running")
-        if loops and all(task.done() for task in loops):
-            raise InfrastructureUnavailable(f"{self.consumer.name}: the consume loop ended")
+        if kafka is None or not self.subscriber.running or (loops and all(t.done() for t in loops)):
+            await self._restart_subscriber()
+        kafka = self.subscriber.consumer
+        assert kafka is not None
         stored = await asyncio.wait_for(self.consumer.stored_offsets(), self.timeout)
         assignment = sorted(kafka.assignment())
         if not assignment:

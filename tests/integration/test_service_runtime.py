@@ -184,3 +184,50 @@ async def test_a_422_repeats_neither_an_unknown_field_name_nor_a_value_quoted_in
     assert answer.status_code == 422
     assert "1234567" not in answer.text and "5678" not in answer.text
     assert ["body", "(unknown field)"] in [e["loc"] for e in answer.json()["detail"]]
+
+
+async def test_a_consumer_whose_subscriber_stopped_is_started_again_by_its_supervisor(
+    database_url: str,
+    kafka_bootstrap: str,
+    kafka_topic: str,
+    schema_name: str,
+    pg_pool: asyncpg.Pool,
+) -> None:
+    settings = load_settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        db_schema=schema_name,
+        relay_poll_seconds=0.05,
+        consumer_watch_seconds=1.0,
+    )
+    app = create_service_app(notes_service(kafka_topic), settings)
+    async with (
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://n"
+        ) as http,
+    ):
+        [watch] = app.state.runtime.watches
+        await watch.subscriber.stop()  # as if its consume loop had ended for good
+
+        async def consumer_task() -> dict[str, object]:
+            tasks: dict[str, dict[str, object]] = (await http.get("/health")).json()["tasks"]
+            return tasks["consumer:intake.notes"]
+
+        for _ in range(300):
+            task = await consumer_task()
+            if task["state"] == "running" and task["restarts"]:
+                break
+            await asyncio.sleep(0.1)
+        assert task["restarts"] and "started again" in str(task["last_error"]), task
+        assert task["state"] == "running"
+        posted = await http.post(
+            "/cases/case-restart/notes", json={"note": "after"}, headers=_auth(settings)
+        )
+        assert posted.status_code == 201
+        for _ in range(100):
+            seen = await pg_pool.fetchval(f'SELECT count(*) FROM "{schema_name}".notes_seen')
+            if seen:
+                break
+            await asyncio.sleep(0.1)
+        assert seen == 1
