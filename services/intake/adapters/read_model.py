@@ -189,14 +189,18 @@ class IntakeReadModel:
 
     async def rebuild(self, store: EventStore) -> int:
         """Recompute every case summary from the event store; return how many cases."""
-        cases = await store.case_ids()
+        # Every stream is read (through the pool) before the rebuild's own connection is
+        # taken: reading through the pool while holding one would need a second connection.
+        folded: list[tuple[str, CaseState, int]] = []
+        for case_id in await store.case_ids():
+            history = await store.read_stream(case_id)
+            state = fold_case(history[0].metadata.agency_id, [e.payload for e in history])
+            folded.append((case_id, state, len(history)))
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM case_summary")
-            for case_id in cases:
-                history = await store.read_stream(case_id)
-                state = fold_case(history[0].metadata.agency_id, [e.payload for e in history])
-                await self.save_case(conn, case_id, state, len(history))
-        return len(cases)
+            for case_id, state, version in folded:
+                await self.save_case(conn, case_id, state, version)
+        return len(folded)
 
     # --- roster and caseloads -----------------------------------------------------------------
 
@@ -213,18 +217,22 @@ class IntakeReadModel:
         )
         return _load(row) if row else None
 
-    async def agency_loads(self, agency_id: str) -> list[StaffLoad]:
+    @staticmethod
+    async def agency_loads(conn: asyncpg.Connection, agency_id: str) -> list[StaffLoad]:
         """Every staff member of an agency with their caseload against their limit."""
-        rows = await self.pool.fetch(
+        rows = await conn.fetch(
             f"{_LOAD_QUERY} WHERE r.agency_id = $2 ORDER BY r.staff_id",
             list(OPEN_STAGES),
             agency_id,
         )
         return [_load(r) for r in rows]
 
-    async def agencies_in_directory(self, agency_ids: Sequence[str]) -> list[str]:
+    @staticmethod
+    async def agencies_in_directory(
+        conn: asyncpg.Connection, agency_ids: Sequence[str]
+    ) -> list[str]:
         """Those of `agency_ids` the directory has registered (closed ones included)."""
-        rows = await self.pool.fetch(
+        rows = await conn.fetch(
             "SELECT agency_id FROM network_agency WHERE agency_id = ANY($1::text[])",
             list(agency_ids),
         )

@@ -6,10 +6,18 @@ at the version it read, then updates the case summary. A refusal or a race there
 nothing anywhere. What decide needs from outside the case (possible duplicates, a case
 manager's roster entry and caseload) is read inside that transaction, under an advisory
 lock, so two registrations of one person or two assignments to one manager are serialised.
+
+Pooled connections: a request holds at most ONE at a time, and never waits for another
+while it holds one (the case's stream is read before its transaction's connection is taken,
+and everything read inside the transaction is read on that connection). With every pooled
+connection held by a request waiting for a second one, every request would wait for good,
+`/health` included. Every wait for a connection is bounded (`Intake.acquire_timeout`): past
+it the request answers 503 with Retry-After and has written nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,11 +52,17 @@ from services.intake.vault.store import PiiVault, UnknownClient, VaultRecord
 from shared.application import CommandContext, NotFound, fold
 from shared.auth import Principal, ensure_same_agency
 from shared.envelope import DomainEvent, Role
-from shared.errors import Forbidden
+from shared.errors import CaselineError, ConcurrencyError, Forbidden
 from shared.logging import event_context, get_logger
 from shared.store import EventStore
 
 log = get_logger("caseline.intake")
+
+ACQUIRE_TIMEOUT_SECONDS = 5.0
+"""How long a request waits for a pooled connection (or a stream read) before answering 503."""
+
+ERASURE_ATTEMPTS = 5
+"""An erasure reads its cases before it takes its connection; a race makes it read again."""
 
 AGENCY_TIME_ZONE = ZoneInfo("Asia/Seoul")
 """Dates (consent periods, withdrawals) are the agencies' calendar dates."""
@@ -72,11 +86,16 @@ class Intake:
     vault: PiiVault
     read_model: IntakeReadModel
     clock: Callable[[], date] = field(default=agency_today)
+    acquire_timeout: float = ACQUIRE_TIMEOUT_SECONDS
 
     @property
     def pool(self) -> asyncpg.Pool:
         """The service's connection pool."""
         return self.store.pool
+
+    def connection(self) -> asyncpg.pool.PoolAcquireContext:
+        """One pooled connection, waited for at most `acquire_timeout` (then `TimeoutError`)."""
+        return self.pool.acquire(timeout=self.acquire_timeout)
 
     def today(self) -> date:
         """Today's date for the rules."""
@@ -108,6 +127,16 @@ async def load_case(store: EventStore, case_id: str) -> tuple[CaseState, int]:
     return fold_case(agency, [e.payload for e in history]), len(history)
 
 
+async def read_case(intake: Intake, case_id: str) -> tuple[CaseState, int]:
+    """`load_case` for a request: never with a connection held, and bounded in time.
+
+    The store reads through the pool (one connection, given back before this returns), so
+    the caller must hold none; the bound covers the wait for that connection and the read.
+    """
+    async with asyncio.timeout(intake.acquire_timeout):
+        return await load_case(intake.store, case_id)
+
+
 def no_case(case_id: str) -> NotFound:
     """The one answer for a case id that does not exist or belongs to another agency."""
     # Telling the two apart (403 naming the agency, or "already open") would confirm that
@@ -119,7 +148,7 @@ async def existing_case(
     intake: Intake, case_id: str, principal: Principal
 ) -> tuple[CaseState, int]:
     """A case the principal's agency may act on; `NotFound` otherwise, whoever holds it."""
-    state, version = await load_case(intake.store, case_id)
+    state, version = await read_case(intake, case_id)
     if version == 0 or state.agency_id is None or not principal.may_act_for(state.agency_id):
         raise no_case(case_id)
     return state, version
@@ -167,7 +196,7 @@ async def _decide_and_record(
     state, version = await existing_case(intake, case_id, principal)
     with event_context(case_id=case_id):
         events = decide(state, command)
-        async with intake.pool.acquire() as conn, conn.transaction():
+        async with intake.connection() as conn, conn.transaction():
             assert state.agency_id is not None
             return await _record(
                 intake, conn, case_id, state, version, events, _context(principal, state.agency_id)
@@ -181,7 +210,7 @@ async def open_case(
     intake: Intake, principal: Principal, case_id: str, command: OpenCase
 ) -> Outcome:
     """Open a case in the principal's agency; another agency's case id is no case at all."""
-    state, version = await load_case(intake.store, case_id)
+    state, version = await read_case(intake, case_id)
     if version == 0:
         state = CaseState.opened_in(principal.agency_id)
     elif state.agency_id is None or not principal.may_act_for(state.agency_id):
@@ -189,7 +218,7 @@ async def open_case(
     agency = state.agency_id or principal.agency_id
     with event_context(case_id=case_id):
         events = decide(state, command)
-        async with intake.pool.acquire() as conn, conn.transaction():
+        async with intake.connection() as conn, conn.transaction():
             return await _record(
                 intake, conn, case_id, state, version, events, _context(principal, agency)
             )
@@ -213,7 +242,7 @@ async def register_client(
     index = intake.vault.duplicate_index(details.name, details.birth_date)
     client_id = new_client_id()
     with event_context(case_id=case_id, client_id=client_id):
-        async with intake.pool.acquire() as conn, conn.transaction():
+        async with intake.connection() as conn, conn.transaction():
             await intake.vault.lock_index(conn, index)
             matches = await intake.vault.clients_with_index(conn, index)
             command = RegisterClient(
@@ -243,7 +272,7 @@ async def register_returning_client(
     assert state.agency_id is not None
     index = intake.vault.duplicate_index(name, birth_date)
     with event_context(case_id=case_id, client_id=client_id):
-        async with intake.pool.acquire() as conn, conn.transaction():
+        async with intake.connection() as conn, conn.transaction():
             await intake.vault.lock_index(conn, index)
             matches = await intake.vault.clients_with_index(conn, index)
             command = RegisterReturningClient(client_id=client_id, matches=client_id in matches)
@@ -273,10 +302,15 @@ async def record_consent(
         valid_from=valid_from or today,
         valid_until=valid_until,
         # Agencies are never unregistered: what is known now stays known at the append.
-        agencies_in_directory=tuple(await intake.read_model.agencies_in_directory(agencies)),
+        agencies_in_directory=tuple(await _agencies_in_directory(intake, agencies)),
         today=today,
     )
     return consent_id, await _decide_and_record(intake, case_id, principal, command)
+
+
+async def _agencies_in_directory(intake: Intake, agencies: Sequence[str]) -> list[str]:
+    async with intake.connection() as conn:
+        return await intake.read_model.agencies_in_directory(conn, agencies)
 
 
 async def withdraw_consent(
@@ -313,7 +347,7 @@ async def assess(
     state, version = await existing_case(intake, case_id, principal)
     assert state.agency_id is not None
     with event_context(case_id=case_id):
-        async with intake.pool.acquire() as conn, conn.transaction():
+        async with intake.connection() as conn, conn.transaction():
             recorded_before = False
             record: VaultRecord | None = None
             if state.client_id is not None and not state.client_erased:
@@ -368,7 +402,7 @@ async def assign(
     state, version = await existing_case(intake, case_id, principal)
     assert state.agency_id is not None
     with event_context(case_id=case_id):
-        async with intake.pool.acquire() as conn, conn.transaction():
+        async with intake.connection() as conn, conn.transaction():
             manager = await _staff_on_roster(intake, conn, staff_id, state.agency_id)
             command = AssignCase(
                 manager=manager,
@@ -394,7 +428,7 @@ async def reassign(
     state, version = await existing_case(intake, case_id, principal)
     assert state.agency_id is not None
     with event_context(case_id=case_id):
-        async with intake.pool.acquire() as conn, conn.transaction():
+        async with intake.connection() as conn, conn.transaction():
             manager = await _staff_on_roster(intake, conn, to_staff_id, state.agency_id)
             command = ReassignCase(
                 to_manager=manager,
@@ -413,16 +447,17 @@ async def reassign(
 async def caseloads(intake: Intake, principal: Principal, agency_id: str) -> list[StaffLoad]:
     """An agency's staff with their caseloads against their limits (R12: overload visible)."""
     ensure_same_agency(principal, agency_id)
-    return await intake.read_model.agency_loads(agency_id)
+    async with intake.connection() as conn:
+        return await intake.read_model.agency_loads(conn, agency_id)
 
 
 # --- the vault: reading and erasure -----------------------------------------------------------
 
 
 async def _cases_the_principal_may_see(
-    intake: Intake, principal: Principal, client_id: str
+    intake: Intake, conn: asyncpg.Connection, principal: Principal, client_id: str
 ) -> list[tuple[str, str]]:
-    cases = await intake.read_model.cases_of_client(client_id)
+    cases = await intake.read_model.cases_of_client(client_id, conn)
     if principal.role is Role.NETWORK_ADMIN and cases:
         return cases
     if not any(agency == principal.agency_id for _, agency in cases):
@@ -434,11 +469,12 @@ async def _cases_the_principal_may_see(
 
 async def read_client(intake: Intake, principal: Principal, client_id: str) -> VaultRecord:
     """A client's personal details for a case manager of an agency with their case (R11)."""
-    await _cases_the_principal_may_see(intake, principal, client_id)
-    try:
-        record = await intake.vault.get(client_id)
-    except UnknownClient as e:
-        raise NotFound(str(e)) from e
+    async with intake.connection() as conn:
+        await _cases_the_principal_may_see(intake, conn, principal, client_id)
+        try:
+            record = await intake.vault.get(client_id, conn)
+        except UnknownClient as e:
+            raise NotFound(str(e)) from e
     # An access log line: who read whose record, never what it holds.
     log.info(
         "vault.read",
@@ -450,36 +486,74 @@ async def read_client(intake: Intake, principal: Principal, client_id: str) -> V
     return record
 
 
+class ClientCasesChanged(ConcurrencyError):
+    """A client's cases changed between reading them and taking the erasure's lock (a race)."""
+
+    def __init__(self, client_id: str, read: int, now: int) -> None:
+        CaselineError.__init__(
+            self, f"client {client_id}: {read} cases were read, {now} are on record now"
+        )
+        self.case_id, self.expected_version, self.actual_version = client_id, read, now
+
+
 async def erase_client(intake: Intake, principal: Principal, client_id: str) -> list[Outcome]:
-    """Destroy the client's key (crypto-shredding) and record `ClientErased` on each case."""
-    cases = await _cases_the_principal_may_see(intake, principal, client_id)
+    """Destroy the client's key (crypto-shredding) and record `ClientErased` on each case.
+
+    The cases' streams are read before the erasure's connection is taken (reading them on
+    the pool while holding it would need a second connection), then the transaction checks
+    under the client's lock that the cases are still those read, and each append checks its
+    version: a concurrent writer makes the erasure read again, a few times at most.
+    """
     if principal.role is not Role.NETWORK_ADMIN and principal.role not in (
         Role.SUPERVISOR,
         Role.AGENCY_ADMIN,
     ):
         raise Forbidden("erasing a client takes a supervisor or an agency administrator")
-    outcomes: list[Outcome] = []
     with event_context(client_id=client_id):
-        async with intake.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                f"intake-client:{client_id}",
+        for attempt in range(1, ERASURE_ATTEMPTS + 1):
+            async with intake.connection() as conn:
+                cases = await _cases_the_principal_may_see(intake, conn, principal, client_id)
+            loaded = [(case_id, *await read_case(intake, case_id)) for case_id, _ in cases]
+            try:
+                outcomes = await _erase(intake, principal, client_id, cases, loaded)
+            except ConcurrencyError:
+                if attempt == ERASURE_ATTEMPTS:
+                    raise
+                continue
+            log.info(
+                "vault.erased", client_id=client_id, staff_id=principal.staff_id, cases=len(cases)
             )
-            await intake.vault.erase(conn, client_id)
-            for case_id, _agency in cases:
-                state, version = await load_case(intake.store, case_id)
-                events = decide(state, EraseClient(client_id=client_id))
-                context = _context(principal, principal.agency_id)
-                outcomes.append(
-                    await _record(intake, conn, case_id, state, version, events, context)
-                )
-    log.info("vault.erased", client_id=client_id, staff_id=principal.staff_id, cases=len(cases))
+            return outcomes
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _erase(
+    intake: Intake,
+    principal: Principal,
+    client_id: str,
+    cases: list[tuple[str, str]],
+    loaded: list[tuple[str, CaseState, int]],
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    async with intake.connection() as conn, conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            f"intake-client:{client_id}",
+        )
+        now = await intake.read_model.cases_of_client(client_id, conn)
+        if now != cases:
+            raise ClientCasesChanged(client_id, len(cases), len(now))
+        await intake.vault.erase(conn, client_id)
+        for case_id, state, version in loaded:
+            events = decide(state, EraseClient(client_id=client_id))
+            context = _context(principal, principal.agency_id)
+            outcomes.append(await _record(intake, conn, case_id, state, version, events, context))
     return outcomes
 
 
 async def case_state(intake: Intake, principal: Principal, case_id: str) -> tuple[CaseState, int]:
     """A case as its events leave it, for staff of its agency, network admins and auditors."""
-    state, version = await load_case(intake.store, case_id)
+    state, version = await read_case(intake, case_id)
     if version == 0 or state.agency_id is None:
         raise no_case(case_id)
     if principal.role is not Role.AUDITOR and not principal.may_act_for(state.agency_id):

@@ -21,6 +21,7 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from services.directory.bootstrap import Topics as DirectoryTopics
 from services.directory.bootstrap import build as build_directory
@@ -53,6 +54,8 @@ class Network:
     pool: asyncpg.Pool
     service_pool: asyncpg.Pool
     """A pool like intake's own: its schema on the search path (unqualified tables)."""
+    intake_app: FastAPI
+    """The running intake app itself (its state holds the ports its routes use)."""
 
     def auth(self, role: Role, agency_id: str, staff_id: str = "staff-x") -> dict[str, str]:
         token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
@@ -121,6 +124,7 @@ async def network(
                     topics,
                     pg_pool,
                     service_pool,
+                    intake_app,
                 )
         finally:
             if service_pool is not None:
