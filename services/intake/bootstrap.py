@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 # caseline.directory.v1 (and skip those that do not concern the roster) instead of
 # dead-lettering them.
 import services.directory.domain.events  # noqa: F401
+from services.intake.adapters.network_review import NetworkReview
 from services.intake.adapters.read_model import IntakeReadModel
 from services.intake.domain.model import PossibleDuplicateClient
 from services.intake.entrypoints.http import intake_router
@@ -49,7 +50,7 @@ def service_spec(
                 events=events,
             )
         ],
-        migrations=[PiiVault.migrate, IntakeReadModel.migrate],
+        migrations=[PiiVault.migrate, IntakeReadModel.migrate, NetworkReview.migrate],
         events=events,
         topic=chosen.intake,
     )
