@@ -42,6 +42,8 @@ EXT_VERSION = "streamversion"
 EXT_POSITION = "position"
 EXT_PREVIOUS_HASH = "prevhash"
 EXT_HASH = "hash"
+EXT_ACTING_AGENCY = "actingagencyid"
+"""Only on events whose actor acts from another agency than the case's (`ce_agencyid`)."""
 
 Headers = list[tuple[str, bytes]]
 
@@ -89,6 +91,8 @@ def to_kafka(event: StoredEvent, service: str) -> KafkaRecord:
     ]
     if meta.get("causation_id"):
         attributes.append((f"ce_{EXT_CAUSATION}", meta["causation_id"]))
+    if meta.get("acting_agency_id"):
+        attributes.append((f"ce_{EXT_ACTING_AGENCY}", meta["acting_agency_id"]))
     return KafkaRecord(
         key=key,
         value=canonical_json(event.payload),
@@ -158,6 +162,7 @@ def from_kafka(
             occurred_at=_required(h, "ce_time"),
             recorded_at=h.get(f"ce_{EXT_RECORDED}"),
             schema_version=stored_version,
+            acting_agency_id=h.get(f"ce_{EXT_ACTING_AGENCY}") or None,
         )
         stream_version = int(_required(h, f"ce_{EXT_VERSION}"))
         position = int(h[f"ce_{EXT_POSITION}"]) if f"ce_{EXT_POSITION}" in h else None

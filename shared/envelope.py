@@ -64,6 +64,12 @@ class EventMetadata(BaseModel):
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
     recorded_at: AwareDatetime | None = None
     schema_version: int = Field(default=1, ge=1)
+    acting_agency_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The actor's own agency, when it is not `agency_id` (the case's agency): "
+        "a network administrator acting on an agency's case.",
+    )
 
 
 class DomainEvent(BaseModel):

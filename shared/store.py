@@ -194,7 +194,7 @@ def _row_to_stored(row: asyncpg.Record) -> StoredEvent:
 def _metadata_document(meta: EventMetadata) -> dict[str, Any]:
     # event id, case id and schema version are columns; the rest travels as one document.
     assert meta.recorded_at is not None
-    return {
+    document: dict[str, Any] = {
         "agency_id": meta.agency_id,
         "actor": {"staff_id": meta.actor.staff_id, "role": meta.actor.role.value},
         "correlation_id": str(meta.correlation_id),
@@ -202,6 +202,10 @@ def _metadata_document(meta: EventMetadata) -> dict[str, Any]:
         "occurred_at": meta.occurred_at.astimezone(UTC).isoformat(),
         "recorded_at": meta.recorded_at.astimezone(UTC).isoformat(),
     }
+    # Only when set: the documents (and so the hashes) of every other event stay as they were.
+    if meta.acting_agency_id is not None:
+        document["acting_agency_id"] = meta.acting_agency_id
+    return document
 
 
 class EventStore:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.intake.adapters.network_review import NetworkReview
 from services.intake.adapters.read_model import ROSTER_EVENTS, IntakeReadModel
 from services.intake.domain.model import PossibleDuplicateClient
 from services.intake.entrypoints.http import intake_router
@@ -46,7 +47,7 @@ def service_spec(
                 reads=ROSTER_EVENTS,
             )
         ],
-        migrations=[PiiVault.migrate, IntakeReadModel.migrate],
+        migrations=[PiiVault.migrate, IntakeReadModel.migrate, NetworkReview.migrate],
         events=events,
         topic=chosen.intake,
     )

@@ -125,6 +125,7 @@ ROLES: dict[str, dict[str, tuple[Role, ...]]] = {
         "GET /agencies/{agency_id}/caseloads": CASE_WORKERS,
         "GET /clients/{client_id}": CASE_WORKERS,
         "POST /clients/{client_id}/erasure": (Role.SUPERVISOR,),
+        "GET /network/possible-duplicates": ADMIN,
         "GET /health": ANYONE,
         "GET /health/live": ANYONE,
     },

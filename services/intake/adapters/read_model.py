@@ -1,8 +1,10 @@
 """Intake's read models in its own schema: case summaries, and the roster of case managers.
 
-- `case_summary` is written in the same transaction as a case's events (from the state they
-  fold to), so an assignment count can never disagree with the event store; `rebuild`
-  recomputes it from the store for an auditor to compare.
+- `case_summary` and `case_consent` are written in the same transaction as a case's events
+  (from the state they fold to), so an assignment count or a client's consents can never
+  disagree with the event store; `rebuild` recomputes them from the store for an auditor to
+  compare. A client's cases and consents together are their footprint in the network, which
+  says which agencies may learn of them and read them (R11).
 - `staff_roster`, `agency_status` and `network_agency` are projected from
   `caseline.directory.v1` by an idempotent consumer: which agencies the network has, who
   works where, as what, with which caseload limit, and who left.
@@ -26,7 +28,9 @@ from services.directory.contract import (
     StaffDeparted,
     StaffJoined,
 )
-from services.intake.domain.model import CaseState, Stage, fold_case
+from services.intake.domain.access import ClientFootprint
+from services.intake.domain.events import ConsentPurpose
+from services.intake.domain.model import CaseState, Consent, Stage, fold_case
 from shared.codec import ReceivedEvent
 from shared.store import EventStore
 
@@ -63,6 +67,19 @@ CREATE TABLE IF NOT EXISTS agency_status (
     closed_on  date NOT NULL
 );
 
+-- Every consent recorded on a case, withdrawn ones included: which agencies may learn of
+-- and read the case's client (R4, R11).
+CREATE TABLE IF NOT EXISTS case_consent (
+    case_id      text   NOT NULL,
+    consent_id   text   NOT NULL,
+    agencies     text[] NOT NULL,
+    purposes     text[] NOT NULL,
+    valid_from   date   NOT NULL,
+    valid_until  date   NOT NULL,
+    withdrawn_on date,
+    PRIMARY KEY (case_id, consent_id)
+);
+
 -- Every agency the directory registered: a consent names only these (R4).
 CREATE TABLE IF NOT EXISTS network_agency (
     agency_id  text PRIMARY KEY
@@ -76,6 +93,22 @@ INSERT INTO network_agency (agency_id)
 
 ROSTER_EVENTS = (AgencyRegistered, StaffJoined, CaseloadLimitChanged, StaffDeparted, AgencyClosed)
 """The directory events the roster consumer reads; departments and services it passes over."""
+
+# Consents recorded before `case_consent` existed, read once from the events (version 1 of
+# ConsentRecorded and ConsentWithdrawn) when the table is made.
+_BACKFILL_CONSENTS = """
+INSERT INTO case_consent (case_id, consent_id, agencies, purposes, valid_from, valid_until,
+                          withdrawn_on)
+SELECT r.case_id, r.payload->>'consent_id',
+       ARRAY(SELECT jsonb_array_elements_text(r.payload->'agencies')),
+       ARRAY(SELECT jsonb_array_elements_text(r.payload->'purposes')),
+       (r.payload->>'valid_from')::date, (r.payload->>'valid_until')::date,
+       (SELECT min((w.payload->>'withdrawn_on')::date) FROM events w
+         WHERE w.case_id = r.case_id AND w.event_type = 'ConsentWithdrawn'
+           AND w.payload->>'consent_id' = r.payload->>'consent_id')
+FROM events r WHERE r.event_type = 'ConsentRecorded'
+ON CONFLICT DO NOTHING
+"""
 
 # The stages in which a case counts against its case manager's caseload. Intake hands the
 # case on at assignment; later services will end it (closure), and their events will then
@@ -148,7 +181,10 @@ class IntakeReadModel:
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext('caseline-intake-read-model'))"
             )
+            consents_are_new = await conn.fetchval("SELECT to_regclass('case_consent') IS NULL")
             await conn.execute(MIGRATION)
+            if consents_are_new:
+                await conn.execute(_BACKFILL_CONSENTS)
 
     # --- cases --------------------------------------------------------------------------------
 
@@ -179,6 +215,24 @@ class IntakeReadModel:
             assignment.override if assignment else False,
             stream_version,
         )
+        await conn.execute("DELETE FROM case_consent WHERE case_id = $1", case_id)
+        if state.consents:
+            await conn.executemany(
+                "INSERT INTO case_consent (case_id, consent_id, agencies, purposes, valid_from, "
+                "valid_until, withdrawn_on) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [
+                    (
+                        case_id,
+                        c.consent_id,
+                        list(c.agencies),
+                        [p.value for p in c.purposes],
+                        c.valid_from,
+                        c.valid_until,
+                        c.withdrawn_on,
+                    )
+                    for c in state.consents
+                ],
+            )
 
     async def cases_of_client(
         self, client_id: str, conn: asyncpg.Connection | None = None
@@ -190,16 +244,67 @@ class IntakeReadModel:
         )
         return [(r["case_id"], r["agency_id"]) for r in rows]
 
+    @staticmethod
+    async def client_footprints(
+        conn: asyncpg.Connection, client_ids: Sequence[str]
+    ) -> list[ClientFootprint]:
+        """Each client's cases (with their agencies) and consents, in the order asked for."""
+        cases = await conn.fetch(
+            "SELECT client_id, case_id, agency_id, client_erased FROM case_summary "
+            "WHERE client_id = ANY($1::text[]) ORDER BY case_id",
+            list(client_ids),
+        )
+        consents = await conn.fetch(
+            "SELECT s.client_id, c.consent_id, c.agencies, c.purposes, c.valid_from, "
+            "c.valid_until, c.withdrawn_on FROM case_consent c "
+            "JOIN case_summary s ON s.case_id = c.case_id "
+            "WHERE s.client_id = ANY($1::text[]) ORDER BY c.case_id, c.consent_id",
+            list(client_ids),
+        )
+        footprints = []
+        for client_id in client_ids:
+            mine = [r for r in cases if r["client_id"] == client_id]
+            footprints.append(
+                ClientFootprint(
+                    client_id=client_id,
+                    cases=tuple((r["case_id"], r["agency_id"]) for r in mine),
+                    consents=tuple(
+                        Consent(
+                            consent_id=r["consent_id"],
+                            agencies=tuple(r["agencies"]),
+                            purposes=tuple(ConsentPurpose(p) for p in r["purposes"]),
+                            valid_from=r["valid_from"],
+                            valid_until=r["valid_until"],
+                            withdrawn_on=r["withdrawn_on"],
+                        )
+                        for r in consents
+                        if r["client_id"] == client_id
+                    ),
+                    erased=any(r["client_erased"] for r in mine),
+                )
+            )
+        return footprints
+
+    async def client_footprint(self, conn: asyncpg.Connection, client_id: str) -> ClientFootprint:
+        """One client's cases and consents (none for an id nobody holds)."""
+        (footprint,) = await self.client_footprints(conn, [client_id])
+        return footprint
+
     async def rebuild(self, store: EventStore) -> int:
         """Recompute every case summary from the event store; return how many cases."""
-        cases = await store.case_ids()
+        # Every stream is read (through the pool) before the rebuild's own connection is
+        # taken: reading through the pool while holding one would need a second connection.
+        folded: list[tuple[str, CaseState, int]] = []
+        for case_id in await store.case_ids():
+            history = await store.read_stream(case_id)
+            state = fold_case(history[0].metadata.agency_id, [e.payload for e in history])
+            folded.append((case_id, state, len(history)))
         async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM case_consent")
             await conn.execute("DELETE FROM case_summary")
-            for case_id in cases:
-                history = await store.read_stream(case_id)
-                state = fold_case(history[0].metadata.agency_id, [e.payload for e in history])
-                await self.save_case(conn, case_id, state, len(history))
-        return len(cases)
+            for case_id, state, version in folded:
+                await self.save_case(conn, case_id, state, version)
+        return len(folded)
 
     # --- roster and caseloads -----------------------------------------------------------------
 
@@ -216,18 +321,22 @@ class IntakeReadModel:
         )
         return _load(row) if row else None
 
-    async def agency_loads(self, agency_id: str) -> list[StaffLoad]:
+    @staticmethod
+    async def agency_loads(conn: asyncpg.Connection, agency_id: str) -> list[StaffLoad]:
         """Every staff member of an agency with their caseload against their limit."""
-        rows = await self.pool.fetch(
+        rows = await conn.fetch(
             f"{_LOAD_QUERY} WHERE r.agency_id = $2 ORDER BY r.staff_id",
             list(OPEN_STAGES),
             agency_id,
         )
         return [_load(r) for r in rows]
 
-    async def agencies_in_directory(self, agency_ids: Sequence[str]) -> list[str]:
+    @staticmethod
+    async def agencies_in_directory(
+        conn: asyncpg.Connection, agency_ids: Sequence[str]
+    ) -> list[str]:
         """Those of `agency_ids` the directory has registered (closed ones included)."""
-        rows = await self.pool.fetch(
+        rows = await conn.fetch(
             "SELECT agency_id FROM network_agency WHERE agency_id = ANY($1::text[])",
             list(agency_ids),
         )

@@ -34,6 +34,8 @@ class ConsentPurpose(StrEnum):
     """The case's own agency working the case: screening, assessment, planning, monitoring."""
     SERVICE_LINKING = "service_linking"
     REFERRAL = "referral"
+    RECORD_TRANSFER = "record_transfer"
+    """The client's record goes to another agency for continuity (R10)."""
     MONITORING = "monitoring"
     EVALUATION = "evaluation"
 

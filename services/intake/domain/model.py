@@ -41,7 +41,7 @@ from services.intake.domain.events import (
     StrengthKind,
 )
 from shared.envelope import DomainEvent, Role
-from shared.errors import RuleViolation
+from shared.errors import NotFound, RuleViolation
 from shared.vocabulary import NeedDomain
 
 # ---------------------------------------------------------------------------------------------
@@ -101,6 +101,14 @@ class ReturningClientMismatch(IntakeError):
     """R12: the client named as returning is not the person described (or was erased)."""
 
     rule_id = "R12"
+
+
+def no_client(client_id: str) -> NotFound:
+    """The one answer for a client id nobody holds, or that the asking agency does not know.
+
+    R11: telling the two apart would confirm that the person is known elsewhere.
+    """
+    return NotFound(f"no client {client_id!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +272,9 @@ class RegisterClient(Command):
     """Register the case's client as a new person; their details go to the vault under client_id.
 
     `possible_duplicates` are the clients already registered with the same name and birth
-    date; a new record is made past them only when `confirm_new_client` says so.
+    date that the case's agency knows (R11: the others are never named to it; see
+    `access.sort_possible_duplicates`); a new record is made past them only when
+    `confirm_new_client` says so.
     """
 
     client_id: str = Field(min_length=1)
@@ -280,6 +290,9 @@ class RegisterReturningClient(Command):
     """
 
     client_id: str = Field(min_length=1)
+    known_to_agency: bool
+    """R11: whether the case's agency knows the client (a case of theirs, or their consent
+    in force naming it); a client it does not know is an unknown id to it."""
     matches: bool
 
 
@@ -520,6 +533,8 @@ def decide(state: CaseState, command: IntakeCommand) -> list[DomainEvent]:
             return events
         case RegisterReturningClient():
             _require_stage(state, Stage.FOUND, "register the client")
+            if not command.known_to_agency:
+                raise no_client(command.client_id)
             if not command.matches:
                 raise ReturningClientMismatch(
                     f"client {command.client_id!r} does not match the name and birth date "

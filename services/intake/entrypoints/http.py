@@ -8,7 +8,7 @@ Personal details are accepted by registration and returned only by `GET /clients
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
@@ -57,6 +57,8 @@ from shared.service import get_runtime
 from shared.vocabulary import NeedDomain
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+MAX_REVIEW_ITEMS = 500
+"""The most possible-duplicate review items one answer lists."""
 """Ids travel in URLs, Kafka keys and `ce_source`: letters, digits and `._:-` only."""
 
 Identifier = Annotated[
@@ -87,6 +89,7 @@ CaseReader = Annotated[
         )
     ),
 ]
+NetworkAdmin = Annotated[Principal, Depends(require_roles(Role.NETWORK_ADMIN))]
 LoadReader = Annotated[
     Principal,
     Depends(
@@ -398,6 +401,22 @@ class ClientView(BaseModel):
     cultural_needs: str | None
 
 
+class PossibleDuplicateView(BaseModel):
+    """A registration that may be a client known elsewhere, for network administrators (R11).
+
+    Ids only: which agency registered which new client on which case, and which existing
+    client (held by which agencies now) they may be.
+    """
+
+    review_id: int
+    recorded_at: datetime
+    agency_id: str
+    case_id: str
+    client_id: str
+    possible_duplicate_of: str
+    possible_duplicate_agencies: list[str]
+
+
 class ManagerLoad(BaseModel):
     """A staff member's caseload against their limit."""
 
@@ -616,7 +635,8 @@ def intake_router() -> APIRouter:
     async def client_details(
         client_id: ItemId, principal: CaseWorker, intake: IntakeDep
     ) -> ClientView:
-        """A client's personal details, for staff of an agency with their case (R11)."""
+        """A client's personal details (R11): for staff of an agency with their case, or of an
+        agency their consent in force names for referral or record transfer; else 404."""
         record = await handlers.read_client(intake, principal, client_id)
         details = record.details
         return ClientView(
@@ -631,6 +651,27 @@ def intake_router() -> APIRouter:
             preferred_language=details.preferred_language if details else None,
             cultural_needs=details.cultural_needs if details else None,
         )
+
+    @router.get("/network/possible-duplicates")
+    async def possible_duplicates(
+        principal: NetworkAdmin,
+        intake: IntakeDep,
+        limit: Annotated[int, Query(ge=1, le=MAX_REVIEW_ITEMS)] = 100,
+    ) -> list[PossibleDuplicateView]:
+        """Possible duplicates that no registering agency was told of (R11), newest first."""
+        items = await handlers.possible_duplicates_for_review(intake, limit)
+        return [
+            PossibleDuplicateView(
+                review_id=item.review_id,
+                recorded_at=item.recorded_at,
+                agency_id=item.agency_id,
+                case_id=item.case_id,
+                client_id=item.client_id,
+                possible_duplicate_of=item.possible_duplicate_of,
+                possible_duplicate_agencies=list(item.possible_duplicate_agencies),
+            )
+            for item in items
+        ]
 
     @router.post("/clients/{client_id}/erasure")
     async def erasure(

@@ -56,6 +56,7 @@ class Network:
     service_pool: asyncpg.Pool
     """A pool like intake's own: its schema on the search path (unqualified tables)."""
     intake_app: FastAPI
+    """The running intake app itself (its state holds the ports its routes use)."""
     directory_app: FastAPI
 
     def auth(self, role: Role, agency_id: str, staff_id: str = "staff-x") -> dict[str, str]:

@@ -62,9 +62,10 @@ from services.intake.domain.model import (
     consent_allows,
     decide,
     evolve,
+    no_client,
 )
 from shared.envelope import DomainEvent, Role
-from shared.errors import RuleViolation
+from shared.errors import NotFound, RuleViolation
 from shared.vocabulary import NeedDomain
 
 AGENCY = "agency-mapo"
@@ -440,10 +441,23 @@ def test_r12_staff_may_confirm_a_new_person_and_the_confirmation_is_recorded() -
 
 
 def test_r12_a_returning_client_is_linked_only_when_their_details_match() -> None:
-    _, events = run(given(OPEN), RegisterReturningClient(client_id="client-1", matches=True))
+    returning = RegisterReturningClient(client_id="client-1", known_to_agency=True, matches=True)
+    _, events = run(given(OPEN), returning)
     assert events == [ClientRegistered(client_id="client-1", returning_client=True)]
     with pytest.raises(ReturningClientMismatch, match="does not match"):
-        decide(given(OPEN), RegisterReturningClient(client_id="client-1", matches=False))
+        decide(given(OPEN), returning.model_copy(update={"matches": False}))
+
+
+def test_r11_a_returning_client_the_agency_does_not_know_is_an_unknown_id_whatever_matches() -> (
+    None
+):
+    for matches in (True, False):
+        command = RegisterReturningClient(
+            client_id="client-1", known_to_agency=False, matches=matches
+        )
+        with pytest.raises(NotFound) as refused:
+            decide(given(OPEN), command)
+        assert str(refused.value) == str(no_client("client-1")) == "no client 'client-1'"
 
 
 # --- R11 erasure ----------------------------------------------------------------------------
