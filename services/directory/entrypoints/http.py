@@ -34,11 +34,11 @@ from services.directory.domain.model import (
     RegisterAgency,
     WithdrawService,
 )
-from services.directory.entrypoints.ids import NoPersonalNumber
 from services.directory.entrypoints.text import PlainText, Text
 from shared.application import CommandContext, CommandResult, NotFound
 from shared.auth import Authenticated, Principal, ensure_same_agency, require_roles
 from shared.envelope import Role
+from shared.identifiers import NoPersonalNumber
 from shared.service import RuntimeDep
 from shared.vocabulary import NeedDomain, ResourceKind
 

@@ -49,10 +49,10 @@ from services.intake.domain.model import (
     consent_allows,
 )
 from services.intake.domain.text import Note
-from services.intake.entrypoints.ids import NoPersonalNumber
 from services.intake.vault.store import PiiVault
 from shared.auth import Principal, require_roles
 from shared.envelope import Role
+from shared.identifiers import NoPersonalNumber
 from shared.service import get_runtime
 from shared.vocabulary import NeedDomain
 

@@ -1,4 +1,4 @@
-"""Ids never hold a resident registration number or a phone number.
+"""Ids never hold a resident registration number or a phone number (every service's id types).
 
 Ids travel in URLs, Kafka keys, `ce_source`, logs and answers (`no case '...'`): an id made
 of a resident number or a phone number would carry it everywhere, so such an id is refused
