@@ -12,8 +12,9 @@ import contextlib
 import functools
 import os
 
-from caseline.infra.local import LocalStackError, database_answers, kafka_answers, run_async
+from caseline.infra.local import LocalStackError, database_answers, kafka_answers
 from caseline.infra.local import up as local_up
+from caseline.infra.system import run_async
 from shared.topics import ensure_topics
 
 _CREDENTIAL = "caseline"  # user, password and database name in every path

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import asyncpg
 
-from caseline.infra import local
+from caseline.infra import kafka, local
 from caseline.infra.local import LocalLayout, LocalStackError
 from caseline.processes import free_port
 
@@ -111,7 +111,7 @@ async def private_stack() -> AsyncIterator[PrivateStack]:
     """Start a private Kafka + PostgreSQL in a temporary folder; stop and delete it after."""
     shared = LocalLayout.from_env()
     # The shared folder owns the jars; fetch them there (once) so we can borrow them.
-    await asyncio.to_thread(local._ensure_kafka_jars, shared, _echo)
+    await asyncio.to_thread(kafka._ensure_kafka_jars, shared, _echo)
     root = Path(tempfile.mkdtemp(prefix="caseline-private-"))
     kafka_port, controller_port, pg_port = distinct_free_ports(3)
     layout = LocalLayout(root, kafka_port, controller_port, pg_port, jars_from=shared.kafka_libs)

@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from caseline.infra import local
+from caseline.infra import local, system
 from caseline.infra.local import LocalLayout
 from tests.integration.private_stack import PrivateStack
 
@@ -94,7 +94,7 @@ async def test_postgres_killed_starts_again_from_its_stale_pid_file(
         killed = await private_stack.kill_postgres()
         assert local.postgres_pid(layout) is None
         # As after a real crash: the lock file still names the dead postmaster.
-        assert local._read_pid(layout.pg_data / "postmaster.pid") == killed
+        assert system._read_pid(layout.pg_data / "postmaster.pid") == killed
         assert not await local.database_answers(url, timeout=1.0)
 
         waited = await private_stack.start_postgres()

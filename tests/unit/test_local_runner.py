@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from caseline.infra import local
-from caseline.infra.local import (
+from caseline.infra import kafka
+from caseline.infra import layout as stack
+from caseline.infra.layout import (
     ComponentStatus,
     LocalLayout,
     LocalStackError,
@@ -22,7 +23,7 @@ from caseline.infra.local import (
 )
 from shared.topics import ALL_TOPICS, DLQ_TOPIC, topic_for
 
-TEMPLATE = (local.DEPLOY_DIR / "server.properties").read_text()
+TEMPLATE = (stack.DEPLOY_DIR / "server.properties").read_text()
 
 
 def rendered(**overrides: object) -> dict[str, str]:
@@ -118,7 +119,7 @@ def test_layout_defaults_match_the_settings_defaults() -> None:
     layout = LocalLayout.from_env({})
     assert layout.kafka_bootstrap == DEFAULT_KAFKA
     assert layout.database_url == DEFAULT_DATABASE_URL
-    assert (local.REPO_ROOT / "pyproject.toml").is_file()
+    assert (stack.REPO_ROOT / "pyproject.toml").is_file()
 
 
 def test_layout_reads_its_environment_overrides() -> None:
@@ -188,8 +189,8 @@ def test_topic_names() -> None:
 
 def test_log_tail_keeps_the_last_lines_indented() -> None:
     text = "\n".join(f"line {n}" for n in range(100))
-    assert local.tail(text, 3) == "    line 97\n    line 98\n    line 99"
-    assert local.tail("") == "    (empty)"
+    assert stack.tail(text, 3) == "    line 97\n    line 98\n    line 99"
+    assert stack.tail("") == "    (empty)"
 
 
 def test_a_layout_may_borrow_another_folders_kafka_jars() -> None:
@@ -211,7 +212,7 @@ def test_borrowed_jars_that_are_not_ready_are_refused_and_left_alone(tmp_path: P
     (borrowed / ".caseline-pom-sha256").write_text("another pom\n")
     layout = LocalLayout(tmp_path / "private", 41001, 41002, 41003, jars_from=borrowed)
     with pytest.raises(LocalStackError, match="borrowed Kafka jars"):
-        local._ensure_kafka_jars(layout, lambda _: None)
+        kafka._ensure_kafka_jars(layout, lambda _: None)
     left = sorted(p.name for p in borrowed.iterdir())
     assert left == [".caseline-pom-sha256", "kafka_2.13-0.jar"]
     assert not (tmp_path / "private").exists()
@@ -220,10 +221,10 @@ def test_borrowed_jars_that_are_not_ready_are_refused_and_left_alone(tmp_path: P
 def test_borrowed_jars_that_are_ready_are_used_as_they_are(tmp_path: Path) -> None:
     borrowed = tmp_path / "shared-libs"
     borrowed.mkdir()
-    digest = local.pom_digest((local.DEPLOY_DIR / "pom.xml").read_bytes())
+    digest = stack.pom_digest((stack.DEPLOY_DIR / "pom.xml").read_bytes())
     (borrowed / ".caseline-pom-sha256").write_text(digest + "\n")
     layout = LocalLayout(tmp_path / "private", 41001, 41002, 41003, jars_from=borrowed)
-    local._ensure_kafka_jars(layout, lambda _: None)
+    kafka._ensure_kafka_jars(layout, lambda _: None)
     assert [p.name for p in borrowed.iterdir()] == [".caseline-pom-sha256"]
 
 
@@ -237,4 +238,4 @@ def test_borrowed_jars_that_are_ready_are_used_as_they_are(tmp_path: Path) -> No
     ],
 )
 def test_parent_pid_is_read_after_the_last_parenthesis(stat: str, ppid: int | None) -> None:
-    assert local.ppid_from_stat(stat) == ppid
+    assert stack.ppid_from_stat(stat) == ppid
