@@ -609,9 +609,10 @@ class ConsumerWatch:
         stored = await asyncio.wait_for(self.consumer.stored_offsets(), self.timeout)
         assignment = sorted(kafka.assignment())
         if not assignment:
-            # A rebalance, or a broker away: this at least proves the broker answers.
+            # A rebalance, or a broker away: this at least proves the broker answers. With
+            # no partition the lag is unknown, never an old figure that looks caught up.
             await asyncio.wait_for(kafka.topics(), self.timeout)
-            self.lag = ConsumerLag(self.lag.messages, 0, _now())
+            self.lag = ConsumerLag(None, 0, _now())
             return self.lag
         ends = await asyncio.wait_for(kafka.end_offsets(assignment), self.timeout)
         unread = [tp for tp in assignment if (tp.topic, tp.partition) not in stored]

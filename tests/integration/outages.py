@@ -125,3 +125,19 @@ async def until_recovered(http: httpx.AsyncClient, timeout: float = 90.0) -> dic
             return report
         await asyncio.sleep(0.2)
     pytest.fail(f"the service did not recover within {timeout:.0f} s: {report}")
+
+
+async def until_equal(
+    probe: Callable[[], Awaitable[list[str]]], expected: list[str], timeout: float = 30.0
+) -> list[str]:
+    """`probe()` once it holds as many items as `expected` (or at the deadline), sorted.
+
+    A consumer's lag is measured every few seconds, so "lag 0" may predate the relay's last
+    batch: its effects are waited for, then compared item by item (none twice, none missing).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = sorted(await probe())
+        if len(found) >= len(expected) or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.2)

@@ -24,7 +24,7 @@ from shared.envelope import Role
 from shared.service import create_service_app
 from shared.settings import Settings, load_settings
 from tests.integration.kafka_reading import fresh_topics, read_topic
-from tests.integration.outages import HealthWatch, Load, until_recovered
+from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
 from tests.integration.private_stack import PrivateStack
 from tests.kit_service import notes_service
 
@@ -110,8 +110,12 @@ async def assert_nothing_lost_and_applied_once(notes: NotesService, load: Load) 
     )
     published = {dict(r.headers)["ce_id"].decode() for r in on_kafka}
     assert set(stored) <= published, f"{len(set(stored) - published)} stored events not on Kafka"
-    applied = await notes.applied()
-    assert sorted(applied) == sorted(stored), "an event was applied twice or not at all"
+    applied = await until_equal(notes.applied, sorted(stored))
+    dead = await notes.pool.fetch(
+        f'SELECT "offset", error, reason FROM "{notes.schema}".dead_lettered_messages'
+    )
+    assert not dead, f"dead-lettered: {[tuple(r) for r in dead][:5]}"
+    assert applied == sorted(stored), "an event was applied twice or not at all"
 
 
 async def test_a_postgresql_restart_under_writes_loses_nothing_and_needs_no_service_restart(
@@ -152,9 +156,7 @@ async def test_a_kafka_broker_killed_under_writes_loses_nothing_and_needs_no_ser
     assert 503 in health.statuses(), "/health never said the relay or consumer was down"
     assert health.last_unhealthy is not None
     down = {
-        name
-        for name, task in health.last_unhealthy["tasks"].items()
-        if task["state"] == "retrying"
+        name for name, task in health.last_unhealthy["tasks"].items() if task["state"] == "retrying"
     }
     assert down, health.last_unhealthy
     await assert_nothing_lost_and_applied_once(notes, load)

@@ -29,7 +29,7 @@ from shared.envelope import Role
 from shared.settings import Settings, load_settings
 from shared.topics import topic_for
 from tests.integration.kafka_reading import read_topic
-from tests.integration.outages import HealthWatch, Load, until_recovered
+from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
 from tests.integration.private_stack import PrivateStack
 
 pytestmark = pytest.mark.infra
@@ -164,16 +164,17 @@ async def assert_both_recovered_whole(pair: Pair, directory: Load, intake: Load)
 
     # Each consumer applied every event of the types it reads, once (the others it passed
     # over; its lag of 0 says it went past them too).
-    read_model = await pair.processed("directory", "directory.read-model")
     claimed = {"CaseAssigned", "CaseReassigned"}
-    assert sorted(read_model) == sorted(
+    wanted = sorted(
         [*directory_events, *(e for e, (_, t, _) in intake_events.items() if t in claimed)]
     )
-    roster = await pair.processed("intake", "intake.roster")
-    roster_types = {cls.event_type() for cls in ROSTER_EVENTS}
-    assert sorted(roster) == sorted(
-        e for e, (_, t, _) in directory_events.items() if t in roster_types
+    read_model = await until_equal(
+        lambda: pair.processed("directory", "directory.read-model"), wanted
     )
+    assert read_model == wanted
+    roster_types = {cls.event_type() for cls in ROSTER_EVENTS}
+    wanted = sorted(e for e, (_, t, _) in directory_events.items() if t in roster_types)
+    assert await until_equal(lambda: pair.processed("intake", "intake.roster"), wanted) == wanted
     assert await pair.rows("SELECT count(*) FROM directory.agencies") == len(agencies)
     assert await pair.rows("SELECT count(*) FROM intake.staff_roster") == len(staff)
 
