@@ -39,6 +39,8 @@ from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings
 from shared.store import EventStore, create_pool
 from shared.supervisor import Supervisor, describe_error, is_outage
+from shared.vault import Vault
+from shared.vault_http import vault_router
 
 log = get_logger("caseline.service")
 
@@ -59,6 +61,26 @@ class ConsumerSpec:
 
 
 @dataclass(frozen=True)
+class VaultSpec:
+    """A service keeps words about people in a vault of its own (`shared/vault.py`).
+
+    `erasures_from` are the topics where the erasure event (`erasure_event`, a class from
+    the publishing service's contract, with a `client_id`) arrives; the runtime adds a
+    consumer that shreds the client it names. A service that erases in its own commands
+    (intake) shreds in their transaction and lists none.
+    """
+
+    erasures_from: tuple[str, ...] = ()
+    erasure_event: type[DomainEvent] | None = None
+    events: EventRegistry = registry
+    """The registry that knows `erasure_event`."""
+
+    def __post_init__(self) -> None:
+        if self.erasures_from and self.erasure_event is None:
+            raise ValueError("a vault that reads erasures names their event class")
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """What makes a service: its name, HTTP routers, consumers and read-model migrations."""
 
@@ -69,6 +91,8 @@ class ServiceSpec:
     events: EventRegistry = registry
     topic: str | None = None
     """Where the relay publishes; `caseline.<name>.v1` when unset."""
+    vault: VaultSpec | None = None
+    """The service's vault, its access-log route and its shredding consumer; none when unset."""
 
 
 @dataclass
@@ -85,6 +109,7 @@ class Runtime:
     supervisor: Supervisor
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     watches: list[ConsumerWatch] = field(default_factory=list)
+    vault: Vault | None = None
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -229,6 +254,13 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
     try:
         store = EventStore(pool, spec.name, schema=schema, events=spec.events)
         await store.migrate()
+        vault: Vault | None = None
+        consumer_specs = list(spec.consumers)
+        if spec.vault is not None:
+            # Before the service's own migrations: one may move older rows into the vault.
+            vault = Vault.from_settings(settings, spec.name)
+            await Vault.migrate(pool, schema)
+            consumer_specs += _vault_consumers(spec.vault, vault)
         for migrate in spec.migrations:
             await migrate(pool)
         await producer.start()
@@ -240,15 +272,17 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
             poll_seconds=settings.relay_poll_seconds,
         )
         supervisor.spawn(f"relay:{relay.topic}", "relay", relay.supervised)
-        runtime = Runtime(settings, schema, pool, store, producer, relay, None, supervisor)
-        if spec.consumers:
+        runtime = Runtime(
+            settings, schema, pool, store, producer, relay, None, supervisor, vault=vault
+        )
+        if consumer_specs:
             # A plain stdlib logger: FastStream's lines then reach the root handler that
             # configure_logging installed, in the service's format (JSON in production).
             broker = KafkaBroker(
                 settings.kafka_bootstrap_servers, logger=logging.getLogger("caseline.broker")
             )
             subscribers = []
-            for consumer_spec in spec.consumers:
+            for consumer_spec in consumer_specs:
                 consumer = IdempotentConsumer(
                     f"{spec.name}.{consumer_spec.name}",
                     pool,
@@ -290,6 +324,20 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
         await producer.stop()
         await pool.close()
         log.info("service.stopped", service=spec.name)
+
+
+def _vault_consumers(spec: VaultSpec, vault: Vault) -> list[ConsumerSpec]:
+    if not spec.erasures_from or spec.erasure_event is None:
+        return []
+    return [
+        ConsumerSpec(
+            name="vault-erasure",
+            topics=spec.erasures_from,
+            handle=vault.erasure_handler(spec.erasure_event),
+            events=spec.events,
+            reads=(spec.erasure_event,),
+        )
+    ]
 
 
 async def health_report(runtime: Runtime, service: str) -> tuple[bool, dict[str, object]]:
@@ -367,6 +415,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     install_error_handlers(app, settings)
     for router in spec.routers:
         app.include_router(router)
+    if spec.vault is not None:
+        app.include_router(vault_router())
 
     @app.get(
         "/health",
