@@ -39,7 +39,7 @@ from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings
 from shared.store import EventStore, create_pool
 from shared.supervisor import Supervisor, describe_error, is_outage
-from shared.vault import Vault
+from shared.vault import ClientShredded, UnknownDocument, Vault
 from shared.vault_http import vault_router
 
 log = get_logger("caseline.service")
@@ -138,6 +138,14 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
 
 
+async def _client_shredded(request: Request, exc: Exception) -> JSONResponse:
+    # R11: nothing more is kept about an erased person, in any service's vault.
+    return JSONResponse(
+        status_code=409,
+        content={"detail": "the client was erased: nothing more is kept", "rule": "R11"},
+    )
+
+
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     # FastAPI's own answer repeats each refused value ("input"): names, resident numbers,
     # addresses, or a megabyte of text. This one keeps only where and why.
@@ -222,13 +230,16 @@ def _outage_handler(retry_after: int) -> Callable[[Request, Exception], Awaitabl
 
 
 def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> None:
-    """Map the kit's errors to HTTP once: bad input 422 (never echoed), rules and races 409,
-    missing 404, auth 401/403, PostgreSQL or Kafka away 503 with `Retry-After`."""
+    """Map the kit's errors to HTTP once: bad input 422 (never echoed), rules, races and
+    writes about an erased client 409, missing 404, auth 401/403, PostgreSQL or Kafka away
+    503 with `Retry-After`."""
     install_auth_handlers(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(RuleViolation, _refused)
     app.add_exception_handler(ConcurrencyError, _conflict)
     app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(UnknownDocument, _not_found)
+    app.add_exception_handler(ClientShredded, _client_shredded)
     unavailable = _outage_handler(settings.retry_after_seconds if settings else 5)
     for error_class in OUTAGE_ERRORS:
         app.add_exception_handler(error_class, unavailable)
