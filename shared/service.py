@@ -39,6 +39,8 @@ from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings
 from shared.store import EventStore, create_pool
 from shared.supervisor import Supervisor, describe_error, is_outage
+from shared.vault import ClientShredded, UnknownDocument, Vault
+from shared.vault_http import vault_router
 
 log = get_logger("caseline.service")
 
@@ -59,6 +61,26 @@ class ConsumerSpec:
 
 
 @dataclass(frozen=True)
+class VaultSpec:
+    """A service keeps words about people in a vault of its own (`shared/vault.py`).
+
+    `erasures_from` are the topics where the erasure event (`erasure_event`, a class from
+    the publishing service's contract, with a `client_id`) arrives; the runtime adds a
+    consumer that shreds the client it names. A service that erases in its own commands
+    (intake) shreds in their transaction and lists none.
+    """
+
+    erasures_from: tuple[str, ...] = ()
+    erasure_event: type[DomainEvent] | None = None
+    events: EventRegistry = registry
+    """The registry that knows `erasure_event`."""
+
+    def __post_init__(self) -> None:
+        if self.erasures_from and self.erasure_event is None:
+            raise ValueError("a vault that reads erasures names their event class")
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """What makes a service: its name, HTTP routers, consumers and read-model migrations."""
 
@@ -69,6 +91,8 @@ class ServiceSpec:
     events: EventRegistry = registry
     topic: str | None = None
     """Where the relay publishes; `caseline.<name>.v1` when unset."""
+    vault: VaultSpec | None = None
+    """The service's vault, its access-log route and its shredding consumer; none when unset."""
 
 
 @dataclass
@@ -85,6 +109,7 @@ class Runtime:
     supervisor: Supervisor
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     watches: list[ConsumerWatch] = field(default_factory=list)
+    vault: Vault | None = None
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -111,6 +136,14 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+
+async def _client_shredded(request: Request, exc: Exception) -> JSONResponse:
+    # R11: nothing more is kept about an erased person, in any service's vault.
+    return JSONResponse(
+        status_code=409,
+        content={"detail": "the client was erased: nothing more is kept", "rule": "R11"},
+    )
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
@@ -197,13 +230,16 @@ def _outage_handler(retry_after: int) -> Callable[[Request, Exception], Awaitabl
 
 
 def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> None:
-    """Map the kit's errors to HTTP once: bad input 422 (never echoed), rules and races 409,
-    missing 404, auth 401/403, PostgreSQL or Kafka away 503 with `Retry-After`."""
+    """Map the kit's errors to HTTP once: bad input 422 (never echoed), rules, races and
+    writes about an erased client 409, missing 404, auth 401/403, PostgreSQL or Kafka away
+    503 with `Retry-After`."""
     install_auth_handlers(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(RuleViolation, _refused)
     app.add_exception_handler(ConcurrencyError, _conflict)
     app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(UnknownDocument, _not_found)
+    app.add_exception_handler(ClientShredded, _client_shredded)
     unavailable = _outage_handler(settings.retry_after_seconds if settings else 5)
     for error_class in OUTAGE_ERRORS:
         app.add_exception_handler(error_class, unavailable)
@@ -229,6 +265,13 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
     try:
         store = EventStore(pool, spec.name, schema=schema, events=spec.events)
         await store.migrate()
+        vault: Vault | None = None
+        consumer_specs = list(spec.consumers)
+        if spec.vault is not None:
+            # Before the service's own migrations: one may move older rows into the vault.
+            vault = Vault.from_settings(settings, spec.name)
+            await Vault.migrate(pool, schema)
+            consumer_specs += _vault_consumers(spec.vault, vault)
         for migrate in spec.migrations:
             await migrate(pool)
         await producer.start()
@@ -240,15 +283,17 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
             poll_seconds=settings.relay_poll_seconds,
         )
         supervisor.spawn(f"relay:{relay.topic}", "relay", relay.supervised)
-        runtime = Runtime(settings, schema, pool, store, producer, relay, None, supervisor)
-        if spec.consumers:
+        runtime = Runtime(
+            settings, schema, pool, store, producer, relay, None, supervisor, vault=vault
+        )
+        if consumer_specs:
             # A plain stdlib logger: FastStream's lines then reach the root handler that
             # configure_logging installed, in the service's format (JSON in production).
             broker = KafkaBroker(
                 settings.kafka_bootstrap_servers, logger=logging.getLogger("caseline.broker")
             )
             subscribers = []
-            for consumer_spec in spec.consumers:
+            for consumer_spec in consumer_specs:
                 consumer = IdempotentConsumer(
                     f"{spec.name}.{consumer_spec.name}",
                     pool,
@@ -290,6 +335,20 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
         await producer.stop()
         await pool.close()
         log.info("service.stopped", service=spec.name)
+
+
+def _vault_consumers(spec: VaultSpec, vault: Vault) -> list[ConsumerSpec]:
+    if not spec.erasures_from or spec.erasure_event is None:
+        return []
+    return [
+        ConsumerSpec(
+            name="vault-erasure",
+            topics=spec.erasures_from,
+            handle=vault.erasure_handler(spec.erasure_event),
+            events=spec.events,
+            reads=(spec.erasure_event,),
+        )
+    ]
 
 
 async def health_report(runtime: Runtime, service: str) -> tuple[bool, dict[str, object]]:
@@ -367,6 +426,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     install_error_handlers(app, settings)
     for router in spec.routers:
         app.include_router(router)
+    if spec.vault is not None:
+        app.include_router(vault_router())
 
     @app.get(
         "/health",

@@ -68,9 +68,9 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(default=5, ge=1)
     """The `Retry-After` a request that could not reach PostgreSQL or Kafka is answered with."""
     pii_kek: SecretStr = SecretStr(DEVELOPMENT_PII_KEK)
-    """Key-encryption key of the intake PII vault: base64 of 32 random bytes."""
+    """Key-encryption key of every service's vault: base64 of 32 random bytes."""
     pii_index_key: SecretStr = SecretStr(DEVELOPMENT_PII_INDEX_KEY)
-    """HMAC key of the vault's duplicate index: base64 of 32 random bytes."""
+    """HMAC key of intake's duplicate-client index: base64 of 32 random bytes."""
 
     @field_validator("pii_kek", "pii_index_key")
     @classmethod

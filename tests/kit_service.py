@@ -2,21 +2,27 @@
 
 Its consumer writes one row per event it applies into a table with no unique key, so an
 event applied twice shows as two rows: the tests count on that to prove exactly-once effects.
+With `erasures_from`, it is also a later service's stand-in: it keeps notes about clients in
+the kit's vault and shreds a client when intake's `ClientErased` arrives on those topics.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.application import CommandContext, RuleViolation, run_command
+from services.intake.contract import ClientErased
+from shared.application import CommandContext, NotFound, RuleViolation, run_command
 from shared.auth import Principal, require_roles
 from shared.codec import ReceivedEvent
 from shared.envelope import Role
-from shared.service import ConsumerSpec, RuntimeDep, ServiceSpec
+from shared.grants import Accessor, read_access
+from shared.service import ConsumerSpec, RuntimeDep, ServiceSpec, VaultSpec
+from shared.vault import Vault
 from tests.kit_events import CaseNoted, test_registry
 
 router = APIRouter()
@@ -58,8 +64,62 @@ async def add_note(
     return {"version": result.stream_version}
 
 
+class ClientNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=500)
+
+
+def _vault(runtime: RuntimeDep) -> Vault:
+    if runtime.vault is None:
+        raise NotFound("this notes service keeps no vault")
+    return runtime.vault
+
+
+@router.put("/clients/{client_id}/notes/{note_id}", status_code=204)
+async def put_client_note(
+    client_id: str, note_id: str, body: ClientNote, principal: CaseManager, runtime: RuntimeDep
+) -> None:
+    """A note about a client, sealed in the vault; the writer's agency holds the client."""
+    vault = _vault(runtime)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO client_agency VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            client_id,
+            principal.agency_id,
+        )
+        await vault.put(conn, client_id, f"note:{note_id}", body)
+
+
+@router.get("/clients/{client_id}/notes/{note_id}")
+async def read_client_note(
+    client_id: str, note_id: str, principal: CaseManager, runtime: RuntimeDep
+) -> dict[str, object]:
+    """A note about a client, for the agency holding them (no consents in this service)."""
+    vault = _vault(runtime)
+    async with runtime.pool.acquire() as conn:
+        holding = await conn.fetch(
+            "SELECT agency_id FROM client_agency WHERE client_id = $1", client_id
+        )
+        decision = read_access(
+            principal.agency_id,
+            holding_agencies={r["agency_id"] for r in holding},
+            grants=(),
+            on=date.today(),
+        )
+        accessor = Accessor(principal.staff_id, principal.role.value, principal.agency_id)
+        read = await vault.read(conn, accessor, client_id, f"note:{note_id}", decision)
+    if not read.allowed or read.outcome == "absent":
+        raise NotFound(f"no note {note_id!r} of client {client_id!r}")
+    return {"outcome": read.outcome, "note": (read.document or {}).get("note")}
+
+
 async def _migrate(pool: asyncpg.Pool) -> None:
-    await pool.execute("CREATE TABLE IF NOT EXISTS notes_seen (event_id uuid, note text)")
+    await pool.execute(
+        "CREATE TABLE IF NOT EXISTS notes_seen (event_id uuid, note text);"
+        "CREATE TABLE IF NOT EXISTS client_agency (client_id text, agency_id text, "
+        "PRIMARY KEY (client_id, agency_id))"
+    )
 
 
 async def _seen(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
@@ -71,8 +131,9 @@ async def _seen(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
     )
 
 
-def notes_service(topic: str) -> ServiceSpec:
-    """The notes service: publishes to `topic` and reads its own events back from it."""
+def notes_service(topic: str, *, erasures_from: tuple[str, ...] = ()) -> ServiceSpec:
+    """The notes service: publishes to `topic` and reads its own events back from it; with
+    `erasures_from` (intake's topic), a vault that shreds on intake's `ClientErased`."""
     return ServiceSpec(
         name="intake",
         routers=[router],
@@ -80,4 +141,7 @@ def notes_service(topic: str) -> ServiceSpec:
         migrations=[_migrate],
         events=test_registry,
         topic=topic,
+        vault=VaultSpec(erasures_from=erasures_from, erasure_event=ClientErased)
+        if erasures_from
+        else None,
     )

@@ -13,7 +13,7 @@ from services.intake.domain.model import PossibleDuplicateClient
 from services.intake.entrypoints.http import intake_router
 from services.intake.vault.store import PiiVault, UnknownClient
 from shared.envelope import EventRegistry, registry
-from shared.service import ConsumerSpec, ServiceSpec, create_service_app
+from shared.service import ConsumerSpec, ServiceSpec, VaultSpec, create_service_app
 from shared.settings import Settings
 from shared.topics import topic_for
 
@@ -50,6 +50,9 @@ def service_spec(
         migrations=[PiiVault.migrate, IntakeReadModel.migrate, NetworkReview.migrate],
         events=events,
         topic=chosen.intake,
+        # Intake erases in its own commands (the key is shredded with `ClientErased` in one
+        # transaction): its vault reads no erasures from Kafka.
+        vault=VaultSpec(),
     )
 
 

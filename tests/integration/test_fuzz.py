@@ -126,6 +126,7 @@ ROLES: dict[str, dict[str, tuple[Role, ...]]] = {
         "GET /clients/{client_id}": CASE_WORKERS,
         "POST /clients/{client_id}/erasure": (Role.SUPERVISOR,),
         "GET /network/possible-duplicates": ADMIN,
+        "GET /vault/access-log": (Role.AUDITOR, Role.NETWORK_ADMIN),
         "GET /health": ANYONE,
         "GET /health/live": ANYONE,
     },

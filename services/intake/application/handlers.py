@@ -33,7 +33,7 @@ from services.intake.domain.access import (
     ClientFootprint,
     cases_to_erase,
     known_to,
-    readable_by,
+    read_access,
     sort_possible_duplicates,
 )
 from services.intake.domain.client import PersonalDetails
@@ -63,6 +63,7 @@ from shared.application import CommandContext, NotFound, fold
 from shared.auth import Principal, ensure_same_agency
 from shared.envelope import DomainEvent, Envelope, Role
 from shared.errors import CaselineError, ConcurrencyError
+from shared.grants import CASE_AGENCY, AccessDecision, Accessor
 from shared.logging import event_context, get_logger
 from shared.store import EventStore
 
@@ -408,7 +409,11 @@ async def assess(
             recorded_before = False
             record: VaultRecord | None = None
             if state.client_id is not None and not state.client_erased:
-                record = await intake.vault.get(state.client_id, conn)
+                # Staff acting on the case (`existing_case` checked it) read its client.
+                record = await intake.vault.read(
+                    conn, accessor_of(principal), state.client_id, _acting_on_case(principal)
+                )
+                assert record is not None
                 recorded_before = bool(record.details and record.details.cultural_needs)
             events = decide(state, command(recorded_before or cultural_needs is not None))
             if cultural_needs is not None and record is not None and record.details is not None:
@@ -518,27 +523,48 @@ async def _lock_client(conn: asyncpg.Connection, client_id: str) -> None:
     )
 
 
+def accessor_of(principal: Principal) -> Accessor:
+    """Who reads the vault, as its access log records them (ids and codes)."""
+    return Accessor(
+        staff_id=principal.staff_id, role=principal.role.value, agency_id=principal.agency_id
+    )
+
+
+def _acting_on_case(principal: Principal) -> AccessDecision:
+    # A network administrator acts on any agency's case (`Principal.may_act_for`).
+    if principal.role is Role.NETWORK_ADMIN:
+        return AccessDecision.allow("network_admin")
+    return AccessDecision.allow(CASE_AGENCY)
+
+
 async def read_client(intake: Intake, principal: Principal, client_id: str) -> VaultRecord:
     """A client's personal details (R11): for staff of an agency with the client's case, or
-    of an agency a consent in force names for referral or record transfer; else 404."""
+    of an agency a consent in force names for referral or record transfer; else 404.
+
+    Every read, allowed or refused, is a row of the vault's access log (its own statement,
+    outside any transaction: a refusal's row stays though the request answers 404).
+    """
     async with intake.connection() as conn:
         footprint = await intake.read_model.client_footprint(conn, client_id)
-        if not readable_by(footprint, principal.agency_id, intake.today()):
-            # The same answer whether the client does not exist or is not theirs to read:
-            # an id must not confirm that a person is known somewhere in the network.
-            raise no_client(client_id)
+        decision = read_access(footprint, principal.agency_id, intake.today())
         try:
-            record = await intake.vault.get(client_id, conn)
+            record = await intake.vault.read(conn, accessor_of(principal), client_id, decision)
         except UnknownClient as e:
             raise no_client(client_id) from e
-    # An access log line: who read whose record, never what it holds.
+    # A log line too: who read whose record, never what it holds.
     log.info(
         "vault.read",
         client_id=client_id,
         staff_id=principal.staff_id,
         agency_id=principal.agency_id,
-        erased=record.erased,
+        allowed=decision.allowed,
+        basis=decision.basis,
+        erased=record.erased if record else None,
     )
+    if record is None:
+        # The same answer whether the client does not exist or is not theirs to read:
+        # an id must not confirm that a person is known somewhere in the network.
+        raise no_client(client_id)
     return record
 
 

@@ -26,6 +26,8 @@ from services.intake.domain.events import ConsentPurpose
 from services.intake.domain.model import Consent, no_client
 from shared.envelope import Role
 from shared.errors import Forbidden
+from shared.grants import AccessDecision, ConsentGrant
+from shared.grants import read_access as kit_read_access
 
 READING_PURPOSES = frozenset({ConsentPurpose.REFERRAL, ConsentPurpose.RECORD_TRANSFER})
 """The purposes for which another agency reads a client's personal details (R11)."""
@@ -68,11 +70,34 @@ def known_to(footprint: ClientFootprint, agency_id: str, on: date) -> bool:
     return agency_id in footprint.agencies or footprint.consent_in_force_names(agency_id, on)
 
 
+def grant_of(consent: Consent) -> ConsentGrant:
+    """A consent as the kit's vault grants read it."""
+    return ConsentGrant(
+        consent_id=consent.consent_id,
+        agencies=consent.agencies,
+        purposes=tuple(p.value for p in consent.purposes),
+        valid_from=consent.valid_from,
+        valid_until=consent.valid_until,
+        withdrawn_on=consent.withdrawn_on,
+    )
+
+
+def read_access(footprint: ClientFootprint, agency_id: str, on: date) -> AccessDecision:
+    """R11: whether the agency's staff may read the client's personal details, and on what
+    basis (its own case, or which consent for which purpose): the vault logs it."""
+    return kit_read_access(
+        agency_id,
+        holding_agencies=footprint.agencies,
+        grants=[grant_of(c) for c in footprint.consents],
+        on=on,
+        erased=footprint.erased,
+        purposes=sorted(p.value for p in READING_PURPOSES),
+    )
+
+
 def readable_by(footprint: ClientFootprint, agency_id: str, on: date) -> bool:
     """R11: whether the agency's staff may read the client's personal details."""
-    return agency_id in footprint.agencies or footprint.consent_in_force_names(
-        agency_id, on, READING_PURPOSES
-    )
+    return read_access(footprint, agency_id, on).allowed
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def get_intake(request: Request) -> Intake:
     if intake is None or intake.store is not runtime.store:
         intake = Intake(
             store=runtime.store,
-            vault=PiiVault.from_settings(runtime.pool, runtime.settings),
+            vault=PiiVault.from_settings(runtime.settings, runtime.vault),
             read_model=IntakeReadModel(runtime.pool),
         )
         request.app.state.intake = intake

@@ -1,1 +1,1 @@
-"""The intake PII vault: clients' personal details, encrypted per client, erasable by key."""
+"""Intake's client records on the kit's vault: sealed details, and the duplicate index."""

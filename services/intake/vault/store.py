@@ -1,10 +1,17 @@
-"""The PII vault's table in PostgreSQL: one sealed document and one wrapped key per client.
+"""Intake's client records: the details sealed in the kit's vault, the index in `pii_vault`.
+
+The kit's vault (`shared/vault.py`: `vault_keys`, `vault_documents`, `vault_access_log`)
+keeps each client's details as the document `details`, sealed under the client's key.
+Intake's own table `pii_vault` keeps, per client, the registering agency and the keyed
+duplicate index; erasure clears the index and shreds the key in the same transaction.
+
+Before the kit's vault, `pii_vault` also held `kek_id`, `wrapped_key` and `sealed`. The
+migration moves them, bytes unchanged, into the kit's tables (the seals bind the same
+associated data, so they open as before) and drops those columns, so no copy of a key
+survives an erasure.
 
 Writes take the caller's connection, so a client's record is made in the same transaction
-as the events that name them: a refused or raced registration leaves no record behind.
-Tables are unqualified: the service's pool has its own schema on the search path.
-
-Nothing here logs or raises with personal data in the message.
+as the events that name them. Nothing here logs or raises with personal data in the message.
 """
 
 from __future__ import annotations
@@ -15,30 +22,47 @@ from datetime import date, datetime
 import asyncpg
 
 from services.intake.domain.client import PersonalDetails
-from services.intake.vault.crypto import PiiCipher, VaultError
+from services.intake.vault.crypto import DuplicateIndex
+from shared.grants import AccessDecision, Accessor
 from shared.settings import Settings, decode_key
+from shared.vault import Vault
+from shared.vault_crypto import VaultError
+
+DETAILS = "details"
+"""The vault document holding a client's personal details."""
 
 MIGRATION = """
 CREATE TABLE IF NOT EXISTS pii_vault (
     client_id        text        PRIMARY KEY,
     agency_id        text        NOT NULL,
-    kek_id           text        NOT NULL,
-    -- The client's data key sealed under the key-encryption key; NULL once erased.
-    wrapped_key      bytea,
-    -- Nonce and AES-GCM ciphertext of the personal details, one JSON document.
-    sealed           bytea       NOT NULL,
     -- HMAC-SHA256 of normalised name and birth date; NULL once erased.
     duplicate_index  bytea,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     erased_at        timestamptz,
-    CONSTRAINT pii_vault_erased_has_no_key CHECK (
-        (erased_at IS NULL) = (wrapped_key IS NOT NULL)
-        AND (erased_at IS NULL) = (duplicate_index IS NOT NULL)
+    CONSTRAINT pii_vault_erased_has_no_index CHECK (
+        (erased_at IS NULL) = (duplicate_index IS NOT NULL)
     )
 );
 CREATE INDEX IF NOT EXISTS pii_vault_by_duplicate_index
     ON pii_vault (duplicate_index) WHERE duplicate_index IS NOT NULL;
+"""
+
+MOVE_INTO_THE_KITS_VAULT = """
+INSERT INTO vault_keys (client_id, kek_id, wrapped_key, created_at, shredded_at)
+    SELECT client_id, kek_id, wrapped_key, created_at, erased_at FROM pii_vault
+    ON CONFLICT (client_id) DO NOTHING;
+INSERT INTO vault_documents (client_id, document_id, kind, sealed, created_at, updated_at)
+    SELECT client_id, 'details', 'details', sealed, created_at, updated_at FROM pii_vault
+    ON CONFLICT (client_id, document_id) DO NOTHING;
+ALTER TABLE pii_vault
+    DROP CONSTRAINT IF EXISTS pii_vault_erased_has_no_key,
+    DROP COLUMN wrapped_key,
+    DROP COLUMN sealed,
+    DROP COLUMN kek_id,
+    ADD CONSTRAINT pii_vault_erased_has_no_index CHECK (
+        (erased_at IS NULL) = (duplicate_index IS NOT NULL)
+    );
 """
 
 
@@ -63,28 +87,38 @@ class VaultRecord:
 
 
 class PiiVault:
-    """Clients' personal details, sealed per client; erasure destroys the client's key."""
+    """Clients' personal details in the kit's vault, and intake's duplicate index beside them."""
 
-    def __init__(self, pool: asyncpg.Pool, cipher: PiiCipher) -> None:
-        self.pool = pool
-        self.cipher = cipher
+    def __init__(self, vault: Vault, index: DuplicateIndex) -> None:
+        self.vault = vault
+        self.index = index
 
     @classmethod
-    def from_settings(cls, pool: asyncpg.Pool, settings: Settings) -> PiiVault:
-        """A vault with the keys the settings carry."""
-        kek, index_key = decode_key(settings.pii_kek), decode_key(settings.pii_index_key)
-        return cls(pool, PiiCipher(kek, index_key))
+    def from_settings(cls, settings: Settings, vault: Vault | None = None) -> PiiVault:
+        """Intake's records on `vault` (the running service's), or one the settings make."""
+        kek = decode_key(settings.pii_kek)
+        index = DuplicateIndex(decode_key(settings.pii_index_key), key_encryption_key=kek)
+        return cls(vault or Vault.from_settings(settings, "intake"), index)
 
     @staticmethod
     async def migrate(pool: asyncpg.Pool) -> None:
-        """Create the vault table (idempotent)."""
+        """Create `pii_vault`; move an older one's keys and seals into the kit's vault."""
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('caseline-intake-vault'))")
+            # The lock every migration of the schema takes (`shared.store.migrate_schema`).
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('caseline-migrate-' || current_schema()))"
+            )
+            older = await conn.fetchval(
+                "SELECT true FROM information_schema.columns WHERE table_schema = "
+                "current_schema() AND table_name = 'pii_vault' AND column_name = 'wrapped_key'"
+            )
+            if older:
+                await conn.execute(MOVE_INTO_THE_KITS_VAULT)
             await conn.execute(MIGRATION)
 
     def duplicate_index(self, name: str, birth_date: date) -> bytes:
         """The keyed hash registration compares clients by."""
-        return self.cipher.duplicate_index(name, birth_date)
+        return self.index(name, birth_date)
 
     async def lock_index(self, conn: asyncpg.Connection, index: bytes) -> None:
         """Serialise registrations of one name and birth date until the transaction ends."""
@@ -102,33 +136,39 @@ class PiiVault:
         self, conn: asyncpg.Connection, client_id: str, agency_id: str, details: PersonalDetails
     ) -> None:
         """Seal a new client's details under a fresh data key, in the caller's transaction."""
-        data_key = self.cipher.new_data_key()
         await conn.execute(
-            "INSERT INTO pii_vault (client_id, agency_id, kek_id, wrapped_key, sealed, "
-            "duplicate_index) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO pii_vault (client_id, agency_id, duplicate_index) VALUES ($1, $2, $3)",
             client_id,
             agency_id,
-            self.cipher.kek_id,
-            self.cipher.wrap_key(data_key, client_id),
-            self.cipher.seal(data_key, client_id, details),
             self.duplicate_index(details.name, details.birth_date),
         )
+        await self.vault.put(conn, client_id, DETAILS, details)
 
-    async def get(self, client_id: str, conn: asyncpg.Connection | None = None) -> VaultRecord:
-        """Open a client's record; an erased one reads with `details=None`."""
-        query = (
-            "SELECT client_id, agency_id, wrapped_key, sealed, created_at, erased_at "
-            "FROM pii_vault WHERE client_id = $1"
+    async def read(
+        self,
+        conn: asyncpg.Connection,
+        accessor: Accessor,
+        client_id: str,
+        decision: AccessDecision,
+    ) -> VaultRecord | None:
+        """A client's record if `decision` allows (None if not); logged in the access log.
+
+        An erased client reads with `details=None`.
+        """
+        opened = await self.vault.read(conn, accessor, client_id, DETAILS, decision)
+        if not opened.allowed:
+            return None
+        row = await conn.fetchrow(
+            "SELECT agency_id, created_at, erased_at FROM pii_vault WHERE client_id = $1",
+            client_id,
         )
-        row = await (conn or self.pool).fetchrow(query, client_id)
         if row is None:
             raise UnknownClient(f"the vault holds no client {client_id!r}")
-        details: PersonalDetails | None = None
-        if row["wrapped_key"] is not None:
-            data_key = self.cipher.unwrap_key(bytes(row["wrapped_key"]), client_id)
-            details = self.cipher.open(data_key, client_id, bytes(row["sealed"]))
+        details = (
+            None if opened.document is None else PersonalDetails.model_validate(opened.document)
+        )
         return VaultRecord(
-            client_id=row["client_id"],
+            client_id=client_id,
             agency_id=row["agency_id"],
             details=details,
             created_at=row["created_at"],
@@ -139,36 +179,31 @@ class PiiVault:
         self, conn: asyncpg.Connection, client_id: str, details: PersonalDetails
     ) -> None:
         """Reseal a client's changed details under their existing data key."""
-        row = await conn.fetchrow(
-            "SELECT wrapped_key FROM pii_vault WHERE client_id = $1 FOR UPDATE", client_id
-        )
-        if row is None:
-            raise UnknownClient(f"the vault holds no client {client_id!r}")
-        if row["wrapped_key"] is None:
-            raise VaultError(f"client {client_id!r} was erased: there is nothing to update")
-        data_key = self.cipher.unwrap_key(bytes(row["wrapped_key"]), client_id)
-        await conn.execute(
-            "UPDATE pii_vault SET sealed = $2, duplicate_index = $3, updated_at = now() "
-            "WHERE client_id = $1",
+        updated = await conn.fetchval(
+            "UPDATE pii_vault SET duplicate_index = $2, updated_at = now() "
+            "WHERE client_id = $1 AND erased_at IS NULL RETURNING true",
             client_id,
-            self.cipher.seal(data_key, client_id, details),
             self.duplicate_index(details.name, details.birth_date),
         )
+        if not updated:
+            raise UnknownClient(f"the vault holds no client {client_id!r} to update")
+        await self.vault.update(conn, client_id, DETAILS, details)
 
     async def erase(self, conn: asyncpg.Connection, client_id: str) -> bool:
-        """Destroy the client's wrapped key and index (crypto-shredding); False if already done.
+        """Clear the client's index and shred their key (crypto-shredding); False if done before.
 
         The sealed document stays: without the key it is noise, and keeping it shows that
         erasure needs no rewrite of anything else.
         """
         erased = await conn.fetchval(
-            "UPDATE pii_vault SET wrapped_key = NULL, duplicate_index = NULL, "
-            "erased_at = now(), updated_at = now() "
+            "UPDATE pii_vault SET duplicate_index = NULL, erased_at = now(), updated_at = now() "
             "WHERE client_id = $1 AND erased_at IS NULL RETURNING true",
             client_id,
         )
-        if erased:
-            return True
-        if await conn.fetchval("SELECT 1 FROM pii_vault WHERE client_id = $1", client_id) is None:
+        if not erased and (
+            await conn.fetchval("SELECT 1 FROM pii_vault WHERE client_id = $1", client_id) is None
+        ):
             raise UnknownClient(f"the vault holds no client {client_id!r}")
-        return False
+        # Shredded either way: a record erased before the kit's vault keeps no key either.
+        shredded = await self.vault.shred(conn, client_id)
+        return bool(erased) or shredded

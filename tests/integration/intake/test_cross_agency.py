@@ -201,7 +201,8 @@ async def test_r11_erasure_across_agencies_is_a_network_admins_act_naming_each_c
     # Neither agency's supervisor erases a client whose cases span both: nothing is written.
     before = {case: await network.events_in(case) for case in (a_case, b_case)}
     vault_row = (
-        f'SELECT wrapped_key, erased_at FROM "{network.schema}".pii_vault WHERE client_id = $1'
+        f'SELECT k.wrapped_key, p.erased_at FROM "{network.schema}".pii_vault p '
+        f'JOIN "{network.schema}".vault_keys k USING (client_id) WHERE client_id = $1'
     )
     key_before = await network.pool.fetchrow(vault_row, a_client)
     for agency in (b, a):

@@ -8,7 +8,8 @@ from typing import Any
 from services.intake.adapters.read_model import IntakeReadModel
 from services.intake.application.handlers import load_case
 from services.intake.domain.model import Stage
-from services.intake.vault.store import PiiVault
+from services.intake.vault.store import DETAILS, PiiVault
+from shared.grants import AccessDecision, Accessor
 from shared.store import EventStore
 from tests.integration.intake.conftest import Agency, Network, eventually, person, through_intake
 from tests.integration.kafka_reading import read_topic
@@ -64,15 +65,21 @@ async def test_r11_an_erased_client_reads_as_erased_and_every_chain_still_verifi
         "preferred_language": None,
         "cultural_needs": None,
     }
+    s = network.schema
     row = await network.pool.fetchrow(
-        f'SELECT wrapped_key, duplicate_index, sealed FROM "{network.schema}".pii_vault '
-        "WHERE client_id = $1",
+        f'SELECT k.wrapped_key, k.shredded_at, p.duplicate_index, d.sealed FROM "{s}".vault_keys k '
+        f'JOIN "{s}".pii_vault p USING (client_id) JOIN "{s}".vault_documents d USING (client_id) '
+        "WHERE client_id = $1 AND d.document_id = $2",
         client_id,
+        DETAILS,
     )
-    assert row["wrapped_key"] is None and row["duplicate_index"] is None
+    assert row["wrapped_key"] is None and row["duplicate_index"] is None and row["shredded_at"]
     assert row["sealed"]  # noise without the key: nothing else had to be rewritten
-    vault = PiiVault.from_settings(network.service_pool, network.settings)
-    assert (await vault.get(client_id)).details is None
+    vault = PiiVault.from_settings(network.settings)
+    auditor = Accessor(staff_id="auditor-1", role="auditor", agency_id="network")
+    async with network.service_pool.acquire() as conn:
+        record = await vault.read(conn, auditor, client_id, AccessDecision.allow("audit"))
+    assert record is not None and record.erased and record.details is None
 
     # The history still replays: every event decodes, the case folds, the chains verify.
     store = EventStore(network.pool, "intake", schema=network.schema)

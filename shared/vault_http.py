@@ -1,0 +1,62 @@
+"""The auditors' view of a service's vault: its access log, ids and codes only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+
+from shared.auth import Principal, require_roles
+from shared.envelope import Role
+from shared.vault import ACCESS_LOG_LIMIT, Vault
+
+AUDIT_ROLES = (Role.AUDITOR, Role.NETWORK_ADMIN)
+"""Who reads the access log: auditors, and network administrators who answer for the network."""
+
+Auditor = Annotated[Principal, Depends(require_roles(*AUDIT_ROLES))]
+
+
+class AccessLogView(BaseModel):
+    """One read of the vault: who, whose, which document, when, allowed or not, on what basis."""
+
+    entry_id: int
+    at: datetime
+    service: str
+    staff_id: str
+    role: str
+    agency_id: str
+    client_id: str
+    document_id: str
+    document_kind: str
+    allowed: bool
+    outcome: str
+    basis: str
+    consent_id: str | None
+    purpose: str | None
+
+
+def vault_router() -> APIRouter:
+    """`GET /vault/access-log`, on every service that keeps a vault."""
+    router = APIRouter(tags=["vault"])
+
+    @router.get("/vault/access-log")
+    async def access_log(
+        request: Request,
+        principal: Auditor,
+        client_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+        since: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=ACCESS_LOG_LIMIT)] = ACCESS_LOG_LIMIT,
+    ) -> list[AccessLogView]:
+        """Every read of the vault, allowed or refused, oldest first (of one client, since)."""
+        runtime = request.app.state.runtime
+        if getattr(runtime, "vault", None) is None:
+            raise HTTPException(status_code=404, detail="this service keeps no vault")
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)  # a time without a zone is read as UTC
+        async with runtime.pool.acquire(timeout=5.0) as conn:
+            entries = await Vault.access_log(conn, client_id=client_id, since=since, limit=limit)
+        return [AccessLogView(**entry.__dict__) for entry in entries]
+
+    return router
