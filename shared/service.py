@@ -358,7 +358,10 @@ async def health_report(runtime: Runtime, service: str) -> tuple[bool, dict[str,
     asked of PostgreSQL with a short timeout, and a database that does not answer is a
     problem in itself.
     """
+    # The tasks and their problems are read at one instant, before any await, so the
+    # report never names a problem that its own task list does not show.
     problems = runtime.supervisor.problems()
+    tasks = {status.name: status.as_dict() for status in runtime.supervisor.statuses()}
     relay: dict[str, object] = {"topic": runtime.relay.topic}
     try:
         progress = await runtime.relay.progress(timeout=HEALTH_QUERY_SECONDS)
@@ -389,7 +392,7 @@ async def health_report(runtime: Runtime, service: str) -> tuple[bool, dict[str,
         "schema": runtime.schema,
         "status": "ok" if healthy else "unavailable",
         "problems": problems,
-        "tasks": {status.name: status.as_dict() for status in runtime.supervisor.statuses()},
+        "tasks": tasks,
         "relay": relay,
         "consumers": consumers,
     }
