@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 import asyncpg
 
-from shared.envelope import Role
 from tests.integration.directory.conftest import (
     CaseAssigned,
     CaseReassigned,

@@ -8,7 +8,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared.envelope import Role
 from tests.integration.directory.conftest import Directory, add_manager, post, register
 
 # NUL cannot be stored in PostgreSQL text; the others are control characters no name,
