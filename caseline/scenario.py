@@ -8,6 +8,9 @@ Names and numbers below are made up.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from caseline.processes import ServiceProcess, start_service
 from shared.auth import issue_token
 from shared.envelope import Role
 from shared.errors import CaselineError
+from shared.principals import NETWORK
 from shared.settings import Settings
 from shared.store import EventStore
 
@@ -99,9 +103,14 @@ class Network:
         token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
         return {"Authorization": f"Bearer {token}"}
 
+    @property
+    def admin_id(self) -> str:
+        """The network administrator `caseline enroll` enrolls for this run."""
+        return f"netadmin-{self.run}"
+
     def admin(self) -> dict[str, str]:
         """The network administrator's header."""
-        return self.token(Role.NETWORK_ADMIN, f"network-{self.run}", "admin-network")
+        return self.token(Role.NETWORK_ADMIN, NETWORK, self.admin_id)
 
     async def close(self) -> None:
         """Close both HTTP clients."""
@@ -159,6 +168,49 @@ async def register(
     return client_id
 
 
+async def enroll_administrator(net: Network, env: dict[str, str], report: Reporter) -> None:
+    """Bootstrap: an operator enrolls the network administrator with `caseline enroll`."""
+    report.step("7. An operator enrolls the network administrator (caseline enroll, no token)")
+    enrolled = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "caseline.cli",
+            "enroll",
+            "--staff",
+            net.admin_id,
+            "--role",
+            "network_admin",
+            "--name",
+            "Network Administrator",
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if enrolled.returncode != 0:
+        raise ScenarioError(f"caseline enroll: {enrolled.stderr.strip()}")
+
+    async def answers() -> tuple[int, int]:
+        directory = await net.directory.get("/agencies", headers=net.admin())
+        intake = await net.intake.get("/network/possible-duplicates", headers=net.admin())
+        return directory.status_code, intake.status_code
+
+    held, seen = await _eventually(answers, lambda statuses: statuses == (200, 200))
+    report.check(
+        held,
+        f"both services learned {net.admin_id} from caseline.directory.v1 and accept its "
+        f"token (directory, intake: {seen[0]}, {seen[1]}); an unregistered one gets 401",
+    )
+    stranger = net.token(Role.NETWORK_ADMIN, NETWORK, f"nobody-{net.run}")
+    refused = await net.directory.get("/agencies", headers=stranger)
+    report.check(
+        refused.status_code == 401, f"a token of no registered member: {refused.status_code}"
+    )
+
+
 async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
     """Register three agencies with departments, services and staff in the directory."""
     run, admin = net.run, net.admin()
@@ -185,7 +237,7 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
             "managers": {"choi": 2},
         },
     }
-    report.step("7. The directory registers a network of three agencies (admin HTTP API)")
+    report.step("8. The directory registers a network of three agencies (admin HTTP API)")
     for key, agency in agencies.items():
         aid = agency["id"]
         await _ok(
@@ -262,11 +314,9 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
             + ", ".join(f"{w} (limit {n})" for w, n in agency["managers"].items())
         )
 
-    viewer = net.token(Role.CASE_MANAGER, agencies["mapo"]["id"], agencies["mapo"]["staff"]["kim"])
-
     async def with_room() -> list[dict[str, Any]]:
         listed: list[dict[str, Any]] = await _ok(
-            net.directory.get("/services", params={"with_room": "true"}, headers=viewer)
+            net.directory.get("/services", params={"with_room": "true"}, headers=admin)
         )
         return [s for s in listed if s["agency_id"].endswith(run)]
 
@@ -287,8 +337,13 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
             member = net.token(
                 Role.CASE_MANAGER, agency["id"], next(iter(agency["staff"].values()))
             )
-            board = await _ok(net.intake.get(f"/agencies/{agency['id']}/caseloads", headers=member))
-            known[key] = len(board["staff"])
+            # Until both services learned the member, the token is refused (401).
+            on_directory = await net.directory.get(f"/agencies/{agency['id']}", headers=member)
+            answer = await net.intake.get(f"/agencies/{agency['id']}/caseloads", headers=member)
+            if answer.status_code == 401 or on_directory.status_code == 401:
+                known[key] = 0
+                continue
+            known[key] = len(_checked(answer)["staff"])
         return known
 
     everyone = {key: len(agency["staff"]) + 1 for key, agency in agencies.items()}
@@ -307,7 +362,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
     supervisor = net.token(Role.SUPERVISOR, mapo["id"], mapo["supervisor"])
     intake = net.intake
     report.step(
-        "8. Intake at Mapo: case finding, registration (PII vault), consent, screening, "
+        "9. Intake at Mapo: case finding, registration (PII vault), consent, screening, "
         "assessment, assignment"
     )
     cases: list[str] = []
@@ -374,7 +429,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
             f"{' (crisis)' if n == 0 else ''}, assigned to {assign_to[n]}"
         )
 
-    report.step("9. The rules refuse what they must (nothing written)")
+    report.step("10. The rules refuse what they must (nothing written)")
     fresh = (await _ok(intake.post("/cases", headers=manager, json={"source": "walk_in"})))[
         "case_id"
     ]
@@ -505,7 +560,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
 
 async def check_records(pool: asyncpg.Pool, cases: list[str], report: Reporter) -> None:
     """No personal data in the intake events; every case's chain verifies."""
-    report.step("10. Auditors: personal data stays in the vault, every chain verifies")
+    report.step("11. Auditors: personal data stays in the vault, every chain verifies")
     rows = await pool.fetch(
         "SELECT payload::text || metadata::text AS body FROM intake.events "
         "WHERE case_id = ANY($1::text[])",
@@ -547,6 +602,7 @@ async def run_network_scenario(
             f"(logs in {log_dir})"
         )
         net = Network(settings, uuid.uuid4().hex[:6], services[0].url, services[1].url)
+        await enroll_administrator(net, env, report)
         agencies = await build_network(net, report)
         cases = await run_intake(net, agencies, report)
         await check_records(pool, cases, report)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import asyncpg
 import jwt
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.envelope import Actor, Role
 from shared.errors import AuthError, Forbidden
+from shared.principals import standing
 from shared.settings import MAX_TOKEN_TTL_SECONDS, Settings
 
 ISSUER = "caseline"
@@ -23,6 +26,8 @@ ROLE_CLAIM = "role"
 # Services on different hosts disagree a little about the time; a few seconds of slack
 # keeps a freshly issued token from being refused as "not yet valid" on a slow clock.
 CLOCK_SKEW = timedelta(seconds=30)
+STANDING_CHECK_SECONDS = 5.0
+"""How long a request waits for a connection and the membership lookup before it answers 503."""
 _REGISTERED_CLAIMS = ("iss", "sub", "iat", "exp")
 _CASELINE_CLAIMS = (AGENCY_CLAIM, ROLE_CLAIM)
 
@@ -140,10 +145,23 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> Principal:
-    """FastAPI dependency: the principal of the request's bearer token, or 401."""
+    """FastAPI dependency: the principal of the request's bearer token, or 401.
+
+    In a running service the principal must also have standing in the members the service
+    learned from the directory (`shared.principals`): a departed, unknown or re-roled member,
+    or staff of a closed or unregistered agency, is refused (401) however valid the token.
+    """
     if credentials is None:
         raise AuthError("missing bearer token (send 'Authorization: Bearer <token>')")
-    return verify_token(settings_from(request), credentials.credentials)
+    principal = verify_token(settings_from(request), credentials.credentials)
+    pool = getattr(getattr(request.app.state, "runtime", None), "pool", None)
+    if isinstance(pool, asyncpg.Pool):
+        # Bounded like every wait for a connection: past it, TimeoutError answers 503.
+        async with asyncio.timeout(STANDING_CHECK_SECONDS):
+            reason = await standing(pool, principal.agency_id, principal.staff_id, principal.role)
+        if reason is not None:
+            raise AuthError(reason)
+    return principal
 
 
 Authenticated = Annotated[Principal, Depends(current_principal)]

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRouter
 from faststream.kafka import KafkaBroker
 
+from shared import principals
 from shared.auth import install_auth_handlers
 from shared.consumer import (
     ConsumerWatch,
@@ -249,6 +250,9 @@ def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> No
 async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[Runtime]:
     """Open the pool, store, producer, relay and consumers of a service; close them after.
 
+    Every service's schema holds the principals projection (`shared.principals`) its
+    requests are checked against; a consumer of the directory's topic fills it.
+
     The relay and every consumer run under the runtime's supervisor, so an outage of
     PostgreSQL or Kafka after start-up never stops them for good.
     """
@@ -265,6 +269,8 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
     try:
         store = EventStore(pool, spec.name, schema=schema, events=spec.events)
         await store.migrate()
+        # Every service checks each request's principal against its own copy of the members.
+        await principals.migrate(pool, schema)
         vault: Vault | None = None
         consumer_specs = list(spec.consumers)
         if spec.vault is not None:

@@ -141,6 +141,8 @@ ROLES: dict[str, dict[str, tuple[Role, ...]]] = {
         "POST /agencies/{agency_id}/staff": ADMIN,
         "PUT /agencies/{agency_id}/staff/{staff_id}/caseload-limit": ADMIN,
         "POST /agencies/{agency_id}/staff/{staff_id}/depart": ADMIN,
+        "POST /network/members": ADMIN,
+        "POST /network/members/{staff_id}/leave": ADMIN,
         "GET /agencies/{agency_id}": ANYONE,
         "GET /services": ANYONE,
         "GET /staff": ANYONE,
@@ -333,6 +335,12 @@ def _directory_seeds() -> dict[str, Seed]:
         "PUT /agencies/{agency_id}/staff/{staff_id}/caseload-limit": Seed({"caseload_limit": 4}),
         "POST /agencies/{agency_id}/staff/{staff_id}/depart": Seed(
             {"departed_on": "2024-06-01", "reason": "Moved"}
+        ),
+        "POST /network/members": Seed(
+            {"staff_id": "aud-fuzz", "name": "Lee", "role": "auditor", "enrolled_on": "2024-01-02"}
+        ),
+        "POST /network/members/{staff_id}/leave": Seed(
+            {"left_on": "2024-06-01", "reason": "Contract ended"}
         ),
         "GET /services": Seed(query={"need_domain": "housing", "region": "Seoul"}),
         "GET /staff": Seed(query={"role": "case_manager", "with_room": "true"}),
@@ -531,8 +539,12 @@ async def test_fuzzed_requests_get_no_server_error_nor_a_personal_number_back(
     session = loop_session(client, asyncio.get_running_loop())
 
     def token(role: Role) -> str:
+        # Every token is a registered member's: the network's own were enrolled with the
+        # network (running_network), the agency's staff registered in the directory.
         if role is Role.NETWORK_ADMIN:
-            agency_id, staff_id = "network", "netadmin-fuzz"
+            agency_id, staff_id = "network", "netadmin-1"
+        elif role is Role.AUDITOR:
+            agency_id, staff_id = "network", "auditor-1"
         elif role is Role.SUPERVISOR:
             agency_id, staff_id = fuzzed.agency.agency_id, fuzzed.agency.supervisor
         else:

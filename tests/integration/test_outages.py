@@ -24,6 +24,7 @@ from shared.envelope import Role
 from shared.service import create_service_app
 from shared.settings import Settings, load_settings
 from tests.integration.kafka_reading import fresh_topics, read_topic
+from tests.integration.members import seed_member
 from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
 from tests.integration.private_stack import PrivateStack
 from tests.kit_service import notes_service
@@ -92,6 +93,9 @@ async def notes(private_stack: PrivateStack) -> AsyncIterator[NotesService]:
     ):
         pool = await asyncpg.create_pool(private_stack.database_url, min_size=0, max_size=2)
         try:
+            await seed_member(
+                app.state.runtime.pool, "agency-outage", "staff-1", Role.CASE_MANAGER
+            )
             await until_recovered(http)
             yield NotesService(http, settings, private_stack, schema, topic, pool)
         finally:

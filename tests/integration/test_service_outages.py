@@ -29,6 +29,7 @@ from shared.envelope import Role
 from shared.settings import Settings, load_settings
 from shared.topics import topic_for
 from tests.integration.kafka_reading import read_topic
+from tests.integration.members import enroll_in_directory, until_known
 from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
 from tests.integration.private_stack import PrivateStack
 
@@ -127,6 +128,12 @@ async def pair(private_stack: PrivateStack) -> AsyncIterator[Pair]:
         pool = await asyncpg.create_pool(private_stack.database_url, min_size=0, max_size=2)
         try:
             made = Pair(ih, dh, settings, private_stack, pool, f"ag-home-{uuid.uuid4().hex[:6]}")
+            # The load's tokens are for registered members: the network administrator enrolled
+            # as `caseline enroll` does, the case manager registered in the directory.
+            await enroll_in_directory(directory_app.state.runtime.store, "netadmin-1")
+            intake_pool = intake_app.state.runtime.pool
+            for service_pool in (directory_app.state.runtime.pool, intake_pool):
+                await until_known(service_pool, "network", "netadmin-1", Role.NETWORK_ADMIN)
             admin = made.headers(Role.NETWORK_ADMIN, "network", "netadmin-1")
             registered = await dh.post(
                 "/agencies",
@@ -134,6 +141,19 @@ async def pair(private_stack: PrivateStack) -> AsyncIterator[Pair]:
                 headers=admin,
             )
             assert registered.status_code == 201, registered.text
+            first = await dh.post(
+                f"/agencies/{made.agency_id}/staff",
+                json={
+                    "staff_id": "cm-first",
+                    "name": "Case manager",
+                    "role": "case_manager",
+                    "caseload_limit": 500,
+                    "joined_on": "2024-01-02",
+                },
+                headers=admin,
+            )
+            assert first.status_code == 201, first.text
+            await until_known(intake_pool, made.agency_id, "cm-first", Role.CASE_MANAGER)
             await until_recovered(dh)
             await until_recovered(ih)
             yield made

@@ -15,6 +15,7 @@ from shared.auth import issue_token
 from shared.envelope import Role
 from shared.service import create_service_app
 from shared.settings import Settings, load_settings
+from tests.integration.members import seed_member
 from tests.kit_service import notes_service
 
 
@@ -30,13 +31,23 @@ async def client(
     )
     app = create_service_app(notes_service(kafka_topic), settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        # The notes service has no directory: its members are recorded straight into the
+        # kit's principals projection that every service keeps.
+        pool = app.state.runtime.pool
+        await seed_member(pool, "agency-test", "staff-1", Role.CASE_MANAGER)
+        await seed_member(pool, "network", "auditor-1", Role.AUDITOR)
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
             yield http, settings
 
 
-def _auth(settings: Settings, role: Role = Role.CASE_MANAGER) -> dict[str, str]:
-    token = issue_token(settings, agency_id="agency-test", staff_id="staff-1", role=role)
+def _auth(
+    settings: Settings,
+    role: Role = Role.CASE_MANAGER,
+    agency_id: str = "agency-test",
+    staff_id: str = "staff-1",
+) -> dict[str, str]:
+    token = issue_token(settings, agency_id=agency_id, staff_id=staff_id, role=role)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -68,8 +79,14 @@ async def test_refusals_map_to_http_statuses_and_write_nothing(
     case = "case-limits"
     url = f"/cases/{case}/notes"
     assert (await http.post(url, json={"note": "x"})).status_code == 401
-    wrong_role = await http.post(url, json={"note": "x"}, headers=_auth(settings, Role.AUDITOR))
+    auditor = _auth(settings, Role.AUDITOR, "network", "auditor-1")
+    wrong_role = await http.post(url, json={"note": "x"}, headers=auditor)
     assert wrong_role.status_code == 403
+    # A signed token for a role its holder is not registered with has no standing at all.
+    not_theirs = await http.post(url, json={"note": "x"}, headers=_auth(settings, Role.SUPERVISOR))
+    assert not_theirs.status_code == 401
+    unknown = _auth(settings, staff_id="staff-unknown")
+    assert (await http.post(url, json={"note": "x"}, headers=unknown)).status_code == 401
     invalid = await http.post(url, json={"note": ""}, headers=_auth(settings))
     assert invalid.status_code == 422
     assert invalid.json()["detail"][0]["loc"] == ["body", "note"]
@@ -207,6 +224,7 @@ async def test_a_consumer_whose_subscriber_stopped_is_started_again_by_its_super
             transport=httpx.ASGITransport(app=manager.app), base_url="http://n"
         ) as http,
     ):
+        await seed_member(app.state.runtime.pool, "agency-test", "staff-1", Role.CASE_MANAGER)
         [watch] = app.state.runtime.watches
         await watch.subscriber.stop()  # as if its consume loop had ended for good
 

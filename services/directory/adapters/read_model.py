@@ -14,6 +14,7 @@ from typing import Any, Literal
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
+from services.directory.contract import record_principals
 from services.directory.domain.events import (
     AgencyClosed,
     AgencyRegistered,
@@ -78,7 +79,7 @@ CREATE TABLE IF NOT EXISTS {s}.staff (
     agency_id         text    NOT NULL,
     staff_id          text    NOT NULL,
     name              text    NOT NULL,
-    role              text    NOT NULL CHECK (role IN ('case_manager', 'supervisor')),
+    role              text    NOT NULL,
     caseload_limit    integer NOT NULL CHECK (caseload_limit >= 0),
     department_id     text,
     status            text    NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'departed')),
@@ -98,6 +99,9 @@ CREATE TABLE IF NOT EXISTS {s}.caseloads (
     assigned_at  timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS caseloads_by_staff ON {s}.caseloads (agency_id, staff_id);
+
+-- Agency administrators are staff too: the first tables allowed two roles only.
+ALTER TABLE {s}.staff DROP CONSTRAINT IF EXISTS staff_role_check;
 """
 
 
@@ -188,6 +192,7 @@ class DirectoryReadModel:
     async def apply(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
         """Apply one consumed event on `conn` (the consumer's transaction)."""
         if event.service == "directory":
+            await record_principals(conn, event)
             await self._apply_directory(conn, event)
         elif event.service == "intake":
             await self._apply_intake(conn, event)
@@ -410,7 +415,6 @@ class DirectoryReadModel:
             with_room,
         )
         return [StaffView(**_columns(row, StaffView)) for row in rows]
-
 
 
 def _columns(row: asyncpg.Record, model: type[BaseModel]) -> dict[str, Any]:

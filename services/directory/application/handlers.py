@@ -10,8 +10,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from services.directory.domain.events import NetworkRole
 from services.directory.domain.model import Agency, AgencyCommand, RegisterAgency, decide, evolve
+from services.directory.domain.network import (
+    EnrollNetworkMember,
+    Network,
+    NetworkCommand,
+    decide_network,
+    evolve_network,
+)
 from shared.application import CommandContext, CommandResult, run_command
+from shared.envelope import Actor, Role
+from shared.principals import NETWORK
 from shared.store import EventStore
 
 AGENCY_TIME_ZONE = ZoneInfo("Asia/Seoul")
@@ -43,3 +53,34 @@ async def handle(
         decide=lambda state: decide(state, command),
         context=context,
     )
+
+
+async def handle_network(
+    store: EventStore, actor: Actor, command: NetworkCommand
+) -> CommandResult[Network]:
+    """Run one command on the network's own stream (the reserved agency `network`)."""
+    return await run_command(
+        store,
+        NETWORK,
+        initial=Network(),
+        evolve=evolve_network,
+        decide=lambda state: decide_network(state, command),
+        context=CommandContext(agency_id=NETWORK, actor=actor),
+    )
+
+
+OPERATOR = Actor(staff_id="operator", role=Role.SYSTEM)
+"""Who enrolls from the command line: an operator with access to the directory's database."""
+
+
+async def enroll(
+    store: EventStore, *, staff_id: str, name: str, role: NetworkRole
+) -> CommandResult[Network]:
+    """Enroll a network member as an operator (`caseline enroll`): the bootstrap of the first
+    network administrator, who needs no token; enrolling the same member again records nothing.
+    """
+    today = agency_today()
+    command = EnrollNetworkMember(
+        staff_id=staff_id, name=name, role=role, enrolled_on=today, today=today
+    )
+    return await handle_network(store, OPERATOR, command)

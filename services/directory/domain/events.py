@@ -14,8 +14,11 @@ from pydantic import Field
 from shared.envelope import DomainEvent, registry
 from shared.vocabulary import NeedDomain, ResourceKind
 
-StaffRole = Literal["case_manager", "supervisor"]
-"""The roles a staff member of the directory holds (tokens know more roles than these)."""
+StaffRole = Literal["case_manager", "supervisor", "agency_admin"]
+"""The roles staff of an agency hold."""
+
+NetworkRole = Literal["network_admin", "auditor", "system"]
+"""The roles members of the network itself hold (the reserved agency `network`)."""
 
 
 class DirectoryEvent(DomainEvent):
@@ -91,7 +94,7 @@ class AgencyClosed(DirectoryEvent):
 
 @registry.register
 class StaffJoined(DirectoryEvent):
-    """A case manager or supervisor joined an agency."""
+    """A case manager, supervisor or agency administrator joined an agency."""
 
     staff_id: str = Field(min_length=1)
     name: str = Field(min_length=1)
@@ -115,4 +118,26 @@ class StaffDeparted(DirectoryEvent):
 
     staff_id: str = Field(min_length=1)
     departed_on: date
+    reason: str = Field(min_length=1)
+
+
+@registry.register
+class NetworkMemberEnrolled(DirectoryEvent):
+    """A network administrator, auditor or system account joined the network itself.
+
+    On the stream of the reserved agency `network`, never on an agency's.
+    """
+
+    staff_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    role: NetworkRole
+    enrolled_on: date
+
+
+@registry.register
+class NetworkMemberLeft(DirectoryEvent):
+    """A member of the network itself left: from `left_on` their tokens are refused."""
+
+    staff_id: str = Field(min_length=1)
+    left_on: date
     reason: str = Field(min_length=1)

@@ -28,6 +28,7 @@ from services.directory.domain.events import (
 )
 from shared.envelope import DomainEvent
 from shared.errors import RuleViolation
+from shared.principals import NETWORK
 from shared.vocabulary import NeedDomain, ResourceKind
 
 R12 = "R12"
@@ -57,6 +58,10 @@ class AgencyNotRegistered(DirectoryError):
 
 class AgencyAlreadyRegistered(DirectoryError):
     """An agency is registered once."""
+
+
+class ReservedId(DirectoryError):
+    """The id `network` names the network itself, never an agency."""
 
 
 class AgencyIsClosed(DirectoryError):
@@ -159,13 +164,13 @@ class CloseAgency(DirectoryCommand):
 
 
 class AddStaff(DirectoryCommand):
-    """Record a case manager or supervisor joining the agency."""
+    """Record a case manager, supervisor or agency administrator joining the agency."""
 
     staff_id: str
     name: str
     role: StaffRole
     caseload_limit: int | None = None
-    """Required (>= 1) for a case manager; a supervisor's defaults to 0 (R12)."""
+    """Required (>= 1) for a case manager; a supervisor's or administrator's defaults to 0 (R12)."""
     department_id: str | None = None
     joined_on: date
     today: date
@@ -227,7 +232,7 @@ class OfferedService:
 
 @dataclass(frozen=True)
 class StaffMember:
-    """A case manager or supervisor of the agency, present or departed."""
+    """A case manager, supervisor or agency administrator of the agency, present or departed."""
 
     staff_id: str
     name: str
@@ -340,6 +345,10 @@ def _require_text(**fields: str) -> None:
 def _register(state: Agency, command: RegisterAgency) -> list[DomainEvent]:
     if state.registered:
         raise AgencyAlreadyRegistered(f"agency {state.agency_id} is already registered")
+    if command.agency_id == NETWORK:
+        raise ReservedId(
+            f"{NETWORK!r} is the network's own id: its members are enrolled, not registered"
+        )
     _require_text(agency_id=command.agency_id, name=command.name, region=command.region)
     return [
         AgencyRegistered(

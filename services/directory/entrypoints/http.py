@@ -19,8 +19,8 @@ from services.directory.adapters.read_model import (
     ServiceView,
     StaffView,
 )
-from services.directory.application.handlers import agency_today, handle
-from services.directory.domain.events import StaffRole
+from services.directory.application.handlers import agency_today, handle, handle_network
+from services.directory.domain.events import NetworkRole, StaffRole
 from services.directory.domain.model import (
     AddDepartment,
     AddStaff,
@@ -34,11 +34,17 @@ from services.directory.domain.model import (
     RegisterAgency,
     WithdrawService,
 )
+from services.directory.domain.network import (
+    EnrollNetworkMember,
+    Network,
+    RecordNetworkMemberLeaving,
+)
 from services.directory.entrypoints.text import PlainText, Text
 from shared.application import CommandContext, CommandResult, NotFound
 from shared.auth import Authenticated, Principal, ensure_same_agency, require_roles
 from shared.envelope import Role
 from shared.identifiers import NoPersonalNumber
+from shared.principals import NETWORK
 from shared.service import RuntimeDep
 from shared.vocabulary import NeedDomain, ResourceKind
 
@@ -140,6 +146,22 @@ class DepartureRequest(Body):
     reason: Text
 
 
+class NetworkMemberRequest(Body):
+    """POST /network/members."""
+
+    staff_id: Identifier
+    name: Text
+    role: NetworkRole
+    enrolled_on: date
+
+
+class LeavingRequest(Body):
+    """POST /network/members/{staff_id}/leave."""
+
+    left_on: date
+    reason: Text
+
+
 class RecordedEventView(BaseModel):
     """One event a command recorded."""
 
@@ -157,11 +179,13 @@ class CommandResponse(BaseModel):
     events: list[RecordedEventView]
 
 
-def _response(agency_id: str, result: CommandResult[Agency]) -> CommandResponse:
+def _response(
+    agency_id: str, result: CommandResult[Agency] | CommandResult[Network]
+) -> CommandResponse:
     return CommandResponse(
         agency_id=agency_id,
         stream_version=result.stream_version,
-        status=result.state.status,
+        status=result.state.status if isinstance(result.state, Agency) else "active",
         events=[
             RecordedEventView(
                 event_id=str(e.metadata.event_id),
@@ -288,6 +312,26 @@ def directory_router(read_model: DirectoryReadModel) -> APIRouter:
             today=agency_today(),
         )
         return await run(runtime, principal, agency_id, command)
+
+    # --- the network's own members (network administrators) ---------------------------------
+
+    @router.post("/network/members", status_code=status.HTTP_201_CREATED)
+    async def enroll_network_member(
+        body: NetworkMemberRequest, principal: NetworkAdministrator, runtime: RuntimeDep
+    ) -> CommandResponse:
+        """Enroll a network administrator, auditor or system account (agency `network`)."""
+        command = EnrollNetworkMember(**body.model_dump(), today=agency_today())
+        return _response(NETWORK, await handle_network(runtime.store, principal.actor(), command))
+
+    @router.post("/network/members/{staff_id}/leave")
+    async def record_network_member_leaving(
+        staff_id: ItemId, body: LeavingRequest, principal: NetworkAdministrator, runtime: RuntimeDep
+    ) -> CommandResponse:
+        """Record a network member leaving: from that day their tokens are refused."""
+        command = RecordNetworkMemberLeaving(
+            staff_id=staff_id, left_on=body.left_on, reason=body.reason, today=agency_today()
+        )
+        return _response(NETWORK, await handle_network(runtime.store, principal.actor(), command))
 
     # --- queries (any authenticated staff member) -------------------------------------------
 

@@ -25,8 +25,11 @@ from services.directory.contract import (
     AgencyClosed,
     AgencyRegistered,
     CaseloadLimitChanged,
+    NetworkMemberEnrolled,
+    NetworkMemberLeft,
     StaffDeparted,
     StaffJoined,
+    record_principals,
 )
 from services.intake.domain.access import ClientFootprint
 from services.intake.domain.events import ConsentPurpose
@@ -91,8 +94,17 @@ INSERT INTO network_agency (agency_id)
     ON CONFLICT DO NOTHING;
 """
 
-ROSTER_EVENTS = (AgencyRegistered, StaffJoined, CaseloadLimitChanged, StaffDeparted, AgencyClosed)
-"""The directory events the roster consumer reads; departments and services it passes over."""
+ROSTER_EVENTS = (
+    AgencyRegistered,
+    StaffJoined,
+    CaseloadLimitChanged,
+    StaffDeparted,
+    AgencyClosed,
+    NetworkMemberEnrolled,
+    NetworkMemberLeft,
+)
+"""The directory events the roster consumer reads (the roster, and who may act: the kit's
+principals projection); departments and services it passes over."""
 
 # Consents recorded before `case_consent` existed, read once from the events (version 1 of
 # ConsentRecorded and ConsentWithdrawn) when the table is made.
@@ -351,7 +363,9 @@ class IntakeReadModel:
 
     @staticmethod
     async def apply_directory_event(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-        """Project one directory event onto the roster (in the consumer's transaction)."""
+        """Project one directory event onto the roster and the principals (in the consumer's
+        transaction)."""
+        await record_principals(conn, event)
         agency_id = event.envelope.metadata.case_id  # a directory stream is one agency
         match event.envelope.payload:
             case AgencyRegistered():
@@ -398,4 +412,4 @@ class IntakeReadModel:
                     closed.closed_on,
                 )
             case _:
-                pass  # unreachable: the roster consumer reads only ROSTER_EVENTS
+                pass  # network members are principals only, not on the roster

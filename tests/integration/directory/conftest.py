@@ -33,6 +33,7 @@ from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings, load_settings
 from shared.store import EventStore
 from tests.integration.kafka_reading import fresh_topics
+from tests.integration.members import enroll_in_directory, until_known
 
 WAIT_SECONDS = 15.0
 T = TypeVar("T")
@@ -50,6 +51,8 @@ for _cls in (
     directory_events.StaffJoined,
     directory_events.CaseloadLimitChanged,
     directory_events.StaffDeparted,
+    directory_events.NetworkMemberEnrolled,
+    directory_events.NetworkMemberLeft,
 ):
     events.register(_cls)
 
@@ -91,6 +94,8 @@ class Directory:
     topics: Topics
     intake: EventStore
     intake_relay: Relay
+    pool: asyncpg.Pool
+    """The directory's own pool (its schema on the search path)."""
 
     def auth(
         self, role: Role, agency_id: str = "network", staff_id: str = "admin-1"
@@ -99,7 +104,12 @@ class Directory:
         return {"Authorization": f"Bearer {token}"}
 
     def network_admin(self) -> dict[str, str]:
+        """Network administrator admin-1, enrolled when the directory started."""
         return self.auth(Role.NETWORK_ADMIN)
+
+    def auditor(self) -> dict[str, str]:
+        """Network auditor auditor-1, enrolled when the directory started."""
+        return self.auth(Role.AUDITOR, "network", "auditor-1")
 
     async def events_of(self, pool: asyncpg.Pool, agency_id: str) -> int:
         count: int = await pool.fetchval(
@@ -140,6 +150,11 @@ async def directory(
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://directory"
                 ) as http:
+                    runtime = app.state.runtime
+                    await enroll_in_directory(runtime.store, "admin-1")
+                    await enroll_in_directory(runtime.store, "auditor-1", "auditor")
+                    await until_known(runtime.pool, "network", "admin-1", Role.NETWORK_ADMIN)
+                    await until_known(runtime.pool, "network", "auditor-1", Role.AUDITOR)
                     yield Directory(
                         http,
                         settings,
@@ -147,6 +162,7 @@ async def directory(
                         topics,
                         intake,
                         Relay(intake, producer, topic=topics.intake),
+                        runtime.pool,
                     )
         finally:
             await producer.stop()
@@ -167,7 +183,7 @@ async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], boo
 
 
 async def get_json(d: Directory, url: str, **params: Any) -> Any:
-    answer = await d.http.get(url, params=params, headers=d.auth(Role.CASE_MANAGER, "ag-any"))
+    answer = await d.http.get(url, params=params, headers=d.auditor())
     assert answer.status_code in (200, 404), answer.text
     return answer.json() if answer.status_code == 200 else None
 
@@ -188,6 +204,21 @@ async def post(d: Directory, url: str, body: dict[str, Any], expect: int = 201) 
     assert answer.status_code == expect, answer.text
     result: dict[str, Any] = answer.json()
     return result
+
+
+async def add_member(d: Directory, agency: str, staff: str, role: str) -> dict[str, str]:
+    """A staff member of `agency` with `role`, once the directory knows them: their token."""
+    body: dict[str, Any] = {
+        "staff_id": staff,
+        "name": staff.title(),
+        "role": role,
+        "joined_on": "2025-01-06",
+    }
+    if role == "case_manager":
+        body["caseload_limit"] = 3
+    await post(d, f"/agencies/{agency}/staff", body)
+    await until_known(d.pool, agency, staff, Role(role))
+    return d.auth(Role(role), agency, staff)
 
 
 async def add_manager(d: Directory, agency: str, staff: str, limit: int) -> None:

@@ -33,6 +33,7 @@ from shared.envelope import Role
 from shared.settings import Settings, load_settings
 from shared.store import create_pool
 from tests.integration.kafka_reading import fresh_topics
+from tests.integration.members import enroll_in_directory, until_known
 
 WAIT_SECONDS = 20.0
 T = TypeVar("T")
@@ -64,7 +65,17 @@ class Network:
         return {"Authorization": f"Bearer {token}"}
 
     def network_admin(self) -> dict[str, str]:
+        """Network administrator netadmin-1, enrolled in the directory when the network started."""
         return self.auth(Role.NETWORK_ADMIN, "network", "netadmin-1")
+
+    def auditor(self) -> dict[str, str]:
+        """Network auditor auditor-1, enrolled in the directory when the network started."""
+        return self.auth(Role.AUDITOR, "network", "auditor-1")
+
+    async def until_known(self, agency_id: str, staff_id: str, role: Role) -> None:
+        """Wait until both services learned the member from the directory's topic."""
+        for app in (self.directory_app, self.intake_app):
+            await until_known(app.state.runtime.pool, agency_id, staff_id, role)
 
     async def events_in(self, case_id: str) -> list[str]:
         rows = await self.pool.fetch(
@@ -118,6 +129,15 @@ async def running_network(
                 ) as directory_http,
             ):
                 service_pool = await create_pool(database_url, max_size=4, search_path=schema)
+                # Every token the tests mint is for a registered member: the network's own are
+                # enrolled the way `caseline enroll` does, and learned by both over Kafka.
+                store = directory_app.state.runtime.store
+                await enroll_in_directory(store, "netadmin-1")
+                await enroll_in_directory(store, "auditor-1", "auditor")
+                for app in (directory_app, intake_app):
+                    pool = app.state.runtime.pool
+                    await until_known(pool, "network", "netadmin-1", Role.NETWORK_ADMIN)
+                    await until_known(pool, "network", "auditor-1", Role.AUDITOR)
                 yield Network(
                     intake_http,
                     directory_http,
@@ -192,6 +212,28 @@ async def agency(network: Network) -> Agency:
     return await make_agency(network, {"cm-a": 3, "cm-b": 1})
 
 
+@pytest.fixture
+async def elsewhere(network: Network) -> Agency:
+    """Another agency of the network, with one case manager of its own."""
+    return await make_agency(network, {"cm-stranger": 1})
+
+
+async def add_staff(net: Network, agency_id: str, role: Role) -> dict[str, str]:
+    """A new staff member of `agency_id` with `role`, once both services know them: their token."""
+    staff_id = unique(role.value)
+    body: dict[str, Any] = {
+        "staff_id": staff_id,
+        "name": "Staff",
+        "role": role.value,
+        "joined_on": "2024-01-02",
+    }
+    if role is Role.CASE_MANAGER:
+        body["caseload_limit"] = 3
+    await directory_post(net, f"/agencies/{agency_id}/staff", body)
+    await net.until_known(agency_id, staff_id, role)
+    return net.auth(role, agency_id, staff_id)
+
+
 async def make_agency(net: Network, managers: dict[str, int]) -> Agency:
     """Register an agency and its staff in the directory; wait until intake's roster has them."""
     agency_id = unique("ag")
@@ -225,6 +267,9 @@ async def make_agency(net: Network, managers: dict[str, int]) -> Agency:
             },
         )
     made = Agency(net, agency_id, supervisor, tuple(ids))
+    # One agency's events travel in order on one partition: the last one known, all are.
+    last = (ids[-1], Role.CASE_MANAGER) if ids else (supervisor, Role.SUPERVISOR)
+    await net.until_known(agency_id, *last)
     await eventually(
         made.caseloads,
         lambda board: len(board["staff"]) == len(managers) + 1,

@@ -6,7 +6,6 @@ import json
 from datetime import date
 from typing import Any
 
-from shared.envelope import Role
 from tests.integration.intake.conftest import Agency, Network, person, through_intake
 
 NEVER_OPENED = "case-never-opened-anywhere"
@@ -64,16 +63,17 @@ async def test_a_wrong_resident_number_in_other_digits_is_a_422_that_never_repea
 
 
 async def test_another_agencys_case_answers_exactly_like_a_case_that_does_not_exist(
-    network: Network, agency: Agency
+    network: Network, agency: Agency, elsewhere: Agency
 ) -> None:
     """R11: a case id must not confirm that a case, or its agency, exists elsewhere."""
     case_id, _ = await through_intake(agency)
     events_before = await network.events_in(case_id)
-    stranger = network.auth(Role.CASE_MANAGER, "ag-elsewhere", "cm-stranger")
+    stranger = elsewhere.manager()
+    stranger_id = elsewhere.managers[0]
     bodies: dict[str, dict[str, Any]] = {
         "registration": person(),
         "consents": {
-            "agencies": ["ag-elsewhere"],
+            "agencies": [elsewhere.agency_id],
             "purposes": ["case_management"],
             "valid_until": "2099-12-31",
         },
@@ -82,8 +82,8 @@ async def test_another_agencys_case_answers_exactly_like_a_case_that_does_not_ex
             "needs": [{"domain": "housing", "severity": "high"}],
             "interpreter_needed": False,
         },
-        "assignment": {"staff_id": "cm-stranger"},
-        "reassignment": {"to_staff_id": "cm-stranger", "reason": "caseload_balancing"},
+        "assignment": {"staff_id": stranger_id},
+        "reassignment": {"to_staff_id": stranger_id, "reason": "caseload_balancing"},
     }
 
     async def answers(case: str) -> list[tuple[int, Any]]:
@@ -92,7 +92,7 @@ async def test_another_agencys_case_answers_exactly_like_a_case_that_does_not_ex
             await http.get(f"/cases/{case}", headers=stranger),
             await http.get(
                 f"/cases/{case}/consent-check",
-                params={"agency_id": "ag-elsewhere", "purpose": "referral"},
+                params={"agency_id": elsewhere.agency_id, "purpose": "referral"},
                 headers=stranger,
             ),
             await http.post(f"/cases/{case}/consents/consent-1/withdrawal", headers=stranger),
