@@ -29,6 +29,7 @@ from tests.integration.intake.conftest import (
 )
 from tests.integration.intake.test_pii_scan import encodings, found_in
 from tests.integration.kafka_reading import fresh_topics
+from tests.integration.members import seed_member
 from tests.kit_service import notes_service
 
 
@@ -111,11 +112,7 @@ async def test_r11_every_read_of_a_client_allowed_or_refused_is_logged_with_its_
     assert found_in(own.content, needles), "the control: the scan finds the data where it is"
     assert (
         found_in(
-            (
-                await http.get(
-                    "/vault/access-log", headers=network.auth(Role.NETWORK_ADMIN, "network", "na-1")
-                )
-            ).content,
+            (await http.get("/vault/access-log", headers=network.network_admin())).content,
             needles,
         )
         == []
@@ -127,8 +124,8 @@ async def test_r11_every_read_of_a_client_allowed_or_refused_is_logged_with_its_
     assert table and found_in(table, needles) == []
 
     # Auditors and network administrators only; the log cannot be rewritten.
-    for role in (Role.CASE_MANAGER, Role.SUPERVISOR, Role.AGENCY_ADMIN):
-        answer = await http.get("/vault/access-log", headers=network.auth(role, a.agency_id))
+    for member in (a.manager(), a.supervisor_auth()):
+        answer = await http.get("/vault/access-log", headers=member)
         assert answer.status_code == 403
     assert await _log(network, client_id, since=datetime.now(UTC).isoformat()) == []
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
@@ -136,8 +133,12 @@ async def test_r11_every_read_of_a_client_allowed_or_refused_is_logged_with_its_
 
 
 @asynccontextmanager
-async def notes_app(network: Network) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """The kit's test service as a later service: a vault that reads intake's topic."""
+async def notes_app(
+    network: Network, members: list[tuple[str, str, Role]]
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """The kit's test service as a later service: a vault that reads intake's topic.
+
+    It has no directory consumer: its `members` are recorded in its principals directly."""
     suffix = uuid.uuid4().hex[:10]
     schema, topic = f"t_notes_{suffix}", f"caseline.test-notes-{suffix}.v1"
     settings = load_settings(
@@ -155,6 +156,8 @@ async def notes_app(network: Network) -> AsyncIterator[tuple[httpx.AsyncClient, 
                     transport=httpx.ASGITransport(app=running.app), base_url="http://notes"
                 ) as http,
             ):
+                for agency_id, staff_id, role in members:
+                    await seed_member(app.state.runtime.pool, agency_id, staff_id, role)
                 yield http, schema
         finally:
             await network.pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -165,7 +168,12 @@ async def test_r11_a_later_services_vault_shreds_the_client_when_intakes_erasure
 ) -> None:
     details = person("Notes Subject")
     case_id, client_id = await through_intake(agency, details)
-    async with notes_app(network) as (notes, schema):
+    members = [
+        (agency.agency_id, agency.managers[0], Role.CASE_MANAGER),
+        ("agency-elsewhere", "cm-elsewhere", Role.CASE_MANAGER),
+        ("network", "auditor-1", Role.AUDITOR),
+    ]
+    async with notes_app(network, members) as (notes, schema):
         helper = "이웃 박순자 씨가 매주 화요일 장보기를 돕는다"  # an informal helper, by name
         put = await notes.put(
             f"/clients/{client_id}/notes/n-1", json={"note": helper}, headers=agency.manager()
@@ -220,7 +228,7 @@ async def test_r11_a_later_services_vault_shreds_the_client_when_intakes_erasure
         log = await notes.get(
             "/vault/access-log",
             params={"client_id": client_id},
-            headers=network.auth(Role.AUDITOR, "network", "auditor-1"),
+            headers=network.auditor(),
         )
         assert log.status_code == 200, log.text
         outcomes = [r["outcome"] for r in log.json()]
