@@ -141,9 +141,12 @@ class Body(BaseModel):
 
 
 class CaseOpening(Body):
-    """POST /cases: a case found by outreach, a walk-in, self-referral or inbound referral."""
+    """POST /cases: a case found by outreach, a walk-in, self-referral or inbound referral.
 
-    case_id: Identifier | None = None
+    Intake chooses the case id, never the caller: an id the caller chose would be refused
+    when another agency holds it, and so tell the caller that it exists.
+    """
+
     source: CaseSource
     referring_agency_id: Identifier | None = None
     referring_case_id: Identifier | None = None
@@ -470,7 +473,7 @@ def intake_router() -> APIRouter:
             referring_agency_id=body.referring_agency_id,
             referring_case_id=body.referring_case_id,
         )
-        case_id = body.case_id or f"case-{uuid.uuid4().hex}"
+        case_id = f"case-{uuid.uuid4().hex}"
         return _answer(await handlers.open_case(intake, principal, case_id, command))
 
     @router.get("/cases/{case_id}")

@@ -99,19 +99,19 @@ async def test_another_agencys_case_answers_exactly_like_a_case_that_does_not_ex
         ]
         for step, body in bodies.items():
             got.append(await http.post(f"/cases/{case}/{step}", json=body, headers=stranger))
-        got.append(
-            await http.post("/cases", json={"case_id": case, "source": "walk_in"}, headers=stranger)
-        )
         return [(a.status_code, a.json()) for a in got]
 
     unknown = await answers(NEVER_OPENED)
     theirs = await answers(case_id)
-    # The opening of an id nobody holds succeeds; every other answer is the unknown one.
-    assert unknown[-1][0] == 201
-    assert [(s, body) for s, body in unknown[:-1]] == [
-        (404, {"detail": f"no case {NEVER_OPENED!r}"})
-    ] * (len(unknown) - 1)
+    assert unknown == [(404, {"detail": f"no case {NEVER_OPENED!r}"})] * len(unknown)
     assert theirs == [(404, {"detail": f"no case {case_id!r}"})] * len(theirs)
+    # Nor can a case be opened under an id of the caller's choosing, theirs or a free one:
+    # intake chooses every case id, so opening cannot probe which ids exist.
+    for chosen in (case_id, NEVER_OPENED):
+        opened = await network.intake.post(
+            "/cases", json={"case_id": chosen, "source": "walk_in"}, headers=stranger
+        )
+        assert opened.status_code == 422 and chosen not in opened.text
     assert all(agency.agency_id not in str(body) for _, body in theirs)
     assert await network.events_in(case_id) == events_before
 
@@ -379,9 +379,5 @@ async def test_ids_with_digits_run_together_with_letters_are_still_taken(
 ) -> None:
     """The ids intake issues are uuid hex, where thirteen digits in a row do happen."""
     for case_id in ("case-9001011234567abc", "case-f01012345678"):
-        answer = await network.intake.post(
-            "/cases", json={"source": "walk_in", "case_id": case_id}, headers=agency.manager()
-        )
-        assert answer.status_code == 201, answer.text
         got = await network.intake.get(f"/cases/{case_id}", headers=agency.manager())
-        assert got.status_code == 200, got.text
+        assert got.status_code == 404, got.text  # taken as an id, and unknown: not a 422
