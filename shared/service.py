@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -33,13 +32,19 @@ from shared.consumer import (
     subscribe_idempotent,
 )
 from shared.envelope import DomainEvent, EventRegistry, registry
-from shared.errors import ConcurrencyError, InfrastructureUnavailable, NotFound, RuleViolation
+from shared.errors import ConcurrencyError, NotFound, RuleViolation
 from shared.guards import RequestGuard
 from shared.logging import configure_logging, get_logger
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings
 from shared.store import EventStore, create_pool
-from shared.supervisor import Supervisor, describe_error, is_outage
+from shared.supervisor import (
+    MAYBE_OUTAGE_CLASSES,
+    OUTAGE_CLASSES,
+    Supervisor,
+    describe_error,
+    is_outage,
+)
 from shared.vault import ClientShredded, UnknownDocument, Vault
 from shared.vault_http import vault_router
 
@@ -196,20 +201,6 @@ def _texts(value: object, depth: int = 0) -> set[str]:
     return found
 
 
-OUTAGE_ERRORS: tuple[type[Exception], ...] = (
-    InfrastructureUnavailable,
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,
-    asyncpg.InsufficientResourcesError,
-    asyncpg.QueryCanceledError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    KafkaError,
-)
-"""Exception classes that may mean PostgreSQL or Kafka is away; `is_outage` decides."""
-
-
 def _outage_handler(retry_after: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         if not is_outage(exc):
@@ -242,7 +233,7 @@ def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> No
     app.add_exception_handler(UnknownDocument, _not_found)
     app.add_exception_handler(ClientShredded, _client_shredded)
     unavailable = _outage_handler(settings.retry_after_seconds if settings else 5)
-    for error_class in OUTAGE_ERRORS:
+    for error_class in (*OUTAGE_CLASSES, *MAYBE_OUTAGE_CLASSES):
         app.add_exception_handler(error_class, unavailable)
 
 

@@ -24,7 +24,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 import asyncpg
+from aiokafka.errors import KafkaError
 
+from shared.errors import InfrastructureUnavailable
 from shared.logging import get_logger
 
 log = get_logger("caseline.supervisor")
@@ -78,15 +80,29 @@ def describe_error(error: BaseException) -> str:
     return described
 
 
+OUTAGE_CLASSES: tuple[type[Exception], ...] = (
+    InfrastructureUnavailable,
+    OSError,  # refused or reset connections; TimeoutError is an OSError
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,  # shutting down, starting up, crash recovery
+    asyncpg.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.QueryCanceledError,  # statement timeout while the server struggles
+    KafkaError,
+)
+"""Errors that always mean PostgreSQL or Kafka cannot be reached now."""
+
+MAYBE_OUTAGE_CLASSES: tuple[type[Exception], ...] = (
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+"""Driver errors that are an outage only in some cases (`is_outage` tells which)."""
+
+
 def is_outage(error: BaseException) -> bool:
     """Whether an error says PostgreSQL or Kafka cannot be reached now (not a bug, not input).
 
     These are retried by background tasks and answered 503 with `Retry-After` to requests.
     """
-    from aiokafka.errors import KafkaError
-
-    from shared.errors import InfrastructureUnavailable
-
     if isinstance(error, asyncpg.InternalClientError):
         # The driver's protocol state broke, seen when the server drops a connection in the
         # middle of an operation; the pool terminates that connection when it is released.
@@ -95,18 +111,7 @@ def is_outage(error: BaseException) -> bool:
         # "connection is closed", "connection was closed in the middle of operation", a
         # released connection after a reset; other interface errors are programming errors.
         return "closed" in str(error) or "released" in str(error)
-    return isinstance(
-        error,
-        (
-            InfrastructureUnavailable,
-            OSError,  # refused or reset connections; TimeoutError is an OSError
-            asyncpg.PostgresConnectionError,
-            asyncpg.OperatorInterventionError,  # shutting down, starting up, crash recovery
-            asyncpg.InsufficientResourcesError,  # too many connections, disk full
-            asyncpg.QueryCanceledError,  # statement timeout while the server struggles
-            KafkaError,
-        ),
-    )
+    return isinstance(error, OUTAGE_CLASSES)
 
 
 def _now() -> datetime:
