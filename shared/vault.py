@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.codec import ReceivedEvent
 from shared.consumer import EventHandler
@@ -141,9 +141,11 @@ class VaultRead:
         return self.outcome == "shredded"
 
 
-@dataclass(frozen=True)
-class AccessLogEntry:
-    """One row of the access log: ids and codes only."""
+class AccessLogEntry(BaseModel):
+    """One row of the access log, as auditors read it: who, whose, which document, when,
+    allowed or not, on what basis; ids and codes only."""
+
+    model_config = ConfigDict(frozen=True)
 
     entry_id: int
     at: datetime

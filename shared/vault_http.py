@@ -6,35 +6,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel
 
 from shared.auth import Principal, require_roles
 from shared.envelope import Role
-from shared.vault import ACCESS_LOG_LIMIT, Vault
+from shared.vault import ACCESS_LOG_LIMIT, AccessLogEntry, Vault
 
 AUDIT_ROLES = (Role.AUDITOR, Role.NETWORK_ADMIN)
 """Who reads the access log: auditors, and network administrators who answer for the network."""
 
 Auditor = Annotated[Principal, Depends(require_roles(*AUDIT_ROLES))]
-
-
-class AccessLogView(BaseModel):
-    """One read of the vault: who, whose, which document, when, allowed or not, on what basis."""
-
-    entry_id: int
-    at: datetime
-    service: str
-    staff_id: str
-    role: str
-    agency_id: str
-    client_id: str
-    document_id: str
-    document_kind: str
-    allowed: bool
-    outcome: str
-    basis: str
-    consent_id: str | None
-    purpose: str | None
 
 
 def vault_router() -> APIRouter:
@@ -48,7 +28,7 @@ def vault_router() -> APIRouter:
         client_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         since: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=ACCESS_LOG_LIMIT)] = ACCESS_LOG_LIMIT,
-    ) -> list[AccessLogView]:
+    ) -> list[AccessLogEntry]:
         """Every read of the vault, allowed or refused, oldest first (of one client, since)."""
         runtime = request.app.state.runtime
         if getattr(runtime, "vault", None) is None:
@@ -56,7 +36,6 @@ def vault_router() -> APIRouter:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=UTC)  # a time without a zone is read as UTC
         async with runtime.pool.acquire(timeout=5.0) as conn:
-            entries = await Vault.access_log(conn, client_id=client_id, since=since, limit=limit)
-        return [AccessLogView(**entry.__dict__) for entry in entries]
+            return await Vault.access_log(conn, client_id=client_id, since=since, limit=limit)
 
     return router
