@@ -15,11 +15,11 @@ pool has its own schema on the search path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import asyncpg
 
+from shared.clock import agency_today
 from shared.envelope import Role
 from shared.store import migrate_schema, quote_schema
 
@@ -31,15 +31,6 @@ NETWORK_ROLES = frozenset({Role.NETWORK_ADMIN, Role.AUDITOR, Role.SYSTEM})
 
 AGENCY_ROLES = frozenset({Role.CASE_MANAGER, Role.SUPERVISOR, Role.AGENCY_ADMIN})
 """The roles staff of an agency hold."""
-
-AGENCY_TIME_ZONE = ZoneInfo("Asia/Seoul")
-"""Joining, departure and closure dates are the agencies' calendar dates."""
-
-
-def agency_today() -> date:
-    """Today's date where the agencies are: membership is judged by it."""
-    return datetime.now(AGENCY_TIME_ZONE).date()
-
 
 def _migration(s: str) -> str:
     return f"""

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -99,6 +99,14 @@ class ServiceSpec:
     """Where the relay publishes; `caseline.<name>.v1` when unset."""
     vault: VaultSpec | None = None
     """The service's vault, its access-log route and its shredding consumer; none when unset."""
+    compose: Callable[[Runtime], object] | None = None
+    """Builds the service's ports (its command path, read models, vault adapter) once, when
+    the runtime opens; routes receive them through `ports_dependency`."""
+    error_handlers: Mapping[type[Exception], ErrorHandler] = field(default_factory=dict)
+    """Answers for the service's own exceptions, beside the kit's (401, 403, 404, 409, 422, 503)."""
+
+
+ErrorHandler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 
 
 @dataclass
@@ -116,6 +124,8 @@ class Runtime:
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     watches: list[ConsumerWatch] = field(default_factory=list)
     vault: Vault | None = None
+    ports: object = None
+    """What the service's `compose` built from this runtime (None when it has none)."""
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -126,6 +136,24 @@ def get_runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 """A route parameter typed `RuntimeDep` receives the service's runtime."""
+
+P = TypeVar("P")
+
+
+def ports_dependency(kind: type[P]) -> Callable[[Request], P]:
+    """A FastAPI dependency giving the ports the service's `compose` built, as `kind`.
+
+    A service declares `PortsDep = Annotated[Ports, Depends(ports_dependency(Ports))]` once;
+    its routes then take `ports: PortsDep`.
+    """
+
+    def ports(request: Request) -> P:
+        built = get_runtime(request).ports
+        if not isinstance(built, kind):
+            raise TypeError(f"the service composed {type(built).__name__}, not {kind.__name__}")
+        return built
+
+    return ports
 
 
 async def _refused(request: Request, exc: Exception) -> JSONResponse:
@@ -283,6 +311,8 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
         runtime = Runtime(
             settings, schema, pool, store, producer, relay, None, supervisor, vault=vault
         )
+        if spec.compose is not None:
+            runtime.ports = spec.compose(runtime)
         if consumer_specs:
             # A plain stdlib logger: FastStream's lines then reach the root handler that
             # configure_logging installed, in the service's format (JSON in production).
@@ -424,6 +454,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     # Before any body is read: the sender is authenticated and the body within the limit.
     app.add_middleware(RequestGuard, settings=settings)
     install_error_handlers(app, settings)
+    for error_class, handler in spec.error_handlers.items():
+        app.add_exception_handler(error_class, handler)
     for router in spec.routers:
         app.include_router(router)
     if spec.vault is not None:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.contract import ClientErased
-from shared.application import CommandContext, NotFound, RuleViolation, run_command
+from shared.application import CommandContext, CommandPath, NotFound, RuleViolation, StreamModel
 from shared.auth import Principal, require_roles
 from shared.codec import ReceivedEvent
 from shared.envelope import Role
@@ -47,18 +47,16 @@ async def add_note(
     principal: CaseManager,
     runtime: RuntimeDep,
 ) -> dict[str, int]:
-    def decide(count: int) -> list[CaseNoted]:
+    def decide(count: int, _: object) -> list[CaseNoted]:
         if count >= 3:
             raise RuleViolation("a test case takes three notes at most", rule="T1")
         return [CaseNoted(note=body.note, seq=count)]
 
-    result = await run_command(
-        runtime.store,
+    path = CommandPath(runtime.store, StreamModel(0, _evolve))
+    result = await path.run(
         case_id,
-        initial=0,
-        evolve=_evolve,
-        decide=decide,
-        context=CommandContext(agency_id=principal.agency_id, actor=principal.actor()),
+        CommandContext(agency_id=principal.agency_id, actor=principal.actor()),
+        decide,
         expected_version=body.expected_version,
     )
     return {"version": result.stream_version}

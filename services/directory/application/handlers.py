@@ -19,7 +19,7 @@ from services.directory.domain.network import (
     decide_network,
     evolve_network,
 )
-from shared.application import CommandContext, CommandResult, run_command
+from shared.application import CommandContext, CommandPath, CommandResult, StreamModel
 from shared.envelope import Actor, Role
 from shared.principals import NETWORK
 from shared.store import EventStore
@@ -45,28 +45,17 @@ async def handle(
         raise ValueError(
             f"registering agency {command.agency_id} on the stream of {context.agency_id}"
         )
-    return await run_command(
-        store,
-        context.agency_id,
-        initial=Agency(),
-        evolve=evolve,
-        decide=lambda state: decide(state, command),
-        context=context,
-    )
+    path = CommandPath(store, StreamModel(Agency(), evolve))
+    return await path.run(context.agency_id, context, lambda state, _: decide(state, command))
 
 
 async def handle_network(
     store: EventStore, actor: Actor, command: NetworkCommand
 ) -> CommandResult[Network]:
     """Run one command on the network's own stream (the reserved agency `network`)."""
-    return await run_command(
-        store,
-        NETWORK,
-        initial=Network(),
-        evolve=evolve_network,
-        decide=lambda state: decide_network(state, command),
-        context=CommandContext(agency_id=NETWORK, actor=actor),
-    )
+    path = CommandPath(store, StreamModel(Network(), evolve_network))
+    context = CommandContext(agency_id=NETWORK, actor=actor)
+    return await path.run(NETWORK, context, lambda state, _: decide_network(state, command))
 
 
 OPERATOR = Actor(staff_id="operator", role=Role.SYSTEM)
