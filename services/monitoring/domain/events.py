@@ -149,6 +149,13 @@ class InstrumentResult(_Part):
 
 
 @registry.register
+class ClientLearned(MonitoringEvent):
+    """Intake registered the case's client: the key monitoring's vault seals words under."""
+
+    client_id: str = Field(min_length=1)
+
+
+@registry.register
 class CaseAssignmentLearned(MonitoringEvent):
     """Intake assigned (or reassigned) the case: its agency and its manager now."""
 
@@ -158,10 +165,11 @@ class CaseAssignmentLearned(MonitoringEvent):
 
 @registry.register
 class MonitoringConsentLearned(MonitoringEvent):
-    """Intake recorded a consent naming the case's agency for follow-up forms (R4)."""
+    """Intake recorded a consent for follow-up forms (purpose `monitoring`), naming the
+    agencies it allows (R4)."""
 
     consent_id: str = Field(min_length=1)
-    client_id: str = Field(min_length=1)
+    agencies: tuple[str, ...] = Field(min_length=1)
     valid_from: date
     valid_until: date
 
@@ -195,6 +203,14 @@ class ItemProgressLearned(MonitoringEvent):
     plan_version: int = Field(ge=1)
     item_id: str = Field(min_length=1)
     progress: ItemProgress
+
+
+@registry.register
+class ReturnToPlanningLearned(MonitoringEvent):
+    """Careplan sent the case back to planning (new needs, or advocacy that did not obtain a
+    service): evaluation waits until a revised version is agreed (R1)."""
+
+    plan_version: int = Field(ge=0)
 
 
 # --- stage 5: monitoring ----------------------------------------------------------------
@@ -323,11 +339,13 @@ class EvaluationRecorded(MonitoringEvent):
 
 
 PUBLISHED: tuple[type[MonitoringEvent], ...] = (
+    ClientLearned,
     CaseAssignmentLearned,
     MonitoringConsentLearned,
     MonitoringConsentWithdrawalLearned,
     PlanInForceLearned,
     ItemProgressLearned,
+    ReturnToPlanningLearned,
     ReviewRecorded,
     PlanRevisionRequired,
     ReviewOverdue,
