@@ -74,9 +74,9 @@ class LearnPlanInForce(MonitoringCommand):
 
 
 class LearnItemProgress(MonitoringCommand):
-    """Remember where an item of a plan version stands."""
+    """Remember where an item stands (of `plan_version`, or of the version in force)."""
 
-    plan_version: int = Field(ge=1)
+    plan_version: int | None = Field(default=None, ge=1)
     item_id: str = Field(min_length=1)
     progress: ItemProgress
 

@@ -147,14 +147,14 @@ def _learn_item_progress(
     state: MonitoringState, command: LearnItemProgress
 ) -> list[MonitoringEvent]:
     plan = state.plan
-    if plan is None or plan.version != command.plan_version:
+    if plan is None or command.plan_version not in (None, plan.version):
         return []  # an item of a version no longer (or not yet) in force
     item = plan.items.get(command.item_id)
     if item is None or item.progress is command.progress:
         return []
     return [
         ItemProgressLearned(
-            plan_version=command.plan_version, item_id=command.item_id, progress=command.progress
+            plan_version=plan.version, item_id=command.item_id, progress=command.progress
         )
     ]
 
