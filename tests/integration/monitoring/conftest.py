@@ -265,9 +265,7 @@ async def agency(app: Running) -> Agency:
             agency_id=agency_id, name="Welfare", region="Seoul", registered_on=date(2025, 1, 1)
         ),
         *(
-            StaffJoined(
-                staff_id=s, name=s, role=r, caseload_limit=5, joined_on=date(2025, 1, 6)
-            )
+            StaffJoined(staff_id=s, name=s, role=r, caseload_limit=5, joined_on=date(2025, 1, 6))
             for s, r in staff
         ),
     )
@@ -310,7 +308,12 @@ def plan_items(activated: date) -> tuple[PlanItem, ...]:
 
 
 async def plan_agreed(
-    app: Running, ag: Agency, case_id: str, version: int, activated: date
+    app: Running,
+    ag: Agency,
+    case_id: str,
+    version: int,
+    activated: date,
+    declined: tuple[str, ...] = (),
 ) -> None:
     """Careplan drafts version `version` and the client agrees to it from `activated`."""
     await app.stack.careplan.record(
@@ -327,7 +330,7 @@ async def plan_agreed(
             ),
             items=plan_items(activated),
         ),
-        PlanAgreed(plan_version=version, in_force_from=activated),
+        PlanAgreed(plan_version=version, in_force_from=activated, declined_items=declined),
     )
     await eventually(
         lambda: app.case(case_id, ag.supervisor),
@@ -342,6 +345,7 @@ async def case_in_force(
     *,
     purposes: tuple[ConsentPurpose, ...] = (ConsentPurpose.MONITORING,),
     activated: date = START,
+    declined: tuple[str, ...] = (),
 ) -> str:
     """A case registered, consented, assigned to mgr-1 at intake, with plan version 1 agreed."""
     case_id = unique("case")
@@ -371,7 +375,7 @@ async def case_in_force(
         lambda c: c is not None and c["manager_id"] == ag.manager_id,
         "the assignment learned",
     )
-    await plan_agreed(app, ag, case_id, 1, activated)
+    await plan_agreed(app, ag, case_id, 1, activated, declined)
     return case_id
 
 
