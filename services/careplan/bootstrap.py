@@ -12,6 +12,8 @@ from services.careplan.adapters import board, facts
 from services.careplan.application.handlers import Careplan, compose_path
 from services.careplan.entrypoints.http import careplan_router
 from services.intake.contract import ClientErased
+from services.monitoring.contract import PlanRevisionRequired
+from shared.codec import ReceivedEvent
 from shared.envelope import EventRegistry, registry
 from shared.service import ConsumerSpec, Runtime, ServiceSpec, VaultSpec, create_service_app
 from shared.settings import Settings
@@ -41,9 +43,16 @@ def service_spec(
     chosen = topics or Topics()
     schema = settings.db_schema or SERVICE
 
+    composed: list[Careplan] = []
+
     def compose(runtime: Runtime) -> Careplan:
         assert runtime.vault is not None, "careplan keeps words in its vault"
-        return Careplan(compose_path(runtime.store), runtime.vault, runtime.pool)
+        composed.append(Careplan(compose_path(runtime.store), runtime.vault, runtime.pool))
+        return composed[-1]
+
+    async def revision_required(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+        # The runtime composes the ports before any consumer starts.
+        await composed[-1].revision_required(conn, event)
 
     async def migrate_facts(pool: asyncpg.Pool) -> None:
         await facts.migrate(pool, schema)
@@ -61,6 +70,13 @@ def service_spec(
                 handle=facts.apply,
                 events=events,
                 reads=facts.READS,
+            ),
+            ConsumerSpec(
+                name="revisions",
+                topics=(chosen.monitoring,),
+                handle=revision_required,
+                events=events,
+                reads=(PlanRevisionRequired,),
             ),
         ],
         migrations=[migrate_facts, migrate_board],

@@ -16,9 +16,15 @@ from typing import Any
 import asyncpg
 
 from services.careplan.adapters import board, facts
-from services.careplan.domain.commands import CareplanCommand, CaseFacts, NetworkService
+from services.careplan.domain.commands import (
+    CareplanCommand,
+    CaseFacts,
+    NetworkService,
+    ReturnToPlanning,
+)
 from services.careplan.domain.events import CareplanEvent
 from services.careplan.domain.model import CarePlan, decide, evolve
+from services.monitoring.contract import PlanRevisionRequired
 from shared.application import (
     CommandContext,
     CommandPath,
@@ -28,6 +34,7 @@ from shared.application import (
     UnitOfWork,
 )
 from shared.clock import agency_today
+from shared.codec import ReceivedEvent
 from shared.store import EventStore
 from shared.vault import Vault
 from shared.vocabulary import NeedDomain
@@ -116,6 +123,37 @@ class Careplan:
             return events
 
         return await self.path.run(case_id, context, decide_in)
+
+    async def revision_required(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+        """R6d: monitoring's review found new needs, so the case goes back to planning.
+
+        Runs in the consumer's transaction (the dedup record, the event and the board commit
+        together); the domain records one `CaseReturnedToPlanning` per review however often
+        the review arrives. A concurrent command on the case makes it retry, never lose it.
+        """
+        payload = event.envelope.payload
+        meta = event.envelope.metadata
+        if not isinstance(payload, PlanRevisionRequired):
+            return
+        case_id = meta.case_id
+        found = await facts.case_facts(conn, case_id) or CaseFacts(
+            case_id=case_id, agency_id=meta.agency_id
+        )
+        loaded = await self.path.load(case_id)
+        command = ReturnToPlanning(
+            case=found,
+            today=agency_today(),
+            plan_version=payload.plan_version,
+            review_id=payload.review_id,
+            need_domains=payload.need_domains,
+        )
+        context = CommandContext(
+            agency_id=found.agency_id,
+            actor=meta.actor,
+            correlation_id=meta.correlation_id,
+            causation_id=meta.event_id,
+        )
+        await UnitOfWork(self.path, conn).record(loaded, context, decide(loaded.state, command))
 
 
 def compose_path(store: EventStore) -> CommandPath[CarePlan]:
