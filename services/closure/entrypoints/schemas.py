@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from services.closure.domain.events import (
     DeclineReason,
@@ -26,16 +26,16 @@ PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), N
 class Body(BaseModel):
     """Base of request bodies: strict and closed."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PreparationBody(Body):
     """R10: the four preparation steps and the client's reactions with the response."""
 
-    community_resources_found: bool
-    help_again_explained: bool
-    independent_activity_encouraged: bool
-    gains_maintenance_planned: bool
+    community_resources_found: StrictBool
+    help_again_explained: StrictBool
+    independent_activity_encouraged: StrictBool
+    gains_maintenance_planned: StrictBool
     reactions: list[EmotionalReaction] = Field(min_length=1, max_length=5)
     responses: list[ManagerResponse] = Field(min_length=1, max_length=4)
 
@@ -45,7 +45,7 @@ class TerminationBody(Body):
     answers the referral offer."""
 
     reason: TerminationReason
-    client_accepts_referral: bool | None = None
+    client_accepts_referral: StrictBool | None = None
 
 
 class DeclineBody(Body):
