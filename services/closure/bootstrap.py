@@ -35,6 +35,10 @@ SERVICE = "closure"
 SCHEDULER_SECONDS = 30.0
 """How often the scheduler looks: the fan-out is prompt, dates change daily."""
 
+SCHEDULER_SECONDS_VARIABLE = "CASELINE_CLOSURE_SCHEDULER_SECONDS"
+"""When set, how often the scheduler of `caseline serve closure` looks (tests: a fraction of
+a second)."""
+
 TOPIC_NAMESPACE_VARIABLE = "CASELINE_TOPIC_NAMESPACE"
 """When set (tests running `caseline serve closure` as a process), every topic is
 `caseline.<namespace>-<service>.v1`, so the process reads and writes topics of its own."""
@@ -134,11 +138,16 @@ def build(
     topics: Topics | None = None,
     events: EventRegistry = registry,
     today: Callable[[], date] = agency_today,
-    scheduler_seconds: float = SCHEDULER_SECONDS,
+    scheduler_seconds: float | None = None,
 ) -> FastAPI:
-    """The closure service's app, in `settings.db_schema` (default: `closure`)."""
+    """The closure service's app, in `settings.db_schema` (default: `closure`).
+
+    Without explicit topics or interval (as `caseline serve closure` builds it), the two
+    variables above may set them; tests run the real process on topics of their own."""
     if topics is None:
         topics = Topics.in_namespace(os.environ.get(TOPIC_NAMESPACE_VARIABLE) or None)
+    if scheduler_seconds is None:
+        scheduler_seconds = float(os.environ.get(SCHEDULER_SECONDS_VARIABLE) or SCHEDULER_SECONDS)
     spec = service_spec(
         settings, topics=topics, events=events, today=today, scheduler_seconds=scheduler_seconds
     )
