@@ -7,6 +7,7 @@ import typer
 from caseline.enroll_command import enroll_command
 from caseline.infra.commands import register as register_infra_commands
 from caseline.token_command import token
+from caseline.verify_command import verify_command
 
 app = typer.Typer(
     help="caseline: event-sourced case management for multi-agency welfare networks.",
@@ -22,6 +23,7 @@ def _commands() -> None:
 
 app.command("token")(token)
 app.command("enroll")(enroll_command)
+app.command("verify")(verify_command)
 register_infra_commands(app)  # up, down, status: the local stack
 
 bench_app = typer.Typer(
