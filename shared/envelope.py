@@ -30,6 +30,13 @@ def cloudevents_type(service: str, event_type: str, schema_version: int) -> str:
     return f"caseline.{service}.{event_type}.v{schema_version}"
 
 
+NETWORK = "network"
+"""The reserved agency id of the network's own members (administrators, auditors, system).
+
+Here rather than in `shared.principals` so that a pure domain may name it without importing
+the principals projection's database code."""
+
+
 class Role(StrEnum):
     """What a staff member may do in the network; carried in tokens and in every event."""
 
@@ -182,9 +189,7 @@ class EventRegistry:
             raise UnknownEventType(f"bad schema version in event type {ce_type!r}") from None
         return self.event_class(parts[1], parts[2]), version
 
-    def load(
-        self, cls: type[E], stored_version: int, payload: Mapping[str, Any]
-    ) -> E:
+    def load(self, cls: type[E], stored_version: int, payload: Mapping[str, Any]) -> E:
         """Build the current version of an event from a stored payload, upcasting as needed."""
         if stored_version > cls.schema_version:
             raise SchemaError(

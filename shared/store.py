@@ -55,6 +55,20 @@ async def migrate_schema(pool: asyncpg.Pool, schema: str, ddl: str) -> None:
         await conn.execute(ddl)
 
 
+async def migrate_search_path(pool: asyncpg.Pool, ddl: str) -> None:
+    """Run idempotent DDL of unqualified tables in the pool's own schema (its search path).
+
+    A service's read models name their tables without a schema, so the same SQL serves any
+    schema a test or an operator gives the service; the lock is the one `migrate_schema`
+    takes for that schema, so they never race with the store's or a consumer's migration.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('caseline-migrate-' || current_schema()))"
+        )
+        await conn.execute(ddl)
+
+
 def _migration(s: str) -> str:
     return f"""
 CREATE SCHEMA IF NOT EXISTS {s};

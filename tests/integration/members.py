@@ -14,7 +14,7 @@ from datetime import date
 import asyncpg
 import pytest
 
-from services.directory.application.handlers import enroll
+from services.directory.application.handlers import Directory, enroll
 from services.directory.domain.events import NetworkRole
 from shared import principals
 from shared.envelope import Role
@@ -27,7 +27,7 @@ async def enroll_in_directory(
     store: EventStore, staff_id: str, role: NetworkRole = "network_admin"
 ) -> None:
     """Enroll a network member through the directory's command path (as `caseline enroll`)."""
-    await enroll(store, staff_id=staff_id, name=f"Member {staff_id}", role=role)
+    await enroll(Directory.over(store), staff_id=staff_id, name=f"Member {staff_id}", role=role)
 
 
 async def until_known(
