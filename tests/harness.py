@@ -44,7 +44,7 @@ WAIT_SECONDS = 20.0
 SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
 
 
-def landed_services() -> tuple[str, ...]:
+def landed_services(root: Path = SERVICES_DIR) -> tuple[str, ...]:
     """The services that exist: every `services/<name>/` with a `bootstrap.py`, sorted.
 
     A folder whose name starts with `_` (a template to copy) is not a service, nor is a
@@ -54,7 +54,7 @@ def landed_services() -> tuple[str, ...]:
     return tuple(
         sorted(
             path.parent.name
-            for path in SERVICES_DIR.glob("*/bootstrap.py")
+            for path in root.glob("*/bootstrap.py")
             if not path.parent.name.startswith(("_", "."))
         )
     )
