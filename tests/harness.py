@@ -126,12 +126,18 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+def token_for(
+    settings: Settings, role: Role, agency_id: str = "network", staff_id: str = "staff-1"
+) -> str:
+    """A bearer token for this principal, signed with the run's secret (from the settings)."""
+    return issue_token(settings, agency_id=agency_id, staff_id=staff_id, role=role)
+
+
 def bearer(
     settings: Settings, role: Role, agency_id: str = "network", staff_id: str = "staff-1"
 ) -> dict[str, str]:
     """The Authorization header of a token for this principal, signed with the run's secret."""
-    token = issue_token(settings, agency_id=agency_id, staff_id=staff_id, role=role)
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token_for(settings, role, agency_id, staff_id)}"}
 
 
 async def seed_member(
