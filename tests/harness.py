@@ -30,6 +30,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from caseline.catalog import runnable_services, services_root
 from shared import principals
 from shared.auth import issue_token
 from shared.envelope import Role
@@ -41,23 +42,13 @@ T = TypeVar("T")
 WAIT_SECONDS = 20.0
 """How long an eventual effect (a consumer, a relay, a read model) may take on a shared machine."""
 
-SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
+SERVICES_DIR = services_root()
 
 
-def landed_services(root: Path = SERVICES_DIR) -> tuple[str, ...]:
-    """The services that exist: every `services/<name>/` with a `bootstrap.py`, sorted.
-
-    A folder whose name starts with `_` (a template to copy) is not a service, nor is a
-    stage whose package holds nothing runnable yet. Tests about "every service" read this
-    rather than a list of names, so a new service is covered the day it lands.
-    """
-    return tuple(
-        sorted(
-            path.parent.name
-            for path in root.glob("*/bootstrap.py")
-            if not path.parent.name.startswith(("_", "."))
-        )
-    )
+def landed_services(root: Path | None = None) -> tuple[str, ...]:
+    """The services that exist (`caseline.catalog.runnable_services`), for tests about every
+    service: a new service is covered the day it lands."""
+    return runnable_services(root)
 
 
 def unique(prefix: str) -> str:
