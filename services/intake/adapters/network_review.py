@@ -15,6 +15,8 @@ from datetime import datetime
 
 import asyncpg
 
+from shared.store import migrate_schema
+
 MIGRATION = """
 CREATE TABLE IF NOT EXISTS possible_duplicate_review (
     review_id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -45,11 +47,9 @@ class NetworkReview:
     """Writes and reads the possible-duplicate queue (in the caller's transaction)."""
 
     @staticmethod
-    async def migrate(pool: asyncpg.Pool) -> None:
-        """Create the queue's table (idempotent)."""
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('caseline-intake-review'))")
-            await conn.execute(MIGRATION)
+    async def migrate(pool: asyncpg.Pool, schema: str) -> None:
+        """Create the queue's table (idempotent); `pool` has `schema` on its search path."""
+        await migrate_schema(pool, schema, MIGRATION)
 
     @staticmethod
     async def add(

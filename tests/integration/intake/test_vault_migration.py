@@ -11,10 +11,9 @@ import asyncpg
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from services.intake.adapters.vault import DuplicateIndex, PiiVault
 from services.intake.domain.client import PersonalDetails
 from services.intake.domain.rrn import make_resident_number
-from services.intake.vault.crypto import DuplicateIndex
-from services.intake.vault.store import PiiVault
 from shared.grants import AccessDecision, Accessor
 from shared.store import create_pool
 from shared.vault import Vault
@@ -97,7 +96,7 @@ async def test_r11_rows_of_an_older_pii_vault_move_into_the_kits_vault_and_open_
     vault = PiiVault(Vault(cipher, "intake"), index)
     for _ in range(2):  # every start migrates; the second finds nothing to move
         await Vault.migrate(schema_pool, schema)
-        await PiiVault.migrate(schema_pool)
+        await PiiVault.migrate(schema_pool, schema)
 
     columns = {
         r["column_name"]
