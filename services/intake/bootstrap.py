@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from services.intake.adapters.network_review import NetworkReview
 from services.intake.adapters.read_model import ROSTER_EVENTS, IntakeReadModel
 from services.intake.adapters.vault import PiiVault, UnknownClient
-from services.intake.application.handlers import CASE_MODEL, CaseResult, Intake
+from services.intake.application.ports import CASE_MODEL, CaseResult, Intake
 from services.intake.domain.errors import PossibleDuplicateClient
 from services.intake.entrypoints.http import intake_router
 from shared.application import CommandPath

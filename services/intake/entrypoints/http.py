@@ -2,7 +2,7 @@
 
 Routes only translate: a request body into a command, a principal into an actor, what a
 use case returned into an answer (`views.py`). The rules live in the domain; the
-orchestration in `application/handlers.py`; the ports (`Intake`) are composed once, in
+orchestration in `application/`; the ports (`Intake`) are composed once, in
 `bootstrap.py`. Personal details are accepted by registration and returned only by
 `GET /clients/{id}`.
 """
@@ -14,8 +14,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from services.intake.application import handlers
-from services.intake.application.handlers import Intake
+from services.intake.application import clients, handlers
+from services.intake.application.ports import Intake
 from services.intake.domain.commands import AssessCase, OpenCase, ScreenIn, ScreenOut
 from services.intake.domain.events import ConsentPurpose
 from services.intake.entrypoints.schemas import (
@@ -253,7 +253,7 @@ def intake_router() -> APIRouter:
     ) -> ClientView:
         """A client's personal details (R11): for staff of an agency with their case, or of an
         agency their consent in force names for referral or record transfer; else 404."""
-        return client_view(await handlers.read_client(intake, principal, client_id))
+        return client_view(await clients.read_client(intake, principal, client_id))
 
     @router.get("/network/possible-duplicates")
     async def possible_duplicates(
@@ -262,7 +262,7 @@ def intake_router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_REVIEW_ITEMS)] = 100,
     ) -> list[PossibleDuplicateView]:
         """Possible duplicates that no registering agency was told of (R11), newest first."""
-        items = await handlers.possible_duplicates_for_review(intake, limit)
+        items = await clients.possible_duplicates_for_review(intake, limit)
         return [review_view(item) for item in items]
 
     @router.post("/clients/{client_id}/erasure")
@@ -270,6 +270,6 @@ def intake_router() -> APIRouter:
         client_id: ItemId, principal: Eraser, intake: IntakeDep
     ) -> list[CommandAnswer]:
         """Erase a client: destroy their vault key; `ClientErased` on each of their cases."""
-        return [answer(r) for r in await handlers.erase_client(intake, principal, client_id)]
+        return [answer(r) for r in await clients.erase_client(intake, principal, client_id)]
 
     return router

@@ -7,7 +7,7 @@ from typing import Any
 
 from services.intake.adapters.read_model import IntakeReadModel
 from services.intake.adapters.vault import DETAILS, PiiVault
-from services.intake.application.handlers import CASE_MODEL
+from services.intake.application.ports import CASE_MODEL
 from services.intake.domain.model import Stage
 from shared.application import CommandPath
 from shared.grants import AccessDecision, Accessor

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.intake.application.handlers import Intake
+from services.intake.application.ports import Intake
 from shared import auth
 from tests.integration.intake.conftest import (
     CONSENT_UNTIL,

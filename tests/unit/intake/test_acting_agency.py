@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.intake.application.handlers import context_for
+from services.intake.application.ports import context_for
 from services.intake.domain.events import ClientErased
 from shared.auth import Principal
 from shared.chain import GENESIS_HASH, event_hash
