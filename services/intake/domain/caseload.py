@@ -1,4 +1,4 @@
-"""A staff member's caseload against their limit (R12): who has room, who is overloaded.
+"""A staff member's caseload against their limit (R12): who has room, who may take a case.
 
 Pure: the roster entry and the count of open cases arrive from intake's read model (the
 directory's staff, limits, departures and closures, and intake's own case summaries).
@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.intake.domain.commands import RosterEntry
+from services.intake.domain.errors import R12, CaseloadLimitReached, ManagerCannotTake
+from services.intake.domain.events import OverrideReason
 from shared.envelope import Role
+
+_SUPERVISORS = frozenset({Role.SUPERVISOR})
+"""Who may take a case manager past their caseload limit."""
 
 
 @dataclass(frozen=True)
@@ -56,3 +61,37 @@ class StaffLoad:
             caseload_limit=self.caseload_limit,
             caseload=self.caseload,
         )
+
+
+def manager_can_take(
+    case_agency_id: str | None,
+    manager: RosterEntry,
+    by_role: Role,
+    override_reason: OverrideReason | None,
+) -> bool:
+    """R12: check the manager may take a case of the agency; return whether it takes an
+    override (past the limit: a supervisor's, with a coded reason)."""
+    if manager.agency_id != case_agency_id:
+        raise ManagerCannotTake(
+            f"staff {manager.staff_id!r} belongs to agency {manager.agency_id!r}, "
+            f"not to the case's agency {case_agency_id!r}",
+            rule=R12,
+        )
+    if manager.role != Role.CASE_MANAGER.value:
+        raise ManagerCannotTake(
+            f"staff {manager.staff_id!r} is a {manager.role}, not a case manager", rule=R12
+        )
+    if not manager.active:
+        raise ManagerCannotTake(f"staff {manager.staff_id!r} has left the agency", rule=R12)
+    after = manager.caseload + 1
+    if after <= manager.caseload_limit:
+        return False
+    over = (
+        f"staff {manager.staff_id!r} would carry {after} cases "
+        f"with a caseload limit of {manager.caseload_limit}"
+    )
+    if by_role not in _SUPERVISORS:
+        raise CaseloadLimitReached(f"{over}: only a supervisor may override the limit", rule=R12)
+    if override_reason is None:
+        raise CaseloadLimitReached(f"{over}: the supervisor's override needs a reason", rule=R12)
+    return True

@@ -10,12 +10,12 @@ assigned (R12). A client screened out leaves intake with an information-and-refe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
-from typing import Any
 
+from services.intake.domain.caseload import manager_can_take
 from services.intake.domain.commands import (
     AssessCase,
     AssignCase,
@@ -26,7 +26,6 @@ from services.intake.domain.commands import (
     RecordConsent,
     RegisterClient,
     RegisterReturningClient,
-    RosterEntry,
     ScreenIn,
     ScreenOut,
     WithdrawConsent,
@@ -37,7 +36,6 @@ from services.intake.domain.errors import (
     R4,
     R11,
     R12,
-    CaseloadLimitReached,
     ClientWasErased,
     ConsentNotRecordable,
     ConsentNotWithdrawable,
@@ -67,13 +65,12 @@ from services.intake.domain.events import (
     ConsentRecorded,
     ConsentWithdrawn,
     InformationAndReferral,
-    OverrideReason,
     PossibleDuplicateAcknowledged,
     Risk,
     ScreenOutReason,
     StrengthKind,
 )
-from shared.envelope import DomainEvent, Role
+from shared.envelope import DomainEvent
 from shared.vocabulary import NeedDomain
 
 # --- state ----------------------------------------------------------------------------------
@@ -188,8 +185,6 @@ _NEXT_STEP = {
     Stage.ASSIGNED: "go on in care planning",
 }
 
-_SUPERVISORS = frozenset({Role.SUPERVISOR})
-
 
 def _require_stage(state: CaseState, wanted: Stage, doing: str) -> None:
     if state.stage is wanted:
@@ -223,36 +218,6 @@ def _require_case_management_consent(state: CaseState, today: date, doing: str) 
             f"information for case management on {today.isoformat()}; record it first",
             rule=R4,
         )
-
-
-def _manager_can_take(
-    state: CaseState, manager: RosterEntry, by_role: Role, override_reason: OverrideReason | None
-) -> bool:
-    """R12: check the manager may take the case; return whether it takes an override."""
-    if manager.agency_id != state.agency_id:
-        raise ManagerCannotTake(
-            f"staff {manager.staff_id!r} belongs to agency {manager.agency_id!r}, "
-            f"not to the case's agency {state.agency_id!r}",
-            rule=R12,
-        )
-    if manager.role != Role.CASE_MANAGER.value:
-        raise ManagerCannotTake(
-            f"staff {manager.staff_id!r} is a {manager.role}, not a case manager", rule=R12
-        )
-    if not manager.active:
-        raise ManagerCannotTake(f"staff {manager.staff_id!r} has left the agency", rule=R12)
-    after = manager.caseload + 1
-    if after <= manager.caseload_limit:
-        return False
-    over = (
-        f"staff {manager.staff_id!r} would carry {after} cases "
-        f"with a caseload limit of {manager.caseload_limit}"
-    )
-    if by_role not in _SUPERVISORS:
-        raise CaseloadLimitReached(f"{over}: only a supervisor may override the limit", rule=R12)
-    if override_reason is None:
-        raise CaseloadLimitReached(f"{over}: the supervisor's override needs a reason", rule=R12)
-    return True
 
 
 def _open(state: CaseState, command: OpenCase) -> list[DomainEvent]:
@@ -400,7 +365,7 @@ def _assign(state: CaseState, command: AssignCase) -> list[DomainEvent]:
     _require_client(state, "assign the case")
     _require_case_management_consent(state, command.today, "assign the case")
     manager = command.manager
-    override = _manager_can_take(state, manager, command.by_role, command.override_reason)
+    override = manager_can_take(state.agency_id, manager, command.by_role, command.override_reason)
     return [
         CaseAssigned(
             staff_id=manager.staff_id,
@@ -419,7 +384,7 @@ def _reassign(state: CaseState, command: ReassignCase) -> list[DomainEvent]:
     manager = command.to_manager
     if manager.staff_id == state.assignment.staff_id:
         raise ManagerCannotTake(f"staff {manager.staff_id!r} already carries the case", rule=R12)
-    override = _manager_can_take(state, manager, command.by_role, command.override_reason)
+    override = manager_can_take(state.agency_id, manager, command.by_role, command.override_reason)
     events: list[DomainEvent] = [
         CaseReassigned(
             from_staff_id=state.assignment.staff_id,
@@ -449,28 +414,35 @@ def _erase(state: CaseState, command: EraseClient) -> list[DomainEvent]:
     return [ClientErased(client_id=command.client_id)]
 
 
-_DECIDERS: dict[type[Any], Callable[[CaseState, Any], list[DomainEvent]]] = {
-    OpenCase: _open,
-    RegisterClient: _register,
-    RegisterReturningClient: _register_returning,
-    RecordConsent: _record_consent,
-    WithdrawConsent: _withdraw_consent,
-    ScreenIn: _screen_in,
-    ScreenOut: _screen_out,
-    AssessCase: _assess,
-    AssignCase: _assign,
-    ReassignCase: _reassign,
-    EraseClient: _erase,
-}
-"""The one function that decides each command."""
-
-
 def decide(state: CaseState, command: IntakeCommand) -> list[DomainEvent]:
-    """The events a command leads to in a state, or an `IntakeError` saying which rule refuses."""
-    decider = _DECIDERS.get(type(command))
-    if decider is None:
-        raise TypeError(f"not an intake command: {type(command).__name__}")
-    return decider(state, command)
+    """The events a command leads to in a state, or an `IntakeError` saying which rule refuses.
+
+    Each command has the one function that decides it.
+    """
+    match command:
+        case OpenCase():
+            return _open(state, command)
+        case RegisterClient():
+            return _register(state, command)
+        case RegisterReturningClient():
+            return _register_returning(state, command)
+        case RecordConsent():
+            return _record_consent(state, command)
+        case WithdrawConsent():
+            return _withdraw_consent(state, command)
+        case ScreenIn():
+            return _screen_in(state, command)
+        case ScreenOut():
+            return _screen_out(state, command)
+        case AssessCase():
+            return _assess(state, command)
+        case AssignCase():
+            return _assign(state, command)
+        case ReassignCase():
+            return _reassign(state, command)
+        case EraseClient():
+            return _erase(state, command)
+    raise TypeError(f"not an intake command: {type(command).__name__}")
 
 
 # --- evolve ---------------------------------------------------------------------------------
