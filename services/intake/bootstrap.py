@@ -7,7 +7,6 @@ once, when the runtime opens (`compose`); routes receive them through `ports_dep
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 
 import asyncpg
 from fastapi import FastAPI, Request
@@ -51,7 +50,6 @@ def service_spec(
     """What intake is made of: routes, ports, the roster consumer, vault and read-model
     migrations, and the answers to its own errors."""
     chosen = topics or Topics()
-    schema = settings.db_schema or SERVICE
     return ServiceSpec(
         name=SERVICE,
         routers=[intake_router()],
@@ -65,11 +63,7 @@ def service_spec(
             )
         ],
         # After the kit's vault: the first moves an older pii_vault's keys into it.
-        migrations=[
-            partial(PiiVault.migrate, schema=schema),
-            partial(IntakeReadModel.migrate, schema=schema),
-            partial(NetworkReview.migrate, schema=schema),
-        ],
+        migrations=[PiiVault.migrate, IntakeReadModel.migrate, NetworkReview.migrate],
         events=events,
         topic=chosen.intake,
         # Intake erases in its own commands (the key is shredded with `ClientErased` in one

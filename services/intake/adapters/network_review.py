@@ -15,7 +15,7 @@ from datetime import datetime
 
 import asyncpg
 
-from shared.store import migrate_schema
+from shared.store import migrate_search_path
 
 MIGRATION = """
 CREATE TABLE IF NOT EXISTS possible_duplicate_review (
@@ -47,9 +47,9 @@ class NetworkReview:
     """Writes and reads the possible-duplicate queue (in the caller's transaction)."""
 
     @staticmethod
-    async def migrate(pool: asyncpg.Pool, schema: str) -> None:
-        """Create the queue's table (idempotent); `pool` has `schema` on its search path."""
-        await migrate_schema(pool, schema, MIGRATION)
+    async def migrate(pool: asyncpg.Pool) -> None:
+        """Create the queue's table (idempotent) in the pool's own schema."""
+        await migrate_search_path(pool, MIGRATION)
 
     @staticmethod
     async def add(

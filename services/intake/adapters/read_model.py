@@ -34,7 +34,7 @@ from services.intake.domain.caseload import StaffLoad
 from services.intake.domain.events import ConsentPurpose
 from services.intake.domain.model import CaseState, Consent, Stage, fold_case
 from shared.codec import ReceivedEvent
-from shared.store import EventStore, migrate_schema
+from shared.store import EventStore, migrate_search_path
 
 MIGRATION = """
 CREATE TABLE IF NOT EXISTS case_summary (
@@ -159,9 +159,9 @@ class IntakeReadModel:
         self.pool = pool
 
     @staticmethod
-    async def migrate(pool: asyncpg.Pool, schema: str) -> None:
-        """Create the read-model tables (idempotent); `pool` has `schema` on its search path."""
-        await migrate_schema(pool, schema, MIGRATION)
+    async def migrate(pool: asyncpg.Pool) -> None:
+        """Create the read-model tables (idempotent) in the pool's own schema."""
+        await migrate_search_path(pool, MIGRATION)
 
     # --- cases --------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ import asyncpg
 from services.intake.domain.client import PersonalDetails, duplicate_key_material
 from shared.grants import AccessDecision, Accessor
 from shared.settings import Settings, decode_key
-from shared.store import migrate_schema
+from shared.store import migrate_search_path
 from shared.vault import Vault
 from shared.vault_crypto import KEY_BYTES, VaultError
 
@@ -138,13 +138,13 @@ class PiiVault:
         return cls(vault or Vault.from_settings(settings, "intake"), index)
 
     @staticmethod
-    async def migrate(pool: asyncpg.Pool, schema: str) -> None:
+    async def migrate(pool: asyncpg.Pool) -> None:
         """Create `pii_vault`; move an older one's keys and seals into the kit's vault.
 
-        After the kit's vault is migrated (the move writes into its tables); the tables are
-        unqualified, so `pool` has `schema` on its search path.
+        After the kit's vault is migrated (the move writes into its tables), in the pool's
+        own schema (its search path).
         """
-        await migrate_schema(pool, schema, MIGRATION)
+        await migrate_search_path(pool, MIGRATION)
 
     def duplicate_index(self, name: str, birth_date: date) -> bytes:
         """The keyed hash registration compares clients by."""

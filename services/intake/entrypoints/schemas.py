@@ -63,8 +63,6 @@ def build_command(cls: type[C], **fields: object) -> C:
         ) from None
 
 
-
-
 class Body(BaseModel):
     """Base of request bodies: unknown fields are refused, and no refusal echoes its input.
 

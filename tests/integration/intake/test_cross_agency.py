@@ -285,5 +285,5 @@ async def test_r11_consents_recorded_before_intake_kept_them_apart_are_read_from
     assert len([r for r in live if r[0] == case_id]) == 3
 
     await network.pool.execute(f"DROP TABLE {table}")
-    await IntakeReadModel.migrate(network.service_pool, network.schema)
+    await IntakeReadModel.migrate(network.service_pool)
     assert [tuple(r) for r in await network.pool.fetch(query)] == live

@@ -96,7 +96,7 @@ async def test_r11_rows_of_an_older_pii_vault_move_into_the_kits_vault_and_open_
     vault = PiiVault(Vault(cipher, "intake"), index)
     for _ in range(2):  # every start migrates; the second finds nothing to move
         await Vault.migrate(schema_pool, schema)
-        await PiiVault.migrate(schema_pool, schema)
+        await PiiVault.migrate(schema_pool)
 
     columns = {
         r["column_name"]
