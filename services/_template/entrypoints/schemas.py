@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from services._template.contract import Outcome
+from shared.identifiers import PathId
 
 CODE_PATTERN = r"^[a-z][a-z0-9_-]*$"
 """Codes are lowercase words: they go into events, which carry codes, never free text."""
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-"""Ids travel in URLs, Kafka keys and `ce_source`: letters, digits and `._:-` only."""
-
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=CODE_PATTERN)]
-ItemId = Annotated[str, Path(min_length=1, max_length=80, pattern=ID_PATTERN)]
+ItemId = PathId
+"""Ids in paths are the kit's (`shared.identifiers`): no personal number, URL- and key-safe."""
 
 
 class Body(BaseModel):

@@ -46,7 +46,6 @@ from services.directory.entrypoints.schemas import (
     ItemId,
     LeavingRequest,
     NetworkMemberRequest,
-    PlainText,
     ServiceRequest,
     StaffRequest,
     WithdrawalRequest,
@@ -57,6 +56,7 @@ from shared.auth import Authenticated, Principal, ensure_same_agency, require_ro
 from shared.clock import agency_today
 from shared.envelope import NETWORK, Role
 from shared.service import ports_dependency
+from shared.text import PlainText
 from shared.vocabulary import NeedDomain
 
 DirectoryDep = Annotated[Directory, Depends(ports_dependency(Directory))]

@@ -6,53 +6,27 @@ is refused with 422 before anything is read or written, and the answer says wher
 never what was sent (`shared.service`). Whether a command is allowed in the agency's
 current state is the domain's to say (409).
 
-Names, regions and reasons end up in PostgreSQL text and JSON columns and in events every
-service reads: NUL cannot be stored there at all (a 500 instead of an answer), a lone
-surrogate cannot be encoded, and other control characters (terminal escapes, DEL) belong in
-no name. They are refused here.
+Names, regions and reasons refuse control characters (`shared.text.PlainText`).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
 from typing import Annotated
 
-from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.directory.domain.events import NetworkRole, StaffRole
-from shared.identifiers import NoPersonalNumber
+from shared.identifiers import Identifier, PathId
+from shared.text import PlainText
 from shared.vocabulary import NeedDomain, ResourceKind
-
-# Cc: C0 and C1 control characters, NUL and DEL among them; Cs: lone surrogates.
-_UNKEEPABLE = frozenset({"Cc", "Cs"})
-
-
-def refuse_control_characters(value: str) -> str:
-    """`value` as it is; a ValueError (never repeating it) if it holds a control character."""
-    if any(unicodedata.category(ch) in _UNKEEPABLE for ch in value):
-        raise ValueError("text may not hold control characters (such as NUL) or lone surrogates")
-    return value
-
-
-PlainText = Annotated[str, AfterValidator(refuse_control_characters)]
-"""Text of one line with no control characters; length limits are the field's own."""
 
 Text = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 """A name, region or reason: 1 to 200 characters of plain text."""
 
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-"""Ids travel in URLs, Kafka keys and `ce_source`: letters, digits and `._:-` only."""
-
-Identifier = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN),
-    NoPersonalNumber,
-]
-AgencyId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
-ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
+AgencyId = PathId
+ItemId = PathId
 
 
 class Body(BaseModel):

@@ -19,7 +19,6 @@ from services.intake.application.ports import Intake
 from services.intake.domain.commands import AssessCase, OpenCase, ScreenIn, ScreenOut
 from services.intake.domain.events import ConsentPurpose
 from services.intake.entrypoints.schemas import (
-    ID_PATTERN,
     AssessmentRequest,
     AssignmentRequest,
     CaseId,
@@ -48,7 +47,7 @@ from services.intake.entrypoints.views import (
 )
 from shared.auth import Principal, require_roles
 from shared.envelope import Role
-from shared.identifiers import NoPersonalNumber
+from shared.identifiers import QueryId
 from shared.service import ports_dependency
 
 MAX_REVIEW_ITEMS = 500
@@ -158,9 +157,7 @@ def intake_router() -> APIRouter:
         case_id: CaseId,
         principal: CaseReader,
         intake: IntakeDep,
-        agency_id: Annotated[
-            str, Query(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber
-        ],
+        agency_id: QueryId,
         purpose: ConsentPurpose,
         on: date | None = None,
     ) -> ConsentCheck:

@@ -9,14 +9,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     model_validator,
 )
@@ -36,19 +34,11 @@ from services.intake.domain.events import (
 )
 from services.intake.domain.text import Note
 from shared.clock import agency_today
-from shared.identifiers import NoPersonalNumber
+from shared.identifiers import Identifier, PathId
 from shared.vocabulary import NeedDomain
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-"""Ids travel in URLs, Kafka keys and `ce_source`: letters, digits and `._:-` only."""
-
-Identifier = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN),
-    NoPersonalNumber,
-]
-CaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
-ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
+CaseId = PathId
+ItemId = PathId
 
 C = TypeVar("C", bound=Command)
 
