@@ -42,6 +42,7 @@ from shared.supervisor import (
     MAYBE_OUTAGE_CLASSES,
     OUTAGE_CLASSES,
     Supervisor,
+    TaskBody,
     describe_error,
     is_outage,
 )
@@ -102,11 +103,24 @@ class ServiceSpec:
     compose: Callable[[Runtime], object] | None = None
     """Builds the service's ports (its command path, read models, vault adapter) once, when
     the runtime opens; routes receive them through `ports_dependency`."""
+    tasks: Sequence[TaskSpec] = ()
+    """Background tasks of the service's own (an overdue scheduler), started after `compose`
+    under the runtime's supervisor: retried after any failure, shown on `/health`."""
     error_handlers: Mapping[type[Exception], ErrorHandler] = field(default_factory=dict)
     """Answers for the service's own exceptions, beside the kit's (401, 403, 404, 409, 422, 503)."""
 
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A background task of a service: `body(runtime)` gives the supervised loop, built once
+    the ports are composed (it usually works through `runtime.ports`)."""
+
+    name: str
+    body: Callable[[Runtime], TaskBody]
+    kind: str = "scheduler"
 
 
 @dataclass
@@ -313,6 +327,8 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
         )
         if spec.compose is not None:
             runtime.ports = spec.compose(runtime)
+        for task in spec.tasks:
+            supervisor.spawn(f"{task.kind}:{task.name}", task.kind, task.body(runtime))
         if consumer_specs:
             # A plain stdlib logger: FastStream's lines then reach the root handler that
             # configure_logging installed, in the service's format (JSON in production).

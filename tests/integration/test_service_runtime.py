@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from shared.envelope import Role
 from shared.settings import Settings
@@ -235,3 +236,39 @@ async def test_a_consumer_whose_subscriber_stopped_is_started_again_by_its_super
             timeout=10,
         )
         assert seen == 1
+
+
+async def test_a_service_task_runs_under_the_supervisor_and_is_shown_on_health(
+    database_url: str, kafka_bootstrap: str, kafka_topic: str, schema_name: str
+) -> None:
+    import dataclasses
+
+    from shared.service import Runtime, TaskSpec, create_service_app
+    from shared.supervisor import TaskBody, TaskControl
+    from tests.kit_service import notes_service
+
+    rounds: list[str] = []
+
+    def ticker(runtime: Runtime) -> TaskBody:
+        async def body(control: TaskControl) -> None:
+            while not control.stopping:
+                rounds.append(runtime.schema)
+                if len(rounds) == 2:
+                    raise RuntimeError("a failing round is retried, not the end of the task")
+                control.running()
+                await asyncio.sleep(0.05)
+
+        return body
+
+    def build(settings: Settings) -> FastAPI:
+        spec = dataclasses.replace(notes_service(kafka_topic), tasks=[TaskSpec("ticker", ticker)])
+        return create_service_app(spec, settings)
+
+    async with running_service(
+        build, database_url=database_url, kafka_bootstrap=kafka_bootstrap, schema=schema_name
+    ) as notes:
+        await eventually(lambda: len(rounds) >= 4, what="the task's rounds after a failure")
+        health = (await notes.http.get("/health")).json()
+        task = health["tasks"]["scheduler:ticker"]
+        assert task["state"] == "running" and task["restarts"] >= 1
+        assert set(rounds) == {schema_name}
