@@ -170,8 +170,12 @@ def evolve(state: MonitoringState, event: MonitoringEvent) -> MonitoringState:
             item = state.plan.items[item_id].model_copy(update={"progress": progress})
             items = _frozen({**state.plan.items, item_id: item})
             return _with_plan(state, replace(state.plan, items=items))
-        case ReturnToPlanningLearned(plan_version=version):
-            return replace(state, revision_pending_for=version)
+        case (
+            ReturnToPlanningLearned(plan_version=version)
+            | PlanRevisionRequired(plan_version=version)
+        ):
+            # Back in planning: an earlier evaluation no longer permits a planned termination.
+            return replace(state, revision_pending_for=version, planned_termination_permitted=False)
         case ReviewRecorded() as review if state.plan:
             plan = replace(
                 state.plan,
@@ -180,8 +184,6 @@ def evolve(state: MonitoringState, event: MonitoringEvent) -> MonitoringState:
             )
             dates = _frozen({**state.review_dates, review.review_id: review.reviewed_on})
             return replace(state, plan=plan, review_dates=dates)
-        case PlanRevisionRequired(plan_version=version):
-            return replace(state, revision_pending_for=version)
         case ReviewOverdue(due_on=due_on) if state.plan:
             overdue = state.plan.overdue_reviews | {due_on}
             return _with_plan(state, replace(state.plan, overdue_reviews=overdue))

@@ -168,3 +168,13 @@ def test_r7_the_degree_of_change_is_positive_exactly_when_the_client_is_better_o
     baseline, later = data.draw(scores), data.draw(scores)
     better = later > baseline if instrument.higher_is_better else later < baseline
     assert (instrument.change(baseline, later) > 0) == better
+
+
+def test_r1_new_needs_after_an_evaluation_withdraw_its_permission_to_terminate() -> None:
+    evaluated = given(evaluation((GoalRating.ACHIEVED, GoalRating.ACHIEVED)), state=reviewed())
+    assert evaluated.planned_termination_permitted
+    back = given(
+        review("review-2", new_needs=True, new_need_domains=(NeedDomain.LEGAL,)),
+        state=evaluated,
+    )
+    assert not back.planned_termination_permitted
