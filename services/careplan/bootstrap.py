@@ -1,0 +1,94 @@
+"""Careplan's composition root: its routes, command path, vault and consumers on the shared
+runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import asyncpg
+from fastapi import FastAPI
+
+from services.careplan.adapters import board, facts
+from services.careplan.application.handlers import Careplan, compose_path
+from services.careplan.entrypoints.http import careplan_router
+from services.intake.contract import ClientErased
+from services.monitoring.contract import PlanRevisionRequired
+from shared.codec import ReceivedEvent
+from shared.envelope import EventRegistry, registry
+from shared.service import ConsumerSpec, Runtime, ServiceSpec, VaultSpec, create_service_app
+from shared.settings import Settings
+from shared.topics import topic_for
+
+SERVICE = "careplan"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics careplan publishes to and reads from (tests give it their own)."""
+
+    careplan: str = field(default_factory=lambda: topic_for(SERVICE))
+    """Where the relay publishes careplan's events."""
+    intake: str = field(default_factory=lambda: topic_for("intake"))
+    """Cases: found, registered, consented, assessed, assigned, reassigned, erased."""
+    directory: str = field(default_factory=lambda: topic_for("directory"))
+    """The network: agencies, services, capacity, closures, and who may act."""
+    monitoring: str = field(default_factory=lambda: topic_for("monitoring"))
+    """Reviews that send a case back to planning (R6d)."""
+
+
+def service_spec(
+    settings: Settings, *, topics: Topics | None = None, events: EventRegistry = registry
+) -> ServiceSpec:
+    """What careplan is made of: routes, consumers, vault and read-model migrations."""
+    chosen = topics or Topics()
+    schema = settings.db_schema or SERVICE
+
+    composed: list[Careplan] = []
+
+    def compose(runtime: Runtime) -> Careplan:
+        assert runtime.vault is not None, "careplan keeps words in its vault"
+        composed.append(Careplan(compose_path(runtime.store), runtime.vault, runtime.pool))
+        return composed[-1]
+
+    async def revision_required(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+        # The runtime composes the ports before any consumer starts.
+        await composed[-1].revision_required(conn, event)
+
+    async def migrate_facts(pool: asyncpg.Pool) -> None:
+        await facts.migrate(pool, schema)
+
+    async def migrate_board(pool: asyncpg.Pool) -> None:
+        await board.migrate(pool, schema)
+
+    return ServiceSpec(
+        name=SERVICE,
+        routers=[careplan_router()],
+        consumers=[
+            ConsumerSpec(
+                name="facts",
+                topics=(chosen.intake, chosen.directory),
+                handle=facts.apply,
+                events=events,
+                reads=facts.READS,
+            ),
+            ConsumerSpec(
+                name="revisions",
+                topics=(chosen.monitoring,),
+                handle=revision_required,
+                events=events,
+                reads=(PlanRevisionRequired,),
+            ),
+        ],
+        migrations=[migrate_facts, migrate_board],
+        events=events,
+        topic=chosen.careplan,
+        vault=VaultSpec(erasures_from=(chosen.intake,), erasure_event=ClientErased, events=events),
+        compose=compose,
+    )
+
+
+def build(
+    settings: Settings, *, topics: Topics | None = None, events: EventRegistry = registry
+) -> FastAPI:
+    """The careplan service's app, in `settings.db_schema` (default: `careplan`)."""
+    return create_service_app(service_spec(settings, topics=topics, events=events), settings)

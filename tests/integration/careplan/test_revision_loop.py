@@ -1,0 +1,131 @@
+"""The R6d loop across services: careplan's agreed plan reaches monitoring over Kafka, a review
+there finds new needs, and careplan, reading monitoring's `PlanRevisionRequired`, sends the
+case back to planning once; a revised version that addresses the new need is agreed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from services.monitoring.bootstrap import Topics as MonitoringTopics
+from services.monitoring.bootstrap import build as build_monitoring
+from shared.clock import agency_today
+from shared.envelope import Role
+from tests.integration.careplan.conftest import (
+    Stack,
+    eventually,
+    known_to_careplan,
+    make_agency,
+    through_intake,
+)
+from tests.integration.careplan.test_careplan_api import plan_body
+from tests.integration.members import until_known
+
+TODAY = agency_today()
+
+
+@pytest.fixture(scope="module")
+async def monitoring(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """Monitoring's own app on the stack's topics, in a schema of its own."""
+    schema = f"t_monitoring_{uuid.uuid4().hex[:10]}"
+    topics = stack.topics
+    app = build_monitoring(
+        stack.settings_for(schema),
+        topics=MonitoringTopics(
+            monitoring=topics.monitoring,
+            intake=topics.intake,
+            careplan=topics.careplan,
+            directory=topics.directory,
+        ),
+    )
+    try:
+        async with (
+            LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as running,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=running.app), base_url="http://monitoring"
+            ) as http,
+        ):
+            stack.apps = (*stack.apps, app)
+            yield http
+            stack.apps = stack.apps[:-1]
+    finally:
+        await stack.pg_pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def test_a_review_with_new_needs_sends_the_case_back_to_planning_once_r6d(
+    stack: Stack, monitoring: httpx.AsyncClient
+) -> None:
+    home = await make_agency(stack)
+    case_id, _ = await through_intake(home)
+    await known_to_careplan(stack, case_id)
+    http, headers = stack.careplan, home.manager()
+    assert (
+        await http.post(f"/cases/{case_id}/plan-versions", json=plan_body(), headers=headers)
+    ).status_code == 201
+    assert (
+        await http.post(
+            f"/cases/{case_id}/plan-versions/1/agreement",
+            json={"agreed_on": TODAY.isoformat()},
+            headers=headers,
+        )
+    ).status_code == 200
+    monitoring_pool = stack.apps[-1].state.runtime.pool
+    await until_known(monitoring_pool, home.agency_id, home.manager_id, Role.CASE_MANAGER)
+    review = {
+        "implementation": 4,
+        "goals": [{"goal_id": "g1", "progress": "progressing"}],
+        "items": [{"item_id": "i-income", "fit": "appropriate"}],
+        "new_needs": True,
+        "new_need_domains": ["mental_health"],
+        "client_satisfied": True,
+        "manager_satisfied": True,
+    }
+
+    async def reviewed() -> httpx.Response:
+        return await monitoring.post(f"/cases/{case_id}/reviews", json=review, headers=headers)
+
+    # Monitoring learns the agreed plan from careplan's topic, then takes the review.
+    answer = await eventually(reviewed, lambda r: r.status_code == 201, "a review recorded")
+    assert answer.status_code == 201
+
+    async def plan() -> dict[str, Any]:
+        result: dict[str, Any] = (await http.get(f"/cases/{case_id}", headers=headers)).json()
+        return result
+
+    await eventually(plan, lambda p: p["returned_to_planning"], "back in planning")
+    assert (await stack.events_in(case_id)).count("CaseReturnedToPlanning") == 1
+    board = (
+        await http.get(f"/agencies/{home.agency_id}/board", headers=home.supervisor_auth())
+    ).json()
+    assert case_id in board["returned_to_planning"]
+
+    # The new need must now be addressed before a revision takes effect (R3).
+    body = plan_body()
+    body["items"].append(
+        {
+            "item_id": "i-mind",
+            "need_domain": "mental_health",
+            "goal_id": "g1",
+            "delivery": "own_agency",
+            "start_on": TODAY.isoformat(),
+            "end_on": (TODAY + timedelta(days=30)).isoformat(),
+        }
+    )
+    assert (
+        await http.post(f"/cases/{case_id}/plan-versions", json=body, headers=headers)
+    ).status_code == 201
+    assert (
+        await http.post(
+            f"/cases/{case_id}/plan-versions/2/agreement",
+            json={"agreed_on": TODAY.isoformat()},
+            headers=headers,
+        )
+    ).status_code == 200
+    revised = await plan()
+    assert (revised["in_force"], revised["returned_to_planning"]) == (2, False)

@@ -1,0 +1,393 @@
+"""The running monitoring app its integration tests share, fed by real upstream events.
+
+Monitoring reads intake's, careplan's and the directory's topics through their contracts.
+These tests record those services' real contract events in event stores of their own (a
+schema per service) and publish them with the kit's relay to topics of the module's own, so
+monitoring's consumers read exactly what the other services would publish. The agencies'
+calendar is a clock the tests move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from services.careplan.contract import (
+    Delivery,
+    PlanAgreed,
+    PlanGoal,
+    PlanItem,
+    PlanVersionDrafted,
+)
+from services.directory.contract import AgencyRegistered, NetworkMemberEnrolled, StaffJoined
+from services.intake.contract import (
+    CaseAssigned,
+    ClientRegistered,
+    ConsentPurpose,
+    ConsentRecorded,
+)
+from services.monitoring.bootstrap import Topics, build
+from shared.auth import issue_token
+from shared.envelope import Actor, DomainEvent, Envelope, EventMetadata, Role
+from shared.relay import Relay, idempotent_producer
+from shared.settings import Settings, load_settings
+from shared.store import EventStore
+from shared.vocabulary import NeedDomain
+from tests.integration.kafka_reading import fresh_topics
+from tests.integration.members import until_known
+
+WAIT_SECONDS = 20.0
+T = TypeVar("T")
+START = date(2026, 3, 2)
+"""The day the first plans take effect; the clock starts a week later."""
+
+
+@dataclass
+class Clock:
+    """The agencies' calendar as the app under test reads it."""
+
+    day: date = START + timedelta(days=7)
+
+    def __call__(self) -> date:
+        return self.day
+
+
+@dataclass
+class Upstream:
+    """One upstream service's event store and the relay publishing it to its test topic."""
+
+    store: EventStore
+    relay: Relay
+
+    async def record(self, stream: str, agency: str, *payloads: DomainEvent) -> None:
+        """Append the events to `stream` and publish them."""
+        actor = Actor(staff_id="upstream", role=Role.SYSTEM)
+        version = await self.store.stream_version(stream)
+        await self.store.append(
+            stream,
+            version,
+            [
+                Envelope(
+                    metadata=EventMetadata(case_id=stream, agency_id=agency, actor=actor),
+                    payload=p,
+                )
+                for p in payloads
+            ],
+        )
+        await self.relay.drain()
+
+
+@dataclass
+class Stack:
+    """Topics, schemas, upstream services, the clock, and how to run the monitoring app."""
+
+    settings: Settings
+    topics: Topics
+    schema: str
+    intake: Upstream
+    careplan: Upstream
+    directory: Upstream
+    producer: AIOKafkaProducer
+    clock: Clock = field(default_factory=Clock)
+    scheduler_seconds: float = 0.2
+
+    def app(self) -> FastAPI:
+        return build(
+            self.settings,
+            topics=self.topics,
+            today=self.clock,
+            scheduler_seconds=self.scheduler_seconds,
+        )
+
+    def auth(self, agency: str, staff: str, role: Role) -> dict[str, str]:
+        token = issue_token(self.settings, agency_id=agency, staff_id=staff, role=role)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Running:
+    """A running monitoring app."""
+
+    stack: Stack
+    app: FastAPI
+    http: httpx.AsyncClient
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        pool: asyncpg.Pool = self.app.state.runtime.pool
+        return pool
+
+    async def events(self, case_id: str) -> list[str]:
+        rows = await self.pool.fetch(
+            "SELECT event_type FROM events WHERE case_id = $1 ORDER BY stream_version", case_id
+        )
+        return [r["event_type"] for r in rows]
+
+    async def case(self, case_id: str, headers: dict[str, str]) -> dict[str, Any] | None:
+        answer = await self.http.get(f"/cases/{case_id}", headers=headers)
+        return answer.json() if answer.status_code == 200 else None
+
+
+@asynccontextmanager
+async def stack_of(
+    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[Stack]:
+    """A stack of its own: topics, schemas and upstream stores, dropped afterwards."""
+    suffix = uuid.uuid4().hex[:10]
+    topics = Topics(
+        monitoring=f"caseline.test-monitoring-{suffix}.v1",
+        intake=f"caseline.test-intake-{suffix}.v1",
+        careplan=f"caseline.test-careplan-{suffix}.v1",
+        directory=f"caseline.test-directory-{suffix}.v1",
+    )
+    schema = f"t_monitoring_{suffix}"
+    settings = load_settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        db_schema=schema,
+        relay_poll_seconds=0.05,
+    )
+    producer = idempotent_producer(kafka_bootstrap)
+    await producer.start()
+    upstream: dict[str, Upstream] = {}
+    for service, topic in (
+        ("intake", topics.intake),
+        ("careplan", topics.careplan),
+        ("directory", topics.directory),
+    ):
+        store = EventStore(pg_pool, service, schema=f"t_{service}_{suffix}")
+        await store.migrate()
+        upstream[service] = Upstream(store, Relay(store, producer, topic=topic))
+    try:
+        async with fresh_topics(
+            kafka_bootstrap, topics.monitoring, topics.intake, topics.careplan, topics.directory
+        ):
+            yield Stack(
+                settings,
+                topics,
+                schema,
+                upstream["intake"],
+                upstream["careplan"],
+                upstream["directory"],
+                producer,
+            )
+    finally:
+        await producer.stop()
+        for name in (schema, *(u.store.schema for u in upstream.values())):
+            await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@asynccontextmanager
+async def running(stack: Stack) -> AsyncIterator[Running]:
+    """The monitoring app, started and (at the end of the block) stopped."""
+    app = stack.app()
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://monitoring") as http:
+            yield Running(stack, app, http)
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[Stack]:
+    async with stack_of(database_url, kafka_bootstrap, pg_pool) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+async def monitoring(stack: Stack) -> AsyncIterator[Running]:
+    async with running(stack) as app:
+        await enroll_auditor(app)
+        yield app
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
+    """Poll `probe` until `holds` (consumers are eventually consistent), or fail."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        value = await probe()
+        if holds(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+async def enroll_auditor(app: Running) -> None:
+    """The network's auditor `auditor-1`, enrolled in the directory and known to monitoring."""
+    await app.stack.directory.record(
+        "network",
+        "network",
+        NetworkMemberEnrolled(
+            staff_id="auditor-1", name="Auditor", role="auditor", enrolled_on=date(2025, 1, 1)
+        ),
+    )
+    await until_known(app.pool, "network", "auditor-1", Role.AUDITOR)
+
+
+@dataclass(frozen=True)
+class Agency:
+    """An agency with a case manager, a second manager and a supervisor, and their tokens."""
+
+    agency_id: str
+    manager: dict[str, str]
+    other_manager: dict[str, str]
+    supervisor: dict[str, str]
+    manager_id: str
+
+
+async def agency(app: Running) -> Agency:
+    """A new agency registered in the directory, with staff monitoring knows."""
+    agency_id = unique("ag")
+    staff = [("mgr-1", "case_manager"), ("mgr-2", "case_manager"), ("sup-1", "supervisor")]
+    await app.stack.directory.record(
+        agency_id,
+        agency_id,
+        AgencyRegistered(
+            agency_id=agency_id, name="Welfare", region="Seoul", registered_on=date(2025, 1, 1)
+        ),
+        *(
+            StaffJoined(staff_id=s, name=s, role=r, caseload_limit=5, joined_on=date(2025, 1, 6))
+            for s, r in staff
+        ),
+    )
+    for s, r in staff:
+        await until_known(app.pool, agency_id, s, Role(r))
+    auth = app.stack.auth
+    return Agency(
+        agency_id,
+        auth(agency_id, "mgr-1", Role.CASE_MANAGER),
+        auth(agency_id, "mgr-2", Role.CASE_MANAGER),
+        auth(agency_id, "sup-1", Role.SUPERVISOR),
+        "mgr-1",
+    )
+
+
+GOALS = ("goal-1", "goal-2")
+
+
+def plan_items(activated: date) -> tuple[PlanItem, ...]:
+    """Two items: housing (ends after 60 days) and income (after 20): nothing is delayed while
+    the clock stays in the plan's first weeks."""
+    return (
+        PlanItem(
+            item_id="item-1",
+            need_domain=NeedDomain.HOUSING,
+            goal_id="goal-1",
+            delivery=Delivery.OWN_AGENCY,
+            start_on=activated,
+            end_on=activated + timedelta(days=60),
+        ),
+        PlanItem(
+            item_id="item-2",
+            need_domain=NeedDomain.INCOME,
+            goal_id="goal-2",
+            delivery=Delivery.OWN_AGENCY,
+            start_on=activated,
+            end_on=activated + timedelta(days=20),
+        ),
+    )
+
+
+async def plan_agreed(
+    app: Running,
+    ag: Agency,
+    case_id: str,
+    version: int,
+    activated: date,
+    declined: tuple[str, ...] = (),
+) -> None:
+    """Careplan drafts version `version` and the client agrees to it from `activated`."""
+    await app.stack.careplan.record(
+        case_id,
+        ag.agency_id,
+        PlanVersionDrafted(
+            plan_version=version,
+            plan_date=activated,
+            goals=tuple(
+                PlanGoal(
+                    goal_id=g, target_date=activated + timedelta(days=90), strengths=("family",)
+                )
+                for g in GOALS
+            ),
+            items=plan_items(activated),
+        ),
+        PlanAgreed(plan_version=version, in_force_from=activated, declined_items=declined),
+    )
+    await eventually(
+        lambda: app.case(case_id, ag.supervisor),
+        lambda c: c is not None and c["plan_version"] == version,
+        f"plan version {version} in force",
+    )
+
+
+async def case_in_force(
+    app: Running,
+    ag: Agency,
+    *,
+    purposes: tuple[ConsentPurpose, ...] = (ConsentPurpose.MONITORING,),
+    activated: date = START,
+    declined: tuple[str, ...] = (),
+) -> str:
+    """A case registered, consented, assigned to mgr-1 at intake, with plan version 1 agreed."""
+    case_id = unique("case")
+    await app.stack.intake.record(
+        case_id,
+        ag.agency_id,
+        ClientRegistered(client_id=unique("client")),
+        ConsentRecorded(
+            consent_id=unique("consent"),
+            client_id="c",
+            agencies=(ag.agency_id,),
+            purposes=purposes,
+            valid_from=START - timedelta(days=30),
+            valid_until=START + timedelta(days=365),
+        ),
+        CaseAssigned(
+            staff_id=ag.manager_id,
+            agency_id=ag.agency_id,
+            override=False,
+            override_reason=None,
+            caseload_after=1,
+            caseload_limit=5,
+        ),
+    )
+    await eventually(
+        lambda: app.case(case_id, ag.supervisor),
+        lambda c: c is not None and c["manager_id"] == ag.manager_id,
+        "the assignment learned",
+    )
+    await plan_agreed(app, ag, case_id, 1, activated, declined)
+    return case_id
+
+
+def review_body(**changes: Any) -> dict[str, Any]:
+    """A complete, satisfied review of the two goals and items, without new needs."""
+    body: dict[str, Any] = {
+        "implementation": 4,
+        "goals": [{"goal_id": g, "progress": "progressing"} for g in GOALS],
+        "items": [{"item_id": i, "fit": "appropriate"} for i in ("item-1", "item-2")],
+        "new_needs": False,
+        "client_satisfied": True,
+        "manager_satisfied": True,
+    }
+    body.update(changes)
+    return body
