@@ -17,7 +17,7 @@ from services.intake.adapters.read_model import ROSTER_EVENTS, IntakeReadModel
 from services.intake.adapters.vault import PiiVault, UnknownClient
 from services.intake.application.ports import CASE_MODEL, CaseResult, Intake
 from services.intake.domain.errors import PossibleDuplicateClient
-from services.intake.entrypoints.http import intake_router
+from services.intake.entrypoints.http import router
 from shared.application import CommandPath
 from shared.envelope import EventRegistry, registry
 from shared.service import (
@@ -52,7 +52,7 @@ def service_spec(
     chosen = topics or Topics()
     return ServiceSpec(
         name=SERVICE,
-        routers=[intake_router()],
+        routers=[router],
         consumers=[
             ConsumerSpec(
                 name="roster",
