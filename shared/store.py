@@ -55,6 +55,18 @@ async def migrate_schema(pool: asyncpg.Pool, schema: str, ddl: str) -> None:
         await conn.execute(ddl)
 
 
+async def migrate_search_path(pool: asyncpg.Pool, ddl: str) -> None:
+    """Run idempotent DDL of unqualified tables in the pool's own schema (its search path).
+
+    A service's read models name their tables without a schema, so the same SQL serves any
+    schema a test or an operator gives the service; it runs under `migrate_schema`'s lock
+    for that schema, so it never races with the store's or a consumer's migration.
+    """
+    async with pool.acquire() as conn:
+        schema: str = await conn.fetchval("SELECT current_schema()")
+    await migrate_schema(pool, schema, ddl)
+
+
 def _migration(s: str) -> str:
     return f"""
 CREATE SCHEMA IF NOT EXISTS {s};

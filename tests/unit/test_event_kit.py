@@ -67,12 +67,25 @@ def test_unknown_or_foreign_types_are_refused(ce_type: str) -> None:
         test_registry.class_for_cloudevents_type(ce_type)
 
 
-def test_registering_an_event_of_no_known_service_is_refused() -> None:
+def test_registering_an_event_that_names_no_service_is_refused() -> None:
     class Stray(DomainEvent):
-        service = "nowhere"
+        pass  # the base's empty `service`: the event's service forgot to name itself
 
-    with pytest.raises(ValueError, match="service"):
-        EventRegistry().register(Stray)
+    class Misnamed(DomainEvent):
+        service = "Care Plan"
+
+    for event_class in (Stray, Misnamed):
+        with pytest.raises(ValueError, match="service"):
+            EventRegistry().register(event_class)
+
+
+def test_a_new_service_registers_its_events_without_an_edit_to_the_kit() -> None:
+    class Billed(DomainEvent):
+        service = "billing"
+
+    events = EventRegistry()
+    events.register(Billed)
+    assert events.event_class("billing", "Billed") is Billed
 
 
 def test_upcasters_run_in_order_from_the_stored_version() -> None:
