@@ -139,7 +139,7 @@ def careplan_router() -> APIRouter:
     @router.post("/cases/{case_id}/plan-versions/{version}/agreement")
     async def agree(
         case_id: s.PathId,
-        version: int,
+        version: s.PlanVersion,
         body: s.AgreementRequest,
         principal: Writer,
         ports: PortsDep,
@@ -307,7 +307,7 @@ def careplan_router() -> APIRouter:
 
     @router.get("/cases/{case_id}/plan-versions/{version}/words")
     async def read_words(
-        case_id: s.PathId, version: int, principal: Writer, ports: PortsDep
+        case_id: s.PathId, version: s.PlanVersion, principal: Writer, ports: PortsDep
     ) -> dict[str, Any]:
         """A version's words (goals, helpers, notes) from the vault, for the case's agency."""
         case = await ports.case(case_id)
