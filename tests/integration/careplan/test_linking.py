@@ -11,6 +11,7 @@ from shared.clock import agency_today
 from tests.integration.careplan.conftest import (
     Agency,
     Stack,
+    eventually,
     known_to_careplan,
     make_agency,
     through_intake,
@@ -189,3 +190,35 @@ async def test_advocacy_that_does_not_obtain_the_service_sends_the_case_back_to_
     assert concluded.json()["events"] == ["AdvocacyConcluded", "CaseReturnedToPlanning"]
     view = (await http.get(f"/cases/{case_id}", headers=headers)).json()
     assert view["returned_to_planning"] is True
+
+
+async def test_linking_to_a_service_of_an_agency_that_closed_is_refused_r6a(
+    stack: Stack,
+) -> None:
+    partner = await make_agency(stack, {"svc-shelter": ("housing", 2)})
+    home = await make_agency(stack)
+    case_id, _ = await through_intake(home, link_to=(partner.agency_id,))
+    await known_to_careplan(stack, case_id)
+    await agreed(home, case_id, plan_body(partner))
+    closed = await stack.directory.post(
+        f"/agencies/{partner.agency_id}/close",
+        json={"closed_on": TODAY.isoformat(), "reason": "funding ended"},
+        headers=stack.network_admin(),
+    )
+    assert closed.status_code in (200, 201), closed.text
+    pool = stack.careplan_app.state.runtime.pool
+
+    async def closed_on() -> Any:
+        return await pool.fetchval(
+            "SELECT closed_on FROM network_agencies WHERE agency_id = $1", partner.agency_id
+        )
+
+    await eventually(closed_on, lambda day: day is not None, "the closure learned")
+    before = await stack.events_in(case_id)
+
+    refused = await stack.careplan.post(
+        f"/cases/{case_id}/items/i-housing/links", json={}, headers=home.manager()
+    )
+
+    assert refused.status_code == 409 and refused.json()["rule"] == "R6a"
+    assert await stack.events_in(case_id) == before
