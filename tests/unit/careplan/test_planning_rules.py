@@ -19,6 +19,7 @@ from services.careplan.domain.errors import (
     AgreementRefused,
     ClientErasedError,
     DirectServiceRefused,
+    ItemDeclined,
     LanguageSupportMissing,
     NeedNotAssessed,
     PlanIncomplete,
@@ -271,6 +272,15 @@ def test_a_direct_service_records_kind_role_need_goal_and_date_r5() -> None:
         delivered_on=TODAY,
     )
     assert state.items["i-income"].delivered
+
+
+def test_a_direct_service_for_an_item_the_client_declined_is_refused_r4() -> None:
+    state, _ = run(CarePlan(), draft(), agree(declined_items=("i-income",)))
+
+    with pytest.raises(ItemDeclined) as refused:
+        decide(state, direct())
+
+    assert refused.value.rule == "R4"
 
 
 def test_a_direct_service_by_another_agency_is_refused_r5() -> None:
