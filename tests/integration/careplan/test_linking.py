@@ -222,3 +222,39 @@ async def test_linking_to_a_service_of_an_agency_that_closed_is_refused_r6a(
 
     assert refused.status_code == 409 and refused.json()["rule"] == "R6a"
     assert await stack.events_in(case_id) == before
+
+
+async def test_a_consent_withdrawn_at_intake_no_longer_lets_careplan_link_to_the_partner_r4(
+    stack: Stack,
+) -> None:
+    partner = await make_agency(stack, {"svc-shelter": ("housing", 2)})
+    home = await make_agency(stack)
+    case_id, _ = await through_intake(home, link_to=(partner.agency_id,))
+    await known_to_careplan(stack, case_id)
+    await agreed(home, case_id, plan_body(partner))
+    pool = stack.careplan_app.state.runtime.pool
+    consent_id = await pool.fetchval(
+        "SELECT c.consent_id FROM client_consents c JOIN case_facts f "
+        "ON f.client_id = c.client_id WHERE f.case_id = $1",
+        case_id,
+    )
+    withdrawn = await stack.intake.post(
+        f"/cases/{case_id}/consents/{consent_id}/withdrawal", headers=home.manager()
+    )
+    assert withdrawn.status_code in (200, 201), withdrawn.text
+
+    async def withdrawn_on() -> Any:
+        return await pool.fetchval(
+            "SELECT withdrawn_on FROM client_consents WHERE consent_id = $1", consent_id
+        )
+
+    await eventually(withdrawn_on, lambda day: day is not None, "the withdrawal learned")
+    refused = await stack.careplan.post(
+        f"/cases/{case_id}/items/i-housing/links", json={}, headers=home.manager()
+    )
+
+    assert refused.status_code == 409 and refused.json()["rule"] == "R4"
+    inbox = await stack.careplan.get(
+        f"/agencies/{partner.agency_id}/inbox", headers=partner.manager()
+    )
+    assert inbox.json() == []
