@@ -8,6 +8,7 @@ case answers like one that does not exist); the rules live in the domain.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
@@ -66,7 +67,11 @@ async def _context(ports: Careplan, case_id: str, principal: Principal) -> Comma
     return CommandContext(agency_id=case.agency_id, actor=principal.actor())
 
 
-def _plan_words(request: s.PlanRequest) -> Any:
+WordsOf = Callable[[list[CareplanEvent]], Words | None]
+"""Given the decided events, the vault document to seal with them."""
+
+
+def _plan_words(request: s.PlanRequest) -> WordsOf:
     def words(events: list[CareplanEvent]) -> Words | None:
         drafted = next(e for e in events if isinstance(e, PlanVersionDrafted))
         return Words(
@@ -85,8 +90,10 @@ def _plan_words(request: s.PlanRequest) -> Any:
     return words
 
 
-def _note(kind: str, record_id: str, note: str | None) -> Any:
-    return (lambda _events: Words(f"{kind}:{record_id}", {"note": note})) if note else None
+def _note(kind: str, record_id: str, note: str | None) -> WordsOf | None:
+    if note is None:
+        return None
+    return lambda _events: Words(f"{kind}:{record_id}", {"note": note})
 
 
 def careplan_router() -> APIRouter:
