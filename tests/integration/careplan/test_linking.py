@@ -258,3 +258,22 @@ async def test_a_consent_withdrawn_at_intake_no_longer_lets_careplan_link_to_the
         f"/agencies/{partner.agency_id}/inbox", headers=partner.manager()
     )
     assert inbox.json() == []
+
+
+async def test_an_item_past_its_end_without_delivery_shows_as_not_received_on_the_board_r6b(
+    stack: Stack,
+) -> None:
+    from services.careplan.adapters.board import board
+
+    partner = await make_agency(stack, {"svc-shelter": ("housing", 2)})
+    home = await make_agency(stack)
+    case_id, _ = await through_intake(home, link_to=(partner.agency_id,))
+    await known_to_careplan(stack, case_id)
+    await agreed(home, case_id, plan_body(partner))
+    pool = stack.careplan_app.state.runtime.pool
+
+    today = await board(pool, home.agency_id, TODAY)
+    after_the_end = await board(pool, home.agency_id, TODAY + timedelta(days=61))
+
+    assert today.items_not_received == []
+    assert {i["item_id"] for i in after_the_end.items_not_received} == {"i-income", "i-housing"}
