@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from services.careplan.adapters.board import board
 from shared.clock import agency_today
 from tests.integration.careplan.conftest import (
     Agency,
@@ -263,8 +264,6 @@ async def test_a_consent_withdrawn_at_intake_no_longer_lets_careplan_link_to_the
 async def test_an_item_past_its_end_without_delivery_shows_as_not_received_on_the_board_r6b(
     stack: Stack,
 ) -> None:
-    from services.careplan.adapters.board import board
-
     partner = await make_agency(stack, {"svc-shelter": ("housing", 2)})
     home = await make_agency(stack)
     case_id, _ = await through_intake(home, link_to=(partner.agency_id,))
