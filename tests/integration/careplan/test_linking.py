@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from services.careplan.adapters.board import board
 from shared.clock import agency_today
 from tests.integration.careplan.conftest import (
     Agency,
     Stack,
+    eventually,
     known_to_careplan,
     make_agency,
     through_intake,
@@ -189,3 +191,88 @@ async def test_advocacy_that_does_not_obtain_the_service_sends_the_case_back_to_
     assert concluded.json()["events"] == ["AdvocacyConcluded", "CaseReturnedToPlanning"]
     view = (await http.get(f"/cases/{case_id}", headers=headers)).json()
     assert view["returned_to_planning"] is True
+
+
+async def test_linking_to_a_service_of_an_agency_that_closed_is_refused_r6a(
+    stack: Stack,
+) -> None:
+    partner = await make_agency(stack, {"svc-shelter": ("housing", 2)})
+    home = await make_agency(stack)
+    case_id, _ = await through_intake(home, link_to=(partner.agency_id,))
+    await known_to_careplan(stack, case_id)
+    await agreed(home, case_id, plan_body(partner))
+    closed = await stack.directory.post(
+        f"/agencies/{partner.agency_id}/close",
+        json={"closed_on": TODAY.isoformat(), "reason": "funding ended"},
+        headers=stack.network_admin(),
+    )
+    assert closed.status_code in (200, 201), closed.text
+    pool = stack.careplan_app.state.runtime.pool
+
+    async def closed_on() -> Any:
+        return await pool.fetchval(
+            "SELECT closed_on FROM network_agencies WHERE agency_id = $1", partner.agency_id
+        )
+
+    await eventually(closed_on, lambda day: day is not None, "the closure learned")
+    before = await stack.events_in(case_id)
+
+    refused = await stack.careplan.post(
+        f"/cases/{case_id}/items/i-housing/links", json={}, headers=home.manager()
+    )
+
+    assert refused.status_code == 409 and refused.json()["rule"] == "R6a"
+    assert await stack.events_in(case_id) == before
+
+
+async def test_a_consent_withdrawn_at_intake_no_longer_lets_careplan_link_to_the_partner_r4(
+    stack: Stack,
+) -> None:
+    partner = await make_agency(stack, {"svc-shelter": ("housing", 2)})
+    home = await make_agency(stack)
+    case_id, _ = await through_intake(home, link_to=(partner.agency_id,))
+    await known_to_careplan(stack, case_id)
+    await agreed(home, case_id, plan_body(partner))
+    pool = stack.careplan_app.state.runtime.pool
+    consent_id = await pool.fetchval(
+        "SELECT c.consent_id FROM client_consents c JOIN case_facts f "
+        "ON f.client_id = c.client_id WHERE f.case_id = $1",
+        case_id,
+    )
+    withdrawn = await stack.intake.post(
+        f"/cases/{case_id}/consents/{consent_id}/withdrawal", headers=home.manager()
+    )
+    assert withdrawn.status_code in (200, 201), withdrawn.text
+
+    async def withdrawn_on() -> Any:
+        return await pool.fetchval(
+            "SELECT withdrawn_on FROM client_consents WHERE consent_id = $1", consent_id
+        )
+
+    await eventually(withdrawn_on, lambda day: day is not None, "the withdrawal learned")
+    refused = await stack.careplan.post(
+        f"/cases/{case_id}/items/i-housing/links", json={}, headers=home.manager()
+    )
+
+    assert refused.status_code == 409 and refused.json()["rule"] == "R4"
+    inbox = await stack.careplan.get(
+        f"/agencies/{partner.agency_id}/inbox", headers=partner.manager()
+    )
+    assert inbox.json() == []
+
+
+async def test_an_item_past_its_end_without_delivery_shows_as_not_received_on_the_board_r6b(
+    stack: Stack,
+) -> None:
+    partner = await make_agency(stack, {"svc-shelter": ("housing", 2)})
+    home = await make_agency(stack)
+    case_id, _ = await through_intake(home, link_to=(partner.agency_id,))
+    await known_to_careplan(stack, case_id)
+    await agreed(home, case_id, plan_body(partner))
+    pool = stack.careplan_app.state.runtime.pool
+
+    today = await board(pool, home.agency_id, TODAY)
+    after_the_end = await board(pool, home.agency_id, TODAY + timedelta(days=61))
+
+    assert today.items_not_received == []
+    assert {i["item_id"] for i in after_the_end.items_not_received} == {"i-income", "i-housing"}
