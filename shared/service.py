@@ -62,9 +62,23 @@ class ConsumerSpec:
 
     name: str
     topics: tuple[str, ...]
-    handle: EventHandler
+    handle: EventHandler | None = None
     events: EventRegistry = registry
     reads: tuple[type[DomainEvent], ...] | None = None
+    bind: Callable[[Any], EventHandler] | None = None
+    """Instead of `handle`: builds the handler from the ports `ServiceSpec.compose` built
+    (a policy that runs commands through the service's command path)."""
+
+    def __post_init__(self) -> None:
+        if (self.handle is None) == (self.bind is None):
+            raise ValueError(f"consumer {self.name!r} needs exactly one of handle and bind")
+
+    def handler(self, ports: object) -> EventHandler:
+        """The handler this consumer applies events with, given the composed ports."""
+        if self.handle is not None:
+            return self.handle
+        assert self.bind is not None
+        return self.bind(ports)
 
 
 @dataclass(frozen=True)
@@ -342,7 +356,7 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
                     pool,
                     schema=schema,
                     events=consumer_spec.events,
-                    handle=consumer_spec.handle,
+                    handle=consumer_spec.handler(runtime.ports),
                     dead_letters=DeadLetterQueue(producer),
                     reads=None
                     if consumer_spec.reads is None
