@@ -31,15 +31,10 @@ from services.directory.domain.events import (
     StaffJoined,
     StaffRole,
 )
+from services.intake.contract import CaseAssigned, CaseReassigned
 from shared.codec import ReceivedEvent
-from shared.consumer import ProcessingRejected
 from shared.store import migrate_search_path
 from shared.vocabulary import NeedDomain, ResourceKind
-
-CASE_ASSIGNED = "CaseAssigned"
-CASE_REASSIGNED = "CaseReassigned"
-"""The intake events that move caseloads; every other intake event leaves the model as it is."""
-
 
 MIGRATION = """
 CREATE TABLE IF NOT EXISTS agencies (
@@ -385,20 +380,16 @@ async def _apply_directory(conn: asyncpg.Connection, event: ReceivedEvent) -> No
 
 
 async def _apply_intake(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-    # Only the intake events that move caseloads matter here; the intake service owns
-    # their classes, so they are read by attribute, by the names its contract fixes.
-    kind = event.envelope.event_type
-    if kind not in (CASE_ASSIGNED, CASE_REASSIGNED):
-        return
+    # Of intake's events only the two that move caseloads matter here (the consumer reads
+    # no other); their classes come from intake's contract.
     meta = event.envelope.metadata
-    payload = event.envelope.payload
-    staff_id = _text_attribute(payload, "staff_id" if kind == CASE_ASSIGNED else "to_staff_id")
-    if staff_id is None:
-        raise ProcessingRejected(
-            f"{kind} of case {meta.case_id} names no staff member: its caseload cannot move"
-        )
-    agency_id = _text_attribute(payload, "agency_id") or meta.agency_id
-    override = bool(getattr(payload, "override", False))
+    match event.envelope.payload:
+        case CaseAssigned() as assigned:
+            staff_id, agency_id, override = assigned.staff_id, assigned.agency_id, assigned.override
+        case CaseReassigned() as reassigned:
+            staff_id, agency_id, override = reassigned.to_staff_id, meta.agency_id, False
+        case _:
+            return
     await conn.execute(
         "INSERT INTO caseloads (case_id, agency_id, staff_id, override, "
         "assigned_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO UPDATE SET "
@@ -415,8 +406,3 @@ async def _apply_intake(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
 def _columns(row: asyncpg.Record, model: type[BaseModel]) -> dict[str, Any]:
     keys = set(row.keys())
     return {name: row[name] for name in model.model_fields if name in keys}
-
-
-def _text_attribute(payload: object, name: str) -> str | None:
-    value = getattr(payload, name, None)
-    return value if isinstance(value, str) and value else None

@@ -14,8 +14,9 @@ import asyncpg
 import httpx
 import pytest
 
+from services.directory import contract as directory_contract
 from services.directory.bootstrap import Topics, build
-from services.directory.domain import events as directory_events
+from services.intake import contract as intake_contract
 from shared.envelope import (
     Actor,
     DomainEvent,
@@ -27,55 +28,48 @@ from shared.envelope import (
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings
 from shared.store import EventStore
+from shared.vocabulary import NeedDomain
 from tests.harness import bearer, running_service, unique_schema, unique_topic
 from tests.harness import eventually as eventually
 from tests.harness import unique as unique
 from tests.integration.members import enroll_in_directory, until_known
 
-# The directory reads intake's assignments by type name and attribute. These stand-ins carry
-# the fields the intake contract fixes, in a registry of this module's own.
+# The directory's events and, of intake's, the ones the directory reads (its contract's
+# classes) plus one it passes over, in a registry of this module's own.
 events = EventRegistry()
 for _cls in (
-    directory_events.AgencyRegistered,
-    directory_events.DepartmentAdded,
-    directory_events.ServiceOffered,
-    directory_events.ServiceWithdrawn,
-    directory_events.CapacityChanged,
-    directory_events.AgencyClosed,
-    directory_events.StaffJoined,
-    directory_events.CaseloadLimitChanged,
-    directory_events.StaffDeparted,
-    directory_events.NetworkMemberEnrolled,
-    directory_events.NetworkMemberLeft,
+    *directory_contract.PUBLISHED,
+    intake_contract.CaseAssigned,
+    intake_contract.CaseReassigned,
+    intake_contract.CaseScreenedIn,
 ):
     events.register(_cls)
 
 
-@events.register
-class CaseAssigned(DomainEvent):
-    """Test stand-in for intake's assignment of a case to a case manager."""
-
-    service = "intake"
-    staff_id: str
-    agency_id: str
-    override: bool = False
-
-
-@events.register
-class CaseReassigned(DomainEvent):
-    """Test stand-in for intake's move of a case to another case manager."""
-
-    service = "intake"
-    from_staff_id: str
-    to_staff_id: str
+def case_assigned(staff_id: str, agency_id: str, *, override: bool = False) -> DomainEvent:
+    """Intake's assignment of a case, as its contract fixes it."""
+    return intake_contract.CaseAssigned(
+        staff_id=staff_id,
+        agency_id=agency_id,
+        override=override,
+        override_reason=intake_contract.OverrideReason.TEMPORARY_COVER if override else None,
+        caseload_after=1,
+        caseload_limit=1,
+    )
 
 
-@events.register
-class CaseScreenedIn(DomainEvent):
-    """Test stand-in for an intake event the directory has no use for."""
+def case_reassigned(from_staff_id: str, to_staff_id: str) -> DomainEvent:
+    """Intake's move of a case to another case manager."""
+    return intake_contract.CaseReassigned(
+        from_staff_id=from_staff_id,
+        to_staff_id=to_staff_id,
+        reason=intake_contract.ReassignmentReason.CASELOAD_BALANCING,
+    )
 
-    service = "intake"
-    chronic: bool = True
+
+def case_screened_in() -> DomainEvent:
+    """An intake event the directory has no use for."""
+    return intake_contract.CaseScreenedIn(presenting_problems=(NeedDomain.HOUSING,), chronic=True)
 
 
 @dataclass(frozen=True)
