@@ -5,8 +5,8 @@ A service is a package `services/<name>/` with a `bootstrap.py` (its composition
 from) is not a service. So adding a service is adding its folder: `caseline serve` offers
 it and `caseline up` creates its topic without an edit anywhere else.
 
-The services DESIGN.md plans (their topics exist before their code lands, so the network's
-producers and consumers can rely on them) are listed here, beside the ones found.
+The services the architecture plans (their topics exist before their code lands, so the
+network's producers and consumers can rely on them) are listed here, beside the ones found.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from shared.envelope import is_service_name
 from shared.topics import topics_for
 
 PLANNED_SERVICES = ("intake", "careplan", "monitoring", "closure", "directory")
-"""The publishing services DESIGN.md names, in its order; each has a topic from the start."""
+"""The publishing services the architecture names; each has a topic from the start."""
 
 CONSUMING_ONLY = ("projections",)
 """Planned services that read every topic and publish none."""

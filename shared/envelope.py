@@ -37,7 +37,7 @@ def rfc3339(moment: datetime) -> str:
 
 
 def cloudevents_type(service: str, event_type: str, schema_version: int) -> str:
-    """`caseline.<service>.<EventName>.v<N>`, the `ce_type` DESIGN.md fixes."""
+    """`caseline.<service>.<EventName>.v<N>`, the `ce_type` docs/architecture.md fixes."""
     return f"caseline.{service}.{event_type}.v{schema_version}"
 
 
@@ -105,7 +105,7 @@ class DomainEvent(BaseModel):
 
     @classmethod
     def cloudevents_type(cls) -> str:
-        """`caseline.<service>.<EventName>.v<N>` as DESIGN.md fixes it."""
+        """`caseline.<service>.<EventName>.v<N>` as docs/architecture.md fixes it."""
         return cloudevents_type(cls.service, cls.event_type(), cls.schema_version)
 
 

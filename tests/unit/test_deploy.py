@@ -1,4 +1,4 @@
-"""The compose file and Dockerfile operations teams run: valid, and shaped as DESIGN.md says."""
+"""The compose file and Dockerfile operations teams run: valid, and shaped as the docs say."""
 
 from __future__ import annotations
 
