@@ -73,7 +73,7 @@ def demo() -> None:
 
 @app.command("serve")
 def serve(
-    service: str = typer.Argument(..., help="intake, careplan, monitoring, closure or directory."),
+    service: str = typer.Argument(..., help="A service in services/ (directory, intake, ...)."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
 ) -> None:
@@ -82,17 +82,17 @@ def serve(
 
     import uvicorn
 
-    from shared.envelope import SERVICES
+    from caseline.catalog import CONSUMING_ONLY, PLANNED_SERVICES, runnable_services
     from shared.errors import InsecureConfiguration
     from shared.settings import load_settings
 
-    if service not in (*SERVICES, "projections"):
-        raise typer.BadParameter(f"must be one of {', '.join(SERVICES)}", param_hint="SERVICE")
-    try:
-        bootstrap = importlib.import_module(f"services.{service}.bootstrap")
-    except ModuleNotFoundError as e:
-        typer.echo(f"caseline serve: the {service} service is not built yet", err=True)
-        raise typer.Exit(1) from e
+    runnable = runnable_services()
+    if service not in runnable:
+        if service in (*PLANNED_SERVICES, *CONSUMING_ONLY):
+            typer.echo(f"caseline serve: the {service} service is not built yet", err=True)
+            raise typer.Exit(1)
+        raise typer.BadParameter(f"must be one of {', '.join(runnable)}", param_hint="SERVICE")
+    bootstrap = importlib.import_module(f"services.{service}.bootstrap")
     settings = load_settings(service=service)
     try:
         built = bootstrap.build(settings)
@@ -118,14 +118,15 @@ def relay(
     import asyncio
     import signal
 
-    from shared.envelope import SERVICES
+    from caseline.catalog import publishing_services
     from shared.errors import CaselineError
     from shared.logging import configure_logging
     from shared.relay import run_relay
     from shared.settings import load_settings
 
-    if service not in SERVICES:
-        raise typer.BadParameter(f"must be one of {', '.join(SERVICES)}", param_hint="SERVICE")
+    publishing = publishing_services()
+    if service not in publishing:
+        raise typer.BadParameter(f"must be one of {', '.join(publishing)}", param_hint="SERVICE")
     settings = load_settings(service=service)
     configure_logging(settings)
 

@@ -25,7 +25,7 @@ async def enroll_member(
     recorded (0 when the member was already enrolled with that role)."""
     if role not in NETWORK_ROLES:
         raise ValueError(f"{role.value} is not a network role")
-    from services.directory.application.handlers import enroll
+    from services.directory.application.handlers import Directory, enroll
     from services.directory.domain.events import NetworkRole
     from shared.store import EventStore, create_pool
 
@@ -34,7 +34,7 @@ async def enroll_member(
         store = EventStore(pool, "directory", schema=schema)
         await store.migrate()
         member_role = cast(NetworkRole, role.value)  # checked against NETWORK_ROLES first
-        result = await enroll(store, staff_id=staff_id, name=name, role=member_role)
+        result = await enroll(Directory.over(store), staff_id=staff_id, name=name, role=member_role)
         return len(result.recorded)
     finally:
         await pool.close()

@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 import asyncpg
 import httpx
 
+from caseline.catalog import runnable_services
 from caseline.processes import ServiceProcess, start_service
 from shared.auth import issue_token
 from shared.envelope import Role
@@ -90,13 +91,24 @@ CLIENTS = [
 
 
 class Network:
-    """The two services under test and the tokens of the people who use them."""
+    """The running services (by name) and the tokens of the people who use them."""
 
-    def __init__(self, settings: Settings, run: str, directory: str, intake: str) -> None:
+    def __init__(self, settings: Settings, run: str, urls: dict[str, str]) -> None:
         self.settings = settings
         self.run = run
-        self.directory = httpx.AsyncClient(base_url=directory, timeout=30)
-        self.intake = httpx.AsyncClient(base_url=intake, timeout=30)
+        self.clients = {
+            name: httpx.AsyncClient(base_url=url, timeout=30) for name, url in urls.items()
+        }
+
+    @property
+    def directory(self) -> httpx.AsyncClient:
+        """The directory service's HTTP client."""
+        return self.clients["directory"]
+
+    @property
+    def intake(self) -> httpx.AsyncClient:
+        """The intake service's HTTP client."""
+        return self.clients["intake"]
 
     def token(self, role: Role, agency_id: str, staff_id: str) -> dict[str, str]:
         """Authorization header for one member of staff."""
@@ -113,9 +125,9 @@ class Network:
         return self.token(Role.NETWORK_ADMIN, NETWORK, self.admin_id)
 
     async def close(self) -> None:
-        """Close both HTTP clients."""
-        await self.directory.aclose()
-        await self.intake.aclose()
+        """Close every HTTP client."""
+        for client in self.clients.values():
+            await client.aclose()
 
 
 async def _eventually(
@@ -580,7 +592,7 @@ async def check_records(pool: asyncpg.Pool, cases: list[str], report: Reporter) 
 async def run_network_scenario(
     settings: Settings, pool: asyncpg.Pool, report: Reporter, log_dir: Path
 ) -> None:
-    """Start the directory and intake services and run the network scenario against them."""
+    """Start every service the network has and run the network scenario against them."""
     env = {
         "DATABASE_URL": settings.database_url,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -593,15 +605,14 @@ async def run_network_scenario(
     services: list[ServiceProcess] = []
     net: Network | None = None
     try:
-        for name in ("directory", "intake"):
+        for name in runnable_services():
             services.append(start_service(name, env, log_dir))
         for service in services:
             await service.wait_healthy()
-        report.step(
-            f"   services: directory {services[0].url}, intake {services[1].url} "
-            f"(logs in {log_dir})"
-        )
-        net = Network(settings, uuid.uuid4().hex[:6], services[0].url, services[1].url)
+        urls = {service.service: service.url for service in services}
+        listed = ", ".join(f"{name} {url}" for name, url in urls.items())
+        report.step(f"   services: {listed} (logs in {log_dir})")
+        net = Network(settings, uuid.uuid4().hex[:6], urls)
         await enroll_administrator(net, env, report)
         agencies = await build_network(net, report)
         cases = await run_intake(net, agencies, report)

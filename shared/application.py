@@ -77,11 +77,23 @@ class CommandContext(BaseModel):
     acting_agency_id: str | None = None
     correlation_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     causation_id: uuid.UUID | None = None
+    derived_ids: uuid.UUID | None = None
+    """A namespace: when set, each event's id is derived from the stream and the event itself
+    (uuid5), so a scheduler or a fan-out that decides the same fact again after a crash
+    appends nothing new (the store answers a known event id as already written)."""
+
+    def event_id(self, stream_id: str, payload: DomainEvent) -> uuid.UUID:
+        """The id of one decided event: random, or derived when `derived_ids` is set."""
+        if self.derived_ids is None:
+            return uuid.uuid4()
+        fact = f"{stream_id}/{payload.event_type()}/{payload.model_dump_json()}"
+        return uuid.uuid5(self.derived_ids, fact)
 
     def envelope(self, stream_id: str, payload: DomainEvent) -> Envelope[Any]:
         """Wrap one decided event in metadata naming this context."""
         return Envelope(
             metadata=EventMetadata(
+                event_id=self.event_id(stream_id, payload),
                 case_id=stream_id,
                 agency_id=self.agency_id,
                 acting_agency_id=self.acting_agency_id,
@@ -230,11 +242,14 @@ class CommandPath(Generic[S]):
         """One pooled connection, waited for at most `acquire_timeout` (then `TimeoutError`)."""
         return self.pool.acquire(timeout=self.acquire_timeout)
 
-    async def load(self, stream_id: str) -> Loaded[S]:
-        """A stream's state and version, read on the pool (the caller must hold no
-        connection) within `acquire_timeout`."""
+    async def load(
+        self, stream_id: str, *, connection: asyncpg.Connection | None = None
+    ) -> Loaded[S]:
+        """A stream's state and version: on `connection` when the caller holds one (a
+        consumer's transaction), else on the pool (the caller then holds none), within
+        `acquire_timeout`."""
         async with asyncio.timeout(self.acquire_timeout):
-            history = await self.store.read_stream(stream_id)
+            history = await self.store.read_stream(stream_id, connection=connection)
         return Loaded(stream_id, self.model.state_of(history), len(history))
 
     @asynccontextmanager

@@ -1,9 +1,9 @@
 """Stored events to Kafka messages and back: CloudEvents Kafka binding, binary mode.
 
 The message value is the event's data (its payload, JSON); everything else travels in
-`ce_*` headers. Besides the required and DESIGN.md-fixed attributes, caseline adds
-extension attributes for the rest of the metadata so a consumer can rebuild the envelope
-and an auditor can check the hash chain from Kafka alone.
+`ce_*` headers. Besides the required attributes and the ones docs/architecture.md fixes,
+caseline adds extension attributes for the rest of the metadata so a consumer can rebuild
+the envelope and an auditor can check the hash chain from Kafka alone.
 """
 
 from __future__ import annotations

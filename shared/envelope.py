@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -12,7 +13,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from shared.errors import SchemaError, UnknownEventType
 
-SERVICES = ("intake", "careplan", "monitoring", "closure", "directory")
+SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]*")
+"""What a service's name looks like: it becomes a topic, a schema and a `ce_type` part.
+
+The kit keeps no list of services: a new one names itself in its events' base class
+(`service = "careplan"`) and needs no edit here. Which services exist is the command's
+to find out (`caseline.catalog`, from the `services/` folder)."""
+
+
+def is_service_name(name: str) -> bool:
+    """Whether `name` can name a service (lowercase letters, digits and `-`, a letter first)."""
+    return SERVICE_NAME.fullmatch(name) is not None
 
 
 def utc_now() -> datetime:
@@ -26,8 +37,15 @@ def rfc3339(moment: datetime) -> str:
 
 
 def cloudevents_type(service: str, event_type: str, schema_version: int) -> str:
-    """`caseline.<service>.<EventName>.v<N>`, the `ce_type` DESIGN.md fixes."""
+    """`caseline.<service>.<EventName>.v<N>`, the `ce_type` docs/architecture.md fixes."""
     return f"caseline.{service}.{event_type}.v{schema_version}"
+
+
+NETWORK = "network"
+"""The reserved agency id of the network's own members (administrators, auditors, system).
+
+Here rather than in `shared.principals` so that a pure domain may name it without importing
+the principals projection's database code."""
 
 
 class Role(StrEnum):
@@ -87,7 +105,7 @@ class DomainEvent(BaseModel):
 
     @classmethod
     def cloudevents_type(cls) -> str:
-        """`caseline.<service>.<EventName>.v<N>` as DESIGN.md fixes it."""
+        """`caseline.<service>.<EventName>.v<N>` as docs/architecture.md fixes it."""
         return cloudevents_type(cls.service, cls.event_type(), cls.schema_version)
 
 
@@ -142,8 +160,11 @@ class EventRegistry:
 
     def register(self, cls: type[E]) -> type[E]:
         """Register an event class; usable as a class decorator."""
-        if cls.service not in SERVICES:
-            raise ValueError(f"{cls.__name__}.service must be one of {SERVICES}")
+        if not is_service_name(cls.service):
+            raise ValueError(
+                f"{cls.__name__}.service must name the publishing service "
+                f"(lowercase letters, digits and '-'), not {cls.service!r}"
+            )
         key = (cls.service, cls.event_type())
         if key in self._classes and self._classes[key] is not cls:
             raise ValueError(f"event type {key} is registered twice")
@@ -182,9 +203,7 @@ class EventRegistry:
             raise UnknownEventType(f"bad schema version in event type {ce_type!r}") from None
         return self.event_class(parts[1], parts[2]), version
 
-    def load(
-        self, cls: type[E], stored_version: int, payload: Mapping[str, Any]
-    ) -> E:
+    def load(self, cls: type[E], stored_version: int, payload: Mapping[str, Any]) -> E:
         """Build the current version of an event from a stored payload, upcasting as needed."""
         if stored_version > cls.schema_version:
             raise SchemaError(

@@ -10,8 +10,10 @@ run together with letters, as in the hex of the uuids in the ids services issue,
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from pydantic import AfterValidator
+from fastapi import Path, Query
+from pydantic import AfterValidator, StringConstraints
 
 PERSONAL_NUMBER = re.compile(
     r"(?<![A-Za-z0-9])(?:[0-9]{6}-?[0-9]{7}|01[0-9]-?[0-9]{3,4}-?[0-9]{4})(?![A-Za-z0-9])"
@@ -28,3 +30,27 @@ def refuse_personal_numbers(value: str) -> str:
 
 NoPersonalNumber = AfterValidator(refuse_personal_numbers)
 """Annotate an id type with this to refuse ids that hold a personal number."""
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+"""Ids travel in URLs, Kafka keys and `ce_source`: letters, digits and `._:-` only."""
+
+ID_MAX_LENGTH = 64
+
+Identifier = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN
+    ),
+    NoPersonalNumber,
+]
+"""An id in a request body: one that can travel everywhere and holds no personal number."""
+
+PathId = Annotated[
+    str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN), NoPersonalNumber
+]
+"""An id in a route's path, checked the same way (a 422 that does not repeat it)."""
+
+QueryId = Annotated[
+    str, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN), NoPersonalNumber
+]
+"""An id in a query string, checked the same way."""

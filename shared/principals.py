@@ -20,17 +20,16 @@ from datetime import date
 import asyncpg
 
 from shared.clock import agency_today
+from shared.envelope import NETWORK as NETWORK  # re-exported: the members projection names it
 from shared.envelope import Role
 from shared.store import migrate_schema, quote_schema
-
-NETWORK = "network"
-"""The reserved agency id of the network's own members (administrators, auditors, system)."""
 
 NETWORK_ROLES = frozenset({Role.NETWORK_ADMIN, Role.AUDITOR, Role.SYSTEM})
 """The roles only members of `NETWORK` hold."""
 
 AGENCY_ROLES = frozenset({Role.CASE_MANAGER, Role.SUPERVISOR, Role.AGENCY_ADMIN})
 """The roles staff of an agency hold."""
+
 
 def _migration(s: str) -> str:
     return f"""

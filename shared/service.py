@@ -42,6 +42,7 @@ from shared.supervisor import (
     MAYBE_OUTAGE_CLASSES,
     OUTAGE_CLASSES,
     Supervisor,
+    TaskBody,
     describe_error,
     is_outage,
 )
@@ -61,9 +62,23 @@ class ConsumerSpec:
 
     name: str
     topics: tuple[str, ...]
-    handle: EventHandler
+    handle: EventHandler | None = None
     events: EventRegistry = registry
     reads: tuple[type[DomainEvent], ...] | None = None
+    bind: Callable[[Any], EventHandler] | None = None
+    """Instead of `handle`: builds the handler from the ports `ServiceSpec.compose` built
+    (a policy that runs commands through the service's command path)."""
+
+    def __post_init__(self) -> None:
+        if (self.handle is None) == (self.bind is None):
+            raise ValueError(f"consumer {self.name!r} needs exactly one of handle and bind")
+
+    def handler(self, ports: object) -> EventHandler:
+        """The handler this consumer applies events with, given the composed ports."""
+        if self.handle is not None:
+            return self.handle
+        assert self.bind is not None
+        return self.bind(ports)
 
 
 @dataclass(frozen=True)
@@ -102,11 +117,24 @@ class ServiceSpec:
     compose: Callable[[Runtime], object] | None = None
     """Builds the service's ports (its command path, read models, vault adapter) once, when
     the runtime opens; routes receive them through `ports_dependency`."""
+    tasks: Sequence[TaskSpec] = ()
+    """Background tasks of the service's own (an overdue scheduler), started after `compose`
+    under the runtime's supervisor: retried after any failure, shown on `/health`."""
     error_handlers: Mapping[type[Exception], ErrorHandler] = field(default_factory=dict)
     """Answers for the service's own exceptions, beside the kit's (401, 403, 404, 409, 422, 503)."""
 
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A background task of a service: `body(runtime)` gives the supervised loop, built once
+    the ports are composed (it usually works through `runtime.ports`)."""
+
+    name: str
+    body: Callable[[Runtime], TaskBody]
+    kind: str = "scheduler"
 
 
 @dataclass
@@ -313,6 +341,8 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
         )
         if spec.compose is not None:
             runtime.ports = spec.compose(runtime)
+        for task in spec.tasks:
+            supervisor.spawn(f"{task.kind}:{task.name}", task.kind, task.body(runtime))
         if consumer_specs:
             # A plain stdlib logger: FastStream's lines then reach the root handler that
             # configure_logging installed, in the service's format (JSON in production).
@@ -326,7 +356,7 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
                     pool,
                     schema=schema,
                     events=consumer_spec.events,
-                    handle=consumer_spec.handle,
+                    handle=consumer_spec.handler(runtime.ports),
                     dead_letters=DeadLetterQueue(producer),
                     reads=None
                     if consumer_spec.reads is None

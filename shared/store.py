@@ -55,6 +55,18 @@ async def migrate_schema(pool: asyncpg.Pool, schema: str, ddl: str) -> None:
         await conn.execute(ddl)
 
 
+async def migrate_search_path(pool: asyncpg.Pool, ddl: str) -> None:
+    """Run idempotent DDL of unqualified tables in the pool's own schema (its search path).
+
+    A service's read models name their tables without a schema, so the same SQL serves any
+    schema a test or an operator gives the service; it runs under `migrate_schema`'s lock
+    for that schema, so it never races with the store's or a consumer's migration.
+    """
+    async with pool.acquire() as conn:
+        schema: str = await conn.fetchval("SELECT current_schema()")
+    await migrate_schema(pool, schema, ddl)
+
+
 def _migration(s: str) -> str:
     return f"""
 CREATE SCHEMA IF NOT EXISTS {s};
@@ -394,9 +406,17 @@ class EventStore:
         )
         return version or 0
 
-    async def read_stream_raw(self, case_id: str, from_version: int = 1) -> list[StoredEvent]:
-        """A case's events as stored, in stream order."""
-        rows = await self.pool.fetch(
+    async def read_stream_raw(
+        self,
+        case_id: str,
+        from_version: int = 1,
+        *,
+        connection: asyncpg.Connection | None = None,
+    ) -> list[StoredEvent]:
+        """A case's events as stored, in stream order; on `connection` when one is held (a
+        consumer's transaction), so the reader never waits for a second pooled connection."""
+        reader: asyncpg.Connection | asyncpg.Pool = connection or self.pool
+        rows = await reader.fetch(
             f"SELECT {_COLUMNS} FROM {self._s}.events "
             "WHERE case_id = $1 AND stream_version >= $2 ORDER BY stream_version",
             case_id,
@@ -404,9 +424,16 @@ class EventStore:
         )
         return [_row_to_stored(r) for r in rows]
 
-    async def read_stream(self, case_id: str, from_version: int = 1) -> list[RecordedEvent[Any]]:
+    async def read_stream(
+        self,
+        case_id: str,
+        from_version: int = 1,
+        *,
+        connection: asyncpg.Connection | None = None,
+    ) -> list[RecordedEvent[Any]]:
         """A case's events decoded to their current schema versions, in stream order."""
-        return [self.decode(e) for e in await self.read_stream_raw(case_id, from_version)]
+        stored = await self.read_stream_raw(case_id, from_version, connection=connection)
+        return [self.decode(e) for e in stored]
 
     async def read_all_raw(
         self,

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from shared.envelope import SERVICES
-
-SERVICES_WITH_TOPICS: tuple[str, ...] = SERVICES
-"""The services that publish events, each to its own topic."""
+from shared.envelope import is_service_name
 
 DLQ_TOPIC = "caseline.dlq.v1"
 """Messages that could not be processed, with the reason and the original bytes."""
-
-_SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]*")
 
 # Broker error codes that mean "fine" when creating a topic.
 _NO_ERROR = 0
@@ -28,13 +22,17 @@ log = logging.getLogger(__name__)
 
 def topic_for(service: str) -> str:
     """Return the topic a service publishes to: `caseline.<service>.v1`."""
-    if not _SERVICE_NAME.fullmatch(service):
+    if not is_service_name(service):
         raise ValueError(f"not a caseline service name: {service!r}")
     return f"caseline.{service}.v1"
 
 
-ALL_TOPICS: tuple[str, ...] = (*(topic_for(s) for s in SERVICES_WITH_TOPICS), DLQ_TOPIC)
-"""Every topic caseline uses: one per publishing service, plus the dead-letter queue."""
+def topics_for(services: Iterable[str]) -> tuple[str, ...]:
+    """Every topic a network of these services uses: one per service, then the dead letters.
+
+    The kit knows no list of services; the `caseline` command passes the ones it finds
+    (`caseline.catalog.all_topics`)."""
+    return (*(topic_for(s) for s in services), DLQ_TOPIC)
 
 
 class TopicSetupError(RuntimeError):
@@ -43,7 +41,7 @@ class TopicSetupError(RuntimeError):
 
 async def ensure_topics(
     bootstrap: str,
-    topics: Iterable[str] = ALL_TOPICS,
+    topics: Iterable[str],
     partitions: int = 3,
     *,
     replication_factor: int = 1,

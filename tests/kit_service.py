@@ -12,7 +12,7 @@ from datetime import date
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.contract import ClientErased
@@ -21,7 +21,8 @@ from shared.auth import Principal, require_roles
 from shared.codec import ReceivedEvent
 from shared.envelope import Role
 from shared.grants import Accessor, read_access
-from shared.service import ConsumerSpec, RuntimeDep, ServiceSpec, VaultSpec
+from shared.service import ConsumerSpec, RuntimeDep, ServiceSpec, VaultSpec, create_service_app
+from shared.settings import Settings
 from shared.vault import Vault
 from tests.kit_events import CaseNoted, test_registry
 
@@ -143,3 +144,8 @@ def notes_service(topic: str, *, erasures_from: tuple[str, ...] = ()) -> Service
         if erasures_from
         else None,
     )
+
+
+def build(settings: Settings, *, topic: str, erasures_from: tuple[str, ...] = ()) -> FastAPI:
+    """The notes service's app, built the way each service's `bootstrap.build` builds its own."""
+    return create_service_app(notes_service(topic, erasures_from=erasures_from), settings)

@@ -164,15 +164,16 @@ def up(
 
 
 async def _topics(bootstrap: str) -> None:
+    from caseline.catalog import all_topics
     from shared.topics import ensure_topics
 
-    await ensure_topics(bootstrap)
+    await ensure_topics(bootstrap, all_topics())
 
 
 def _all_topics() -> tuple[str, ...]:
-    from shared.topics import ALL_TOPICS
+    from caseline.catalog import all_topics
 
-    return ALL_TOPICS
+    return all_topics()
 
 
 def down(layout: LocalLayout | None = None, echo: Echo = say) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import os
 
+from caseline.catalog import all_topics
 from caseline.infra.local import LocalStackError, database_answers, kafka_answers
 from caseline.infra.local import up as local_up
 from caseline.infra.system import run_async
@@ -60,7 +61,7 @@ def provide_kafka(cleanup: contextlib.ExitStack, tried: list[str]) -> str:
         except LocalStackError as exc:
             tried.append(f"local runner (caseline up): {exc}")
             return ""
-    run_async(lambda: ensure_topics(bootstrap))
+    run_async(lambda: ensure_topics(bootstrap, all_topics()))
     return bootstrap
 
 

@@ -1,1 +1,1 @@
-"""The careplan service (built in its own issue)."""
+"""The careplan service: care planning and implementation (stages 3 and 4)."""

@@ -41,7 +41,6 @@ def service_spec(
 ) -> ServiceSpec:
     """What careplan is made of: routes, consumers, vault and read-model migrations."""
     chosen = topics or Topics()
-    schema = settings.db_schema or SERVICE
 
     composed: list[Careplan] = []
 
@@ -53,12 +52,6 @@ def service_spec(
     async def revision_required(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
         # The runtime composes the ports before any consumer starts.
         await composed[-1].revision_required(conn, event)
-
-    async def migrate_facts(pool: asyncpg.Pool) -> None:
-        await facts.migrate(pool, schema)
-
-    async def migrate_board(pool: asyncpg.Pool) -> None:
-        await board.migrate(pool, schema)
 
     return ServiceSpec(
         name=SERVICE,
@@ -79,7 +72,7 @@ def service_spec(
                 reads=(PlanRevisionRequired,),
             ),
         ],
-        migrations=[migrate_facts, migrate_board],
+        migrations=[facts.migrate, board.migrate],
         events=events,
         topic=chosen.careplan,
         vault=VaultSpec(erasures_from=(chosen.intake,), erasure_event=ClientErased, events=events),

@@ -1,1 +1,2 @@
-"""The closure service (built in its own issue)."""
+"""The closure service (stages 7-8): termination and referral. Not built yet: without a
+bootstrap, `caseline serve` does not offer it."""

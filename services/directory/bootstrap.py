@@ -1,4 +1,10 @@
-"""The directory's composition root: its routes, read model and consumer on the shared runtime."""
+"""The directory's composition root: what it is made of, put together once.
+
+`service_spec` names the routes, the read model's consumer and migration, and `compose`,
+which the runtime calls once when the service starts to build the ports every route and
+handler receives (`application.handlers.Directory`). Nothing here connects: the runtime
+opens the pool, store, relay and consumers in the app's lifespan.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,12 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 
 from services.directory.adapters.read_model import DirectoryReadModel
+from services.directory.application.handlers import Directory
 from services.directory.contract import PUBLISHED
-from services.directory.entrypoints.http import directory_router
+from services.directory.entrypoints.http import router
 from services.intake.contract import CaseAssigned, CaseReassigned
 from shared.envelope import EventRegistry, registry
-from shared.service import ConsumerSpec, ServiceSpec, create_service_app
+from shared.service import ConsumerSpec, Runtime, ServiceSpec, create_service_app
 from shared.settings import Settings
 from shared.topics import topic_for
 
@@ -28,28 +35,33 @@ class Topics:
     """Where case assignments come from, for the caseload counts."""
 
 
+def compose(runtime: Runtime) -> Directory:
+    """The directory's ports over the running service's store and pool, built once."""
+    return Directory.over(runtime.store)
+
+
 def service_spec(
     settings: Settings, *, topics: Topics | None = None, events: EventRegistry = registry
 ) -> ServiceSpec:
-    """What the directory is made of: routes, read-model consumer and migrations."""
+    """What the directory is made of: routes, read-model consumer and migration, ports."""
     chosen = topics or Topics()
-    read_model = DirectoryReadModel(settings.db_schema or SERVICE)
     return ServiceSpec(
         name=SERVICE,
-        routers=[directory_router(read_model)],
+        routers=[router],
         consumers=[
             ConsumerSpec(
                 name="read-model",
                 topics=(chosen.directory, chosen.intake),
-                handle=read_model.apply,
+                handle=DirectoryReadModel.apply,
                 events=events,
                 # Its own events, and of intake's only the two that move caseloads.
                 reads=(*PUBLISHED, CaseAssigned, CaseReassigned),
             )
         ],
-        migrations=[read_model.migrate],
+        migrations=[DirectoryReadModel.migrate],
         events=events,
         topic=chosen.directory,
+        compose=compose,
     )
 
 

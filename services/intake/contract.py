@@ -20,13 +20,15 @@ from services.intake.domain.events import (
     ConsentPurpose,
     ConsentRecorded,
     ConsentWithdrawn,
+    IntakeEvent,
+    OverrideReason,
     PossibleDuplicateAcknowledged,
+    ReassignmentReason,
     Risk,
     Severity,
 )
-from shared.envelope import DomainEvent
 
-PUBLISHED: tuple[type[DomainEvent], ...] = (
+PUBLISHED: tuple[type[IntakeEvent], ...] = (
     CaseFound,
     PossibleDuplicateAcknowledged,
     ClientRegistered,
@@ -58,7 +60,10 @@ __all__ = [
     "ConsentPurpose",
     "ConsentRecorded",
     "ConsentWithdrawn",
+    "IntakeEvent",
+    "OverrideReason",
     "PossibleDuplicateAcknowledged",
+    "ReassignmentReason",
     "Risk",
     "Severity",
 ]

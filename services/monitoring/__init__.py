@@ -1,1 +1,1 @@
-"""The monitoring service (built in its own issue)."""
+"""The monitoring service: monitoring, aftercare and evaluation (stages 5 and 6)."""

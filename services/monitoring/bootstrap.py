@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -16,12 +15,11 @@ from services.intake.contract import ClientErased
 from services.monitoring.adapters.board import BoardReadModel
 from services.monitoring.adapters.drafts import PlanDrafts
 from services.monitoring.application.handlers import Monitoring, command_path
-from services.monitoring.application.policies import READS, learner
+from services.monitoring.application.policies import READS, Learner
 from services.monitoring.application.scheduler import OverdueScheduler
 from services.monitoring.domain.errors import IncompleteAnswers
 from services.monitoring.entrypoints.http import monitoring_router
 from shared.clock import agency_today
-from shared.codec import ReceivedEvent
 from shared.envelope import EventRegistry, registry
 from shared.service import (
     ConsumerSpec,
@@ -79,7 +77,7 @@ def service_spec(
     schema = settings.db_schema or SERVICE
     board = BoardReadModel(schema)
     drafts = PlanDrafts(schema)
-    ports: list[Monitoring] = []
+    learner = Learner()
 
     def compose(runtime: Runtime) -> Monitoring:
         assert runtime.vault is not None  # the spec declares one
@@ -90,16 +88,12 @@ def service_spec(
             drafts=drafts,
             today=today,
         )
-        ports[:] = [built]
+        learner.bind(built)
         # The kit has no hook for a service's own background task; compose runs once the
         # runtime is open, with its supervisor, so the scheduler is spawned here.
         scheduler = OverdueScheduler(built, interval=scheduler_seconds)
         runtime.supervisor.spawn("scheduler:overdue", "scheduler", scheduler.supervised)
         return built
-
-    async def learn(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-        # Consumers start after compose, so the ports exist by the first event.
-        await learner(ports[0])(conn, event)
 
     return ServiceSpec(
         name=SERVICE,
@@ -115,7 +109,7 @@ def service_spec(
             ConsumerSpec(
                 name="cases",
                 topics=(chosen.intake, chosen.careplan),
-                handle=learn,
+                handle=learner,
                 events=events,
                 reads=READS,
             ),

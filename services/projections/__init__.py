@@ -1,1 +1,2 @@
-"""The projections service (built in its own issue)."""
+"""The projections service: cross-service read models and the auditors' queries. Not built
+yet: without a bootstrap, `caseline serve` does not offer it."""

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.harness import eventually
+
 Write = Callable[[int], Awaitable[tuple[str, httpx.Response]]]
 """`await write(n)`: the n-th write; returns what it wrote (a case or agency id) and the answer."""
 
@@ -111,33 +113,38 @@ class HealthWatch:
 
 async def until_recovered(http: httpx.AsyncClient, timeout: float = 90.0) -> dict[str, Any]:
     """Wait until /health is 200 with the relay and every consumer caught up; the report."""
-    deadline = time.monotonic() + timeout
-    report: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    async def report() -> tuple[int, dict[str, Any]]:
         answer = await http.get("/health")
-        report = answer.json()
-        consumers = report.get("consumers", {}).values()
-        if (
-            answer.status_code == 200
-            and report["relay"]["lag"] == 0
-            and all(c["lag"] == 0 for c in consumers)
-        ):
-            return report
-        await asyncio.sleep(0.2)
-    pytest.fail(f"the service did not recover within {timeout:.0f} s: {report}")
+        return answer.status_code, answer.json()
+
+    def caught_up(seen: tuple[int, dict[str, Any]]) -> bool:
+        status, body = seen
+        consumers = body.get("consumers", {}).values()
+        return status == 200 and body["relay"]["lag"] == 0 and all(c["lag"] == 0 for c in consumers)
+
+    _, recovered = await eventually(
+        report, caught_up, "recovered (health 200, lags 0)", timeout=timeout, interval=0.2
+    )
+    return recovered
 
 
 async def until_equal(
     probe: Callable[[], Awaitable[list[str]]], expected: list[str], timeout: float = 30.0
 ) -> list[str]:
-    """`probe()` once it holds as many items as `expected` (or at the deadline), sorted.
+    """`probe()` once it holds as many items as `expected`, sorted.
 
     A consumer's lag is measured every few seconds, so "lag 0" may predate the relay's last
     batch: its effects are waited for, then compared item by item (none twice, none missing).
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        found = sorted(await probe())
-        if len(found) >= len(expected) or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.2)
+
+    async def found() -> list[str]:
+        return sorted(await probe())
+
+    return await eventually(
+        found,
+        lambda items: len(items) >= len(expected),
+        f"{len(expected)} items",
+        timeout=timeout,
+        interval=0.2,
+    )

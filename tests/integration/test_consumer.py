@@ -29,6 +29,7 @@ from shared.consumer import (
 )
 from shared.relay import idempotent_producer
 from shared.store import EventStore
+from tests.harness import eventually
 from tests.kit_events import CaseNoted, noted, test_registry
 
 WAIT_SECONDS = 15.0
@@ -124,16 +125,6 @@ async def send(
 
 async def send_record(producer: AIOKafkaProducer, topic: str, record: KafkaRecord) -> None:
     await send(producer, topic, record.value, record.key, record.headers)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Wait (bounded) until `check` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_SECONDS
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.1)
 
 
 @asynccontextmanager
@@ -293,7 +284,7 @@ async def test_unreadable_messages_go_to_the_dlq_intact_and_later_messages_are_p
     async with running(kafka_bootstrap, consumer, topic, _unique("group")):
         await eventually(
             lambda: count_is(store, "SELECT count(*) FROM {s}.notes_seen", 2),
-            "both valid messages after the refused ones are applied",
+            what="both valid messages after the refused ones are applied",
         )
         dead = await dead_letters_of(admin, kafka_bootstrap, dlq_start, consumer.name)
 
@@ -341,7 +332,7 @@ async def test_a_message_delivered_twice_takes_effect_once(
 
     async with running(kafka_bootstrap, consumer, topic, _unique("group")):
         await eventually(
-            lambda: stored_offset_is(consumer, topic, 0, 2), "both deliveries are settled"
+            lambda: stored_offset_is(consumer, topic, 0, 2), what="both deliveries are settled"
         )
 
     assert await count_is(store, "SELECT count(*) FROM {s}.notes_seen", 1)
@@ -377,7 +368,7 @@ async def test_a_refusing_handler_rolls_back_its_effects_and_the_dedup_record(
 
     async with running(kafka_bootstrap, consumer, topic, _unique("group")):
         await eventually(
-            lambda: stored_offset_is(consumer, topic, 0, 2), "both messages are settled"
+            lambda: stored_offset_is(consumer, topic, 0, 2), what="both messages are settled"
         )
         [letter] = await dead_letters_of(admin, kafka_bootstrap, dlq_start, consumer.name)
 
@@ -413,12 +404,12 @@ async def test_kafka_commits_and_postgresql_records_the_same_offsets_after_proce
     async with running(kafka_bootstrap, consumer, topic, group):
         await eventually(
             lambda: count_is(store, "SELECT count(*) FROM {s}.notes_seen", len(records)),
-            "every message is applied",
+            what="every message is applied",
         )
         ends = await end_offsets(admin, kafka_bootstrap, topic)
         await eventually(
             lambda: kafka_committed_is(kafka_bootstrap, group, ends),
-            "Kafka has every offset committed",
+            what="Kafka has every offset committed",
         )
 
     stored = await consumer.stored_offsets()
@@ -449,7 +440,7 @@ async def test_an_outage_is_retried_not_dead_lettered_and_takes_effect_once(
 
     async with running(kafka_bootstrap, consumer, topic, _unique("group")):
         await eventually(
-            lambda: stored_offset_is(consumer, topic, 0, 2), "both messages are settled"
+            lambda: stored_offset_is(consumer, topic, 0, 2), what="both messages are settled"
         )
 
     assert attempts == ["unlucky", "unlucky", "next"]
@@ -480,7 +471,7 @@ async def test_a_handler_bug_is_retried_rather_than_skipped(
 
     async with running(kafka_bootstrap, consumer, topic, _unique("group")):
         await eventually(
-            lambda: stored_offset_is(consumer, topic, 0, 2), "both messages are settled"
+            lambda: stored_offset_is(consumer, topic, 0, 2), what="both messages are settled"
         )
 
     assert attempts == ["flaky", "flaky", "next"]
@@ -508,10 +499,11 @@ async def test_reading_the_topic_again_from_the_start_changes_nothing(
     for _ in range(2):
         async with running(kafka_bootstrap, consumer, topic, _unique("group")):
             await eventually(
-                lambda: stored_offset_is(consumer, topic, 0, 3), "the topic is settled"
+                lambda: stored_offset_is(consumer, topic, 0, 3), what="the topic is settled"
             )
             await eventually(
-                lambda: count_is(store, "SELECT count(*) FROM {s}.notes_seen", 2), "effects applied"
+                lambda: count_is(store, "SELECT count(*) FROM {s}.notes_seen", 2),
+                what="effects applied",
             )
         await store.pool.execute(
             f'UPDATE "{store.schema}".consumer_offsets SET "offset" = 0 WHERE consumer = $1',
@@ -557,7 +549,7 @@ async def test_while_the_dlq_cannot_be_reached_the_message_waits_and_nothing_aft
 
             await admin.create_topics([NewTopic(missing_dlq, 1, 1)])
             await eventually(
-                lambda: stored_offset_is(consumer, topic, 0, 2), "both messages are settled"
+                lambda: stored_offset_is(consumer, topic, 0, 2), what="both messages are settled"
             )
     finally:
         await impatient.stop()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -21,6 +19,7 @@ from shared.codec import ReceivedEvent
 from shared.consumer import Backoff, DeadLetterQueue, IdempotentConsumer, subscribe_idempotent
 from shared.relay import Relay, idempotent_producer
 from shared.store import EventStore
+from tests.harness import eventually
 from tests.integration.kafka_reading import read_topic
 from tests.kit_events import noted, test_registry
 
@@ -68,15 +67,6 @@ def _start_relay(
     )
 
 
-async def _wait_for(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 class RelayDyingBeforeItSaves(Relay):
     """A relay that crashes after Kafka acknowledged a batch, before saving its position."""
 
@@ -113,7 +103,7 @@ async def test_a_killed_relay_loses_nothing_and_effects_happen_exactly_once(
         async def some_published() -> bool:
             return (await pg_pool.fetchval(relay_position)) >= 300
 
-        await _wait_for(some_published, "the relay to publish some events")
+        await eventually(some_published, what="published some events", timeout=60)
         relay.send_signal(signal.SIGKILL)
         relay.wait(10)
     finally:
@@ -129,7 +119,7 @@ async def test_a_killed_relay_loses_nothing_and_effects_happen_exactly_once(
         async def all_published() -> bool:
             return (await pg_pool.fetchval(relay_position)) == total
 
-        await _wait_for(all_published, "the restarted relay to catch up")
+        await eventually(all_published, what="caught up after the restart", timeout=60)
     finally:
         relay.send_signal(signal.SIGTERM)
         assert relay.wait(20) == 0, relay.stderr.read().decode() if relay.stderr else ""
@@ -180,7 +170,7 @@ async def test_a_killed_relay_loses_nothing_and_effects_happen_exactly_once(
             offsets = await consumer.stored_offsets()
             return sum(offsets.values()) == len(records)
 
-        await _wait_for(all_messages_settled, "the consumer to settle every message", 90)
+        await eventually(all_messages_settled, what="every message settled", timeout=90)
     finally:
         await broker.stop()
         await dlq_producer.stop()

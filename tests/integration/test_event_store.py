@@ -140,7 +140,7 @@ async def test_the_database_refuses_update_delete_and_truncate_of_events(
     await store.append("case-x", 0, [noted("case-x", "immutable")])
     table = f'"{store.schema}".events'
     for sql in (
-        f"UPDATE {table} SET payload = '{{\"note\": \"changed\"}}'",
+        f'UPDATE {table} SET payload = \'{{"note": "changed"}}\'',
         f"DELETE FROM {table}",
         f"TRUNCATE {table}",
     ):
@@ -202,8 +202,12 @@ async def test_numbers_survive_the_jsonb_round_trip_and_still_verify(store: Even
         await store.append(
             case,
             version,
-            [Envelope(metadata=EventMetadata(case_id=case, agency_id="a", actor=MANAGER),
-                      payload=ScoreRecorded(score=score))],
+            [
+                Envelope(
+                    metadata=EventMetadata(case_id=case, agency_id="a", actor=MANAGER),
+                    payload=ScoreRecorded(score=score),
+                )
+            ],
         )
     assert (await store.verify_case(case)).ok
     assert [e.payload.score for e in await store.read_stream(case)] == [1e20, 0.1, 3.0, -2.5e-7]

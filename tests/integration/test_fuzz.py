@@ -55,9 +55,9 @@ from urllib3 import HTTPHeaderDict, HTTPResponse
 
 from services.directory.bootstrap import build as build_directory
 from services.intake.bootstrap import build as build_intake
-from shared.auth import issue_token
 from shared.envelope import Role
 from shared.settings import load_settings
+from tests.harness import token_for
 from tests.integration.intake.conftest import (
     CONSENT_UNTIL,
     Agency,
@@ -549,7 +549,7 @@ async def test_fuzzed_requests_get_no_server_error_nor_a_personal_number_back(
             agency_id, staff_id = fuzzed.agency.agency_id, fuzzed.agency.supervisor
         else:
             agency_id, staff_id = fuzzed.agency.agency_id, fuzzed.agency.managers[0]
-        return issue_token(net.settings, agency_id=agency_id, staff_id=staff_id, role=role)
+        return token_for(net.settings, role, agency_id, staff_id)
 
     tokens = {role: token(role) for role in roles}
 

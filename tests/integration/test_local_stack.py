@@ -9,8 +9,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from caseline.catalog import all_topics
 from caseline.infra import local
-from shared.topics import ALL_TOPICS, DLQ_TOPIC, topic_for
+from shared.topics import DLQ_TOPIC, topic_for
 
 pytestmark = pytest.mark.infra
 
@@ -49,17 +50,18 @@ async def test_broker_round_trips_a_message(kafka_bootstrap: str) -> None:
 
 
 async def test_the_six_caseline_topics_exist_with_three_partitions(kafka_bootstrap: str) -> None:
-    assert set(ALL_TOPICS) == {
+    topics = all_topics()
+    assert set(topics) == {
         topic_for(service)
         for service in ("intake", "careplan", "monitoring", "closure", "directory")
     } | {DLQ_TOPIC}
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
-        described = {t["topic"]: t for t in await admin.describe_topics(list(ALL_TOPICS))}
+        described = {t["topic"]: t for t in await admin.describe_topics(list(topics))}
     finally:
         await admin.close()
-    for name in ALL_TOPICS:
+    for name in topics:
         assert described[name]["error_code"] == 0, name
         assert len(described[name]["partitions"]) == 3, name
 

@@ -17,17 +17,14 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from shared.auth import issue_token
 from shared.envelope import Role
-from shared.service import create_service_app
-from shared.settings import Settings, load_settings
-from tests.integration.kafka_reading import fresh_topics, read_topic
-from tests.integration.members import seed_member
+from shared.settings import Settings
+from tests.harness import bearer, running_service, unique_schema, unique_topic
+from tests.integration.kafka_reading import read_topic
 from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
 from tests.integration.private_stack import PrivateStack
-from tests.kit_service import notes_service
+from tests.kit_service import build as build_notes
 
 pytestmark = pytest.mark.infra
 
@@ -44,10 +41,7 @@ class NotesService:
     pool: asyncpg.Pool
 
     def load(self) -> Load:
-        token = issue_token(
-            self.settings, agency_id="agency-outage", staff_id="staff-1", role=Role.CASE_MANAGER
-        )
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = bearer(self.settings, Role.CASE_MANAGER, "agency-outage", "staff-1")
         run = uuid.uuid4().hex[:6]
 
         async def write(n: int) -> tuple[str, httpx.Response]:
@@ -72,32 +66,26 @@ class NotesService:
 
 @pytest.fixture(scope="module")
 async def notes(private_stack: PrivateStack) -> AsyncIterator[NotesService]:
-    schema = f"t_outage_{uuid.uuid4().hex[:8]}"
-    topic = f"caseline.test-outage-{uuid.uuid4().hex[:8]}.v1"
-    settings = load_settings(
+    topic = unique_topic("outage")
+    async with running_service(
+        lambda settings: build_notes(settings, topic=topic),
         database_url=private_stack.database_url,
-        kafka_bootstrap_servers=private_stack.kafka_bootstrap,
-        db_schema=schema,
-        relay_poll_seconds=0.05,
+        kafka_bootstrap=private_stack.kafka_bootstrap,
+        schema=unique_schema("outage"),
+        topics=(topic,),
+        base_url="http://notes",
+        drop_schema=False,  # the private stack goes away whole
         health_unhealthy_after_seconds=1.0,
         consumer_watch_seconds=0.4,
         retry_after_seconds=3,
-    )
-    app = create_service_app(notes_service(topic), settings)
-    async with (
-        fresh_topics(private_stack.kafka_bootstrap, topic),
-        LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://notes"
-        ) as http,
-    ):
+    ) as running:
         pool = await asyncpg.create_pool(private_stack.database_url, min_size=0, max_size=2)
         try:
-            await seed_member(
-                app.state.runtime.pool, "agency-outage", "staff-1", Role.CASE_MANAGER
+            await running.as_member(Role.CASE_MANAGER, "agency-outage", "staff-1")
+            await until_recovered(running.http)
+            yield NotesService(
+                running.http, running.settings, private_stack, running.schema, topic, pool
             )
-            await until_recovered(http)
-            yield NotesService(http, settings, private_stack, schema, topic, pool)
         finally:
             await pool.close()
 
@@ -183,13 +171,15 @@ async def test_after_a_database_restart_one_relay_publishes_and_the_other_stands
     notes: NotesService,
 ) -> None:
     # A second process of the same service: same schema, same outbox, same topic.
-    second_app = create_service_app(notes_service(notes.topic), notes.settings)
-    async with (
-        LifespanManager(second_app, startup_timeout=60, shutdown_timeout=30) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://notes-2"
-        ) as second,
-    ):
+    async with running_service(
+        lambda _: build_notes(notes.settings, topic=notes.topic),  # the first one's settings
+        database_url=notes.stack.database_url,
+        kafka_bootstrap=notes.stack.kafka_bootstrap,
+        schema=notes.schema,
+        base_url="http://notes-2",
+        drop_schema=False,
+    ) as running:
+        second = running.http
         await until_recovered(second)
         await notes.stack.kill_postgres()
         await asyncio.sleep(1.0)

@@ -17,6 +17,7 @@ from cloudevents.core.formats.json import JSONFormat
 from shared.errors import ConcurrencyError
 from shared.relay import Relay, idempotent_producer
 from shared.store import EventStore
+from tests.harness import eventually
 from tests.integration.kafka_reading import read_topic
 from tests.kit_events import noted, test_registry
 
@@ -64,10 +65,7 @@ async def test_four_concurrent_writers_are_published_whole_and_in_stream_order(
         await asyncio.gather(*(_writer(store, w) for w in range(WRITERS)))
         total = WRITERS * EVENTS_PER_WRITER
         assert await store.last_position() == total
-        for _ in range(600):
-            if (await relay.progress()).lag == 0:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(relay.progress, lambda p: p.lag == 0, "published", timeout=60)
         assert (await relay.progress()).published_position == total
     finally:
         stop.set()

@@ -15,19 +15,19 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from services.directory.bootstrap import build as build_directory
 from services.intake.adapters.read_model import ROSTER_EVENTS
 from services.intake.bootstrap import build as build_intake
-from shared.auth import issue_token
 from shared.envelope import Role
-from shared.settings import Settings, load_settings
+from shared.settings import Settings
 from shared.topics import topic_for
+from tests.harness import bearer, running_service
 from tests.integration.kafka_reading import read_topic
 from tests.integration.members import enroll_in_directory, until_known
 from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
@@ -48,8 +48,7 @@ class Pair:
     agency_id: str
 
     def headers(self, role: Role, agency_id: str, staff_id: str) -> dict[str, str]:
-        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.settings, role, agency_id, staff_id)
 
     def directory_load(self) -> Load:
         """Odd writes register an agency, even ones add a case manager to the pair's agency."""
@@ -110,21 +109,21 @@ class Pair:
 
 @pytest.fixture(scope="module")
 async def pair(private_stack: PrivateStack) -> AsyncIterator[Pair]:
-    settings = load_settings(
-        database_url=private_stack.database_url,
-        kafka_bootstrap_servers=private_stack.kafka_bootstrap,
-        relay_poll_seconds=0.05,
-        health_unhealthy_after_seconds=1.0,
-        consumer_watch_seconds=0.4,
-    )
-    directory_app = build_directory(settings)
-    intake_app = build_intake(settings)
+    # Production schemas and topics: the private stack is theirs alone and goes away whole.
+    on_private_stack: dict[str, Any] = {
+        "database_url": private_stack.database_url,
+        "kafka_bootstrap": private_stack.kafka_bootstrap,
+        "schema": None,
+        "drop_schema": False,
+        "health_unhealthy_after_seconds": 1.0,
+        "consumer_watch_seconds": 0.4,
+    }
     async with (
-        LifespanManager(directory_app, startup_timeout=60, shutdown_timeout=30) as d,
-        LifespanManager(intake_app, startup_timeout=60, shutdown_timeout=30) as i,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=i.app), base_url="http://i") as ih,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=d.app), base_url="http://d") as dh,
+        running_service(build_directory, base_url="http://d", **on_private_stack) as directory,
+        running_service(build_intake, base_url="http://i", **on_private_stack) as intake,
     ):
+        ih, dh, settings = intake.http, directory.http, intake.settings
+        directory_app, intake_app = directory.app, intake.app
         pool = await asyncpg.create_pool(private_stack.database_url, min_size=0, max_size=2)
         try:
             made = Pair(ih, dh, settings, private_stack, pool, f"ag-home-{uuid.uuid4().hex[:6]}")

@@ -9,36 +9,30 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
-from shared.auth import issue_token
 from shared.envelope import Role
-from shared.service import create_service_app
-from shared.settings import Settings, load_settings
-from tests.integration.members import seed_member
-from tests.kit_service import notes_service
+from shared.settings import Settings
+from tests.harness import bearer, eventually, running_service
+from tests.kit_service import build as build_notes
 
 
 @pytest.fixture
 async def client(
     database_url: str, kafka_bootstrap: str, kafka_topic: str, schema_name: str
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Settings]]:
-    settings = load_settings(
+    async with running_service(
+        lambda settings: build_notes(settings, topic=kafka_topic),
         database_url=database_url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        db_schema=schema_name,
-        relay_poll_seconds=0.05,
-    )
-    app = create_service_app(notes_service(kafka_topic), settings)
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        kafka_bootstrap=kafka_bootstrap,
+        schema=schema_name,
+        base_url="http://intake",
+    ) as notes:
         # The notes service has no directory: its members are recorded straight into the
         # kit's principals projection that every service keeps.
-        pool = app.state.runtime.pool
-        await seed_member(pool, "agency-test", "staff-1", Role.CASE_MANAGER)
-        await seed_member(pool, "network", "auditor-1", Role.AUDITOR)
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
-            yield http, settings
+        await notes.as_member(Role.CASE_MANAGER, "agency-test", "staff-1")
+        await notes.as_member(Role.AUDITOR, "network", "auditor-1")
+        yield notes.http, notes.settings
 
 
 def _auth(
@@ -47,8 +41,7 @@ def _auth(
     agency_id: str = "agency-test",
     staff_id: str = "staff-1",
 ) -> dict[str, str]:
-    token = issue_token(settings, agency_id=agency_id, staff_id=staff_id, role=role)
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(settings, role, agency_id, staff_id)
 
 
 async def test_a_command_travels_from_http_through_kafka_to_a_consumer(
@@ -62,11 +55,9 @@ async def test_a_command_travels_from_http_through_kafka_to_a_consumer(
     assert answer.status_code == 201, answer.text
     assert answer.json() == {"version": 1}
 
-    for _ in range(200):
-        seen = await pg_pool.fetch(f'SELECT note FROM "{schema_name}".notes_seen')
-        if seen:
-            break
-        await asyncio.sleep(0.1)
+    seen = await eventually(
+        lambda: pg_pool.fetch(f'SELECT note FROM "{schema_name}".notes_seen'), what="applied"
+    )
     assert [r["note"] for r in seen] == ["first visit"]
     health = (await http.get("/health")).json()
     assert health["relay"]["lag"] == 0 and health["schema"] == schema_name
@@ -210,21 +201,16 @@ async def test_a_consumer_whose_subscriber_stopped_is_started_again_by_its_super
     schema_name: str,
     pg_pool: asyncpg.Pool,
 ) -> None:
-    settings = load_settings(
+    async with running_service(
+        lambda settings: build_notes(settings, topic=kafka_topic),
         database_url=database_url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        db_schema=schema_name,
-        relay_poll_seconds=0.05,
+        kafka_bootstrap=kafka_bootstrap,
+        schema=schema_name,
+        base_url="http://n",
         consumer_watch_seconds=1.0,
-    )
-    app = create_service_app(notes_service(kafka_topic), settings)
-    async with (
-        LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://n"
-        ) as http,
-    ):
-        await seed_member(app.state.runtime.pool, "agency-test", "staff-1", Role.CASE_MANAGER)
+    ) as notes:
+        http, app, settings = notes.http, notes.app, notes.settings
+        await notes.as_member(Role.CASE_MANAGER, "agency-test", "staff-1")
         [watch] = app.state.runtime.watches
         await watch.subscriber.stop()  # as if its consume loop had ended for good
 
@@ -232,20 +218,57 @@ async def test_a_consumer_whose_subscriber_stopped_is_started_again_by_its_super
             tasks: dict[str, dict[str, object]] = (await http.get("/health")).json()["tasks"]
             return tasks["consumer:intake.notes"]
 
-        for _ in range(300):
-            task = await consumer_task()
-            if task["state"] == "running" and task["restarts"]:
-                break
-            await asyncio.sleep(0.1)
+        task = await eventually(
+            consumer_task,
+            lambda task: task["state"] == "running" and bool(task["restarts"]),
+            "started again",
+            timeout=30,
+        )
         assert task["restarts"] and "started again" in str(task["last_error"]), task
         assert task["state"] == "running"
         posted = await http.post(
             "/cases/case-restart/notes", json={"note": "after"}, headers=_auth(settings)
         )
         assert posted.status_code == 201
-        for _ in range(100):
-            seen = await pg_pool.fetchval(f'SELECT count(*) FROM "{schema_name}".notes_seen')
-            if seen:
-                break
-            await asyncio.sleep(0.1)
+        seen = await eventually(
+            lambda: pg_pool.fetchval(f'SELECT count(*) FROM "{schema_name}".notes_seen'),
+            what="applied",
+            timeout=10,
+        )
         assert seen == 1
+
+
+async def test_a_service_task_runs_under_the_supervisor_and_is_shown_on_health(
+    database_url: str, kafka_bootstrap: str, kafka_topic: str, schema_name: str
+) -> None:
+    import dataclasses
+
+    from shared.service import Runtime, TaskSpec, create_service_app
+    from shared.supervisor import TaskBody, TaskControl
+    from tests.kit_service import notes_service
+
+    rounds: list[str] = []
+
+    def ticker(runtime: Runtime) -> TaskBody:
+        async def body(control: TaskControl) -> None:
+            while not control.stopping:
+                rounds.append(runtime.schema)
+                if len(rounds) == 2:
+                    raise RuntimeError("a failing round is retried, not the end of the task")
+                control.running()
+                await asyncio.sleep(0.05)
+
+        return body
+
+    def build(settings: Settings) -> FastAPI:
+        spec = dataclasses.replace(notes_service(kafka_topic), tasks=[TaskSpec("ticker", ticker)])
+        return create_service_app(spec, settings)
+
+    async with running_service(
+        build, database_url=database_url, kafka_bootstrap=kafka_bootstrap, schema=schema_name
+    ) as notes:
+        await eventually(lambda: len(rounds) >= 4, what="the task's rounds after a failure")
+        health = (await notes.http.get("/health")).json()
+        task = health["tasks"]["scheduler:ticker"]
+        assert task["state"] == "running" and task["restarts"] >= 1
+        assert set(rounds) == {schema_name}

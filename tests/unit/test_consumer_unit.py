@@ -173,3 +173,18 @@ async def test_readable_messages_go_through_faststreams_parser_unchanged() -> No
     original = record([("ce_id", b"1")])
     parsed = await parse_keeping_every_message(original, faststream_parser.parse_message)
     assert parsed.raw_message is original and parsed.headers == {"ce_id": "1"}
+
+
+def test_a_consumer_spec_takes_a_handler_or_a_binding_to_the_ports_never_both() -> None:
+    from shared.service import ConsumerSpec
+
+    async def handle(conn: object, event: object) -> None:
+        return None
+
+    bound = ConsumerSpec("policy", ("t",), bind=lambda ports: handle)
+    assert bound.handler(object()) is handle
+    assert ConsumerSpec("model", ("t",), handle).handler(None) is handle
+    with pytest.raises(ValueError, match="exactly one"):
+        ConsumerSpec("neither", ("t",))
+    with pytest.raises(ValueError, match="exactly one"):
+        ConsumerSpec("both", ("t",), handle, bind=lambda ports: handle)

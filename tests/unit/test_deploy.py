@@ -1,4 +1,4 @@
-"""The compose file and Dockerfile operations teams run: valid, and shaped as DESIGN.md says."""
+"""The compose file and Dockerfile operations teams run: valid, and shaped as the docs say."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+
+from tests.harness import landed_services
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"
@@ -159,7 +161,7 @@ def test_the_build_context_leaves_out_local_state() -> None:
 def test_the_landed_services_run_from_the_template_with_a_healthcheck(
     compose: dict[str, Any],
 ) -> None:
-    for service in ("directory", "intake"):
+    for service in landed_services():
         spec = compose["services"][service]
         assert spec["command"][:2] == ["serve", service]
         assert spec["image"] == "caseline:local"

@@ -17,8 +17,9 @@ from shared.store import StoredEvent, verify_chain
 from tests.kit_events import MANAGER, CaseNoted, noted, test_registry
 
 
-def _stored(case_id: str = "case-1", note: str = "hello", version: int = 1,
-            previous: bytes = GENESIS_HASH) -> StoredEvent:
+def _stored(
+    case_id: str = "case-1", note: str = "hello", version: int = 1, previous: bytes = GENESIS_HASH
+) -> StoredEvent:
     env = noted(case_id, note)
     metadata = {
         "agency_id": env.metadata.agency_id,
@@ -29,12 +30,17 @@ def _stored(case_id: str = "case-1", note: str = "hello", version: int = 1,
         "recorded_at": "2026-11-23T09:30:01+00:00",
     }
     fields = {
-        "case_id": case_id, "stream_version": version, "event_id": str(env.metadata.event_id),
-        "event_type": "CaseNoted", "schema_version": 1, "payload": {"note": note, "seq": 0},
+        "case_id": case_id,
+        "stream_version": version,
+        "event_id": str(env.metadata.event_id),
+        "event_type": "CaseNoted",
+        "schema_version": 1,
+        "payload": {"note": note, "seq": 0},
         "metadata": metadata,
     }
     return StoredEvent(
-        position=version, previous_hash=previous,
+        position=version,
+        previous_hash=previous,
         hash=event_hash(previous_hash=previous, **fields),  # type: ignore[arg-type]
         **{**fields, "event_id": env.metadata.event_id},
     )
@@ -67,12 +73,25 @@ def test_unknown_or_foreign_types_are_refused(ce_type: str) -> None:
         test_registry.class_for_cloudevents_type(ce_type)
 
 
-def test_registering_an_event_of_no_known_service_is_refused() -> None:
+def test_registering_an_event_that_names_no_service_is_refused() -> None:
     class Stray(DomainEvent):
-        service = "nowhere"
+        pass  # the base's empty `service`: the event's service forgot to name itself
 
-    with pytest.raises(ValueError, match="service"):
-        EventRegistry().register(Stray)
+    class Misnamed(DomainEvent):
+        service = "Care Plan"
+
+    for event_class in (Stray, Misnamed):
+        with pytest.raises(ValueError, match="service"):
+            EventRegistry().register(event_class)
+
+
+def test_a_new_service_registers_its_events_without_an_edit_to_the_kit() -> None:
+    class Billed(DomainEvent):
+        service = "billing"
+
+    events = EventRegistry()
+    events.register(Billed)
+    assert events.event_class("billing", "Billed") is Billed
 
 
 def test_upcasters_run_in_order_from_the_stored_version() -> None:
@@ -156,8 +175,9 @@ def test_codec_refuses_what_it_cannot_read() -> None:
         from_kafka(record.value, [], test_registry)
     with pytest.raises(SchemaError):
         from_kafka(json.dumps({"seq": 1}).encode(), record.headers, test_registry)
-    wrong_type = [(k, b"caseline.intake.Unheard.v1" if k == "ce_type" else v)
-                  for k, v in record.headers]
+    wrong_type = [
+        (k, b"caseline.intake.Unheard.v1" if k == "ce_type" else v) for k, v in record.headers
+    ]
     with pytest.raises(UnknownEventType):
         from_kafka(record.value, wrong_type, test_registry)
     bad_id = [(k, b"not-a-uuid" if k == "ce_id" else v) for k, v in record.headers]
@@ -168,3 +188,25 @@ def test_codec_refuses_what_it_cannot_read() -> None:
 def test_event_ids_are_fresh_per_envelope() -> None:
     assert noted("c", "a").metadata.event_id != noted("c", "a").metadata.event_id
     assert isinstance(noted("c", "a").metadata.correlation_id, uuid.UUID)
+
+
+def test_a_context_with_derived_ids_gives_the_same_fact_the_same_event_id() -> None:
+    from shared.application import CommandContext
+
+    namespace = uuid.uuid4()
+    context = CommandContext(agency_id="agency-a", actor=MANAGER, derived_ids=namespace)
+    first = context.envelope("case-1", CaseNoted(note="overdue", seq=1))
+    again = context.envelope("case-1", CaseNoted(note="overdue", seq=1))
+    other_fact = context.envelope("case-1", CaseNoted(note="overdue", seq=2))
+    other_case = context.envelope("case-2", CaseNoted(note="overdue", seq=1))
+
+    assert first.metadata.event_id == again.metadata.event_id
+    assert (
+        len({first.metadata.event_id, other_fact.metadata.event_id, other_case.metadata.event_id})
+        == 3
+    )
+    plain = CommandContext(agency_id="agency-a", actor=MANAGER)
+    assert (
+        plain.envelope("case-1", CaseNoted(note="x", seq=1)).metadata.event_id
+        != plain.envelope("case-1", CaseNoted(note="x", seq=1)).metadata.event_id
+    )

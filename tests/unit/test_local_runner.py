@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from caseline.catalog import all_topics, runnable_services
 from caseline.infra import kafka
 from caseline.infra import layout as stack
 from caseline.infra.layout import (
@@ -21,7 +22,7 @@ from caseline.infra.layout import (
     pick_pg_bin_dir,
     render_server_properties,
 )
-from shared.topics import ALL_TOPICS, DLQ_TOPIC, topic_for
+from shared.topics import DLQ_TOPIC, topic_for
 
 TEMPLATE = (stack.DEPLOY_DIR / "server.properties").read_text()
 
@@ -175,7 +176,7 @@ def test_status_report_names_the_owner_and_the_exports() -> None:
 def test_topic_names() -> None:
     assert topic_for("intake") == "caseline.intake.v1"
     assert DLQ_TOPIC == "caseline.dlq.v1"
-    assert ALL_TOPICS == (
+    assert all_topics() == (
         "caseline.intake.v1",
         "caseline.careplan.v1",
         "caseline.monitoring.v1",
@@ -239,3 +240,15 @@ def test_borrowed_jars_that_are_ready_are_used_as_they_are(tmp_path: Path) -> No
 )
 def test_parent_pid_is_read_after_the_last_parenthesis(stat: str, ppid: int | None) -> None:
     assert stack.ppid_from_stat(stat) == ppid
+
+
+def test_the_network_finds_its_services_in_their_folders_and_skips_the_template(
+    tmp_path: Path,
+) -> None:
+    for name, has_bootstrap in (("billing", True), ("_template", True), ("later", False)):
+        (tmp_path / name).mkdir()
+        if has_bootstrap:
+            (tmp_path / name / "bootstrap.py").write_text("")
+    assert runnable_services(tmp_path) == ("billing",)
+    assert all_topics(tmp_path)[-2:] == ("caseline.billing.v1", "caseline.dlq.v1")
+    assert "template" not in " ".join(all_topics())

@@ -6,14 +6,14 @@ from datetime import date
 
 import pytest
 
-from services.directory.domain.model import Agency, RegisterAgency, ReservedId, decide
-from services.directory.domain.network import (
+from services.directory.domain.commands import (
     EnrollNetworkMember,
-    Network,
     RecordNetworkMemberLeaving,
-    decide_network,
-    evolve_network,
+    RegisterAgency,
 )
+from services.directory.domain.errors import ReservedId
+from services.directory.domain.model import Agency, decide
+from services.directory.domain.network import Network, decide_network, evolve_network
 from shared.envelope import Role
 from shared.principals import NETWORK, Member, refusal
 

@@ -50,9 +50,7 @@ def test_the_public_development_secrets_are_named_without_their_values(
 
 def test_a_short_token_secret_is_refused_too(public_defaults: None) -> None:
     settings = load_settings(token_secret="short-secret", **_own_keys())
-    assert settings.insecure_settings() == [
-        "CASELINE_TOKEN_SECRET is shorter than 32 characters"
-    ]
+    assert settings.insecure_settings() == ["CASELINE_TOKEN_SECRET is shorter than 32 characters"]
 
 
 def test_development_mode_accepts_the_public_secrets(public_defaults: None) -> None:

@@ -1,0 +1,1 @@
+"""Careplan's tables: facts learned from other services, the board and the inbox."""

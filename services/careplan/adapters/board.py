@@ -15,12 +15,10 @@ from pydantic import BaseModel, ConfigDict
 
 from services.careplan.domain.model import CarePlan
 from shared.application import CommandResult
-from shared.store import migrate_schema, quote_schema
+from shared.store import migrate_search_path
 
-
-def _migration(s: str) -> str:
-    return f"""
-CREATE TABLE IF NOT EXISTS {s}.plan_cases (
+MIGRATION = """
+CREATE TABLE IF NOT EXISTS plan_cases (
     case_id               text    PRIMARY KEY,
     agency_id             text    NOT NULL,
     in_force              integer,
@@ -29,7 +27,7 @@ CREATE TABLE IF NOT EXISTS {s}.plan_cases (
     returned_to_planning  boolean NOT NULL DEFAULT false
 );
 
-CREATE TABLE IF NOT EXISTS {s}.plan_items (
+CREATE TABLE IF NOT EXISTS plan_items (
     case_id      text    NOT NULL,
     item_id      text    NOT NULL,
     agency_id    text    NOT NULL,
@@ -41,7 +39,7 @@ CREATE TABLE IF NOT EXISTS {s}.plan_items (
     PRIMARY KEY (case_id, item_id)
 );
 
-CREATE TABLE IF NOT EXISTS {s}.plan_advocacies (
+CREATE TABLE IF NOT EXISTS plan_advocacies (
     case_id       text    NOT NULL,
     advocacy_id   text    NOT NULL,
     agency_id     text    NOT NULL,
@@ -51,7 +49,7 @@ CREATE TABLE IF NOT EXISTS {s}.plan_advocacies (
     PRIMARY KEY (case_id, advocacy_id)
 );
 
-CREATE TABLE IF NOT EXISTS {s}.partner_links (
+CREATE TABLE IF NOT EXISTS partner_links (
     link_id        text    PRIMARY KEY,
     case_id        text    NOT NULL,
     item_id        text    NOT NULL,
@@ -62,13 +60,13 @@ CREATE TABLE IF NOT EXISTS {s}.partner_links (
     status         text    NOT NULL,
     linked_on      date    NOT NULL
 );
-CREATE INDEX IF NOT EXISTS partner_links_by_partner ON {s}.partner_links (partner_id);
+CREATE INDEX IF NOT EXISTS partner_links_by_partner ON partner_links (partner_id);
 """
 
 
-async def migrate(pool: asyncpg.Pool, schema: str) -> None:
-    """Create the read models' tables in `schema` (idempotent)."""
-    await migrate_schema(pool, schema, _migration(quote_schema(schema)))
+async def migrate(pool: asyncpg.Pool) -> None:
+    """Create the read models' tables in the pool's schema (idempotent)."""
+    await migrate_search_path(pool, MIGRATION)
 
 
 async def record(conn: asyncpg.Connection, agency_id: str, result: CommandResult[CarePlan]) -> None:

@@ -37,7 +37,7 @@ from services.intake.contract import (
 )
 from shared.codec import ReceivedEvent
 from shared.envelope import DomainEvent
-from shared.store import migrate_schema, quote_schema
+from shared.store import migrate_search_path
 from shared.vocabulary import NeedDomain
 
 READS: tuple[type[DomainEvent], ...] = (
@@ -57,9 +57,8 @@ READS: tuple[type[DomainEvent], ...] = (
 """The event types careplan's facts consumer reads from intake's and the directory's topics."""
 
 
-def _migration(s: str) -> str:
-    return f"""
-CREATE TABLE IF NOT EXISTS {s}.case_facts (
+MIGRATION = """
+CREATE TABLE IF NOT EXISTS case_facts (
     case_id             text    PRIMARY KEY,
     agency_id           text    NOT NULL,
     client_id           text,
@@ -71,9 +70,9 @@ CREATE TABLE IF NOT EXISTS {s}.case_facts (
     crisis              boolean NOT NULL DEFAULT false,
     interpreter_needed  boolean NOT NULL DEFAULT false
 );
-CREATE INDEX IF NOT EXISTS case_facts_by_client ON {s}.case_facts (client_id);
+CREATE INDEX IF NOT EXISTS case_facts_by_client ON case_facts (client_id);
 
-CREATE TABLE IF NOT EXISTS {s}.client_consents (
+CREATE TABLE IF NOT EXISTS client_consents (
     consent_id    text  PRIMARY KEY,
     client_id     text  NOT NULL,
     agencies      jsonb NOT NULL,
@@ -82,18 +81,18 @@ CREATE TABLE IF NOT EXISTS {s}.client_consents (
     valid_until   date  NOT NULL,
     withdrawn_on  date
 );
-CREATE INDEX IF NOT EXISTS client_consents_by_client ON {s}.client_consents (client_id);
+CREATE INDEX IF NOT EXISTS client_consents_by_client ON client_consents (client_id);
 
-CREATE TABLE IF NOT EXISTS {s}.erased_clients (
+CREATE TABLE IF NOT EXISTS erased_clients (
     client_id  text PRIMARY KEY
 );
 
-CREATE TABLE IF NOT EXISTS {s}.network_agencies (
+CREATE TABLE IF NOT EXISTS network_agencies (
     agency_id  text PRIMARY KEY,
     closed_on  date
 );
 
-CREATE TABLE IF NOT EXISTS {s}.network_services (
+CREATE TABLE IF NOT EXISTS network_services (
     agency_id      text    NOT NULL,
     service_id     text    NOT NULL,
     department_id  text,
@@ -106,9 +105,9 @@ CREATE TABLE IF NOT EXISTS {s}.network_services (
 """
 
 
-async def migrate(pool: asyncpg.Pool, schema: str) -> None:
-    """Create the facts tables in `schema` (idempotent)."""
-    await migrate_schema(pool, schema, _migration(quote_schema(schema)))
+async def migrate(pool: asyncpg.Pool) -> None:
+    """Create the facts tables in the pool's schema (idempotent)."""
+    await migrate_search_path(pool, MIGRATION)
 
 
 async def apply(conn: asyncpg.Connection, event: ReceivedEvent) -> None:

@@ -1,0 +1,1 @@
+"""Careplan's command handlers: one unit of work per command."""

@@ -9,6 +9,7 @@ outage therefore writes nothing anywhere: no event, no vault document, no board 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +114,7 @@ class Careplan:
             if found is None:
                 raise NotFound(f"case {case_id} is not known")
             built = build(state, Lookups(uow.conn, found))
-            command: CareplanCommand = await built if hasattr(built, "__await__") else built
+            command: CareplanCommand = await built if inspect.isawaitable(built) else built
             events = decide(state, command)
             document = words(events) if words is not None and events else None
             if document is not None and found.client_id is not None:

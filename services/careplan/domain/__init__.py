@@ -1,0 +1,1 @@
+"""Careplan's pure rules: events, commands, errors, the plan's state and decide."""

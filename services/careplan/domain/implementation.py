@@ -111,7 +111,8 @@ def link_item(state: CarePlan, command: LinkItem) -> list[CareplanEvent]:
             "record the client's consent at intake first",
             rule="R4",
         )
-    if command.own_room and command.link_out_reason is None:
+    linking_out = service.agency_id != command.case.agency_id
+    if linking_out and command.own_room and command.link_out_reason is None:
         raise LinkOutReasonMissing(
             f"the own agency offers {item.need_domain} with room: linking out needs a coded reason",
             rule="R6a",

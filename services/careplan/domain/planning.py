@@ -19,6 +19,7 @@ from services.careplan.domain.errors import (
     ClientErasedError,
     DirectServiceRefused,
     DuplicateRecord,
+    ItemDeclined,
     LanguageSupportMissing,
     NeedNotAssessed,
     PlanIncomplete,
@@ -29,11 +30,12 @@ from services.careplan.domain.events import (
     CareplanEvent,
     CaseReturnedToPlanning,
     CrisisInterventionRecorded,
+    Delivery,
     DirectServiceRecorded,
     PlanAgreed,
     PlanVersionDrafted,
 )
-from services.careplan.domain.state import CarePlan
+from services.careplan.domain.state import CarePlan, ItemStatus
 from shared.vocabulary import NeedDomain
 
 
@@ -187,6 +189,19 @@ def record_direct_service(state: CarePlan, command: RecordDirectService) -> list
         raise UnknownRecord(f"goal {command.goal_id} is not in the plan in force", rule="R5")
     if command.need_domain not in assessed_needs(state, command):
         raise NeedNotAssessed(f"{command.need_domain} was not assessed", rule="R3")
+    serving = [
+        found
+        for found in state.items.values()
+        if found.item.delivery is Delivery.OWN_AGENCY
+        and found.item.need_domain is command.need_domain
+        and found.item.goal_id == command.goal_id
+    ]
+    if serving and all(found.status is ItemStatus.CLIENT_DECLINED for found in serving):
+        raise ItemDeclined(
+            f"the client declined the own agency's {command.need_domain} item for goal "
+            f"{command.goal_id}: it is never activated",
+            rule="R4",
+        )
     if command.delivered_on > command.today:
         raise DirectServiceRefused("a direct service is never dated ahead", rule="R5")
     return [

@@ -1,0 +1,1 @@
+"""Careplan's HTTP API: routes, request bodies, responses."""

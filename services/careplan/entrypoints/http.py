@@ -8,6 +8,7 @@ case answers like one that does not exist); the rules live in the domain.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
@@ -66,7 +67,11 @@ async def _context(ports: Careplan, case_id: str, principal: Principal) -> Comma
     return CommandContext(agency_id=case.agency_id, actor=principal.actor())
 
 
-def _plan_words(request: s.PlanRequest) -> Any:
+WordsOf = Callable[[list[CareplanEvent]], Words | None]
+"""Given the decided events, the vault document to seal with them."""
+
+
+def _plan_words(request: s.PlanRequest) -> WordsOf:
     def words(events: list[CareplanEvent]) -> Words | None:
         drafted = next(e for e in events if isinstance(e, PlanVersionDrafted))
         return Words(
@@ -85,8 +90,10 @@ def _plan_words(request: s.PlanRequest) -> Any:
     return words
 
 
-def _note(kind: str, record_id: str, note: str | None) -> Any:
-    return (lambda _events: Words(f"{kind}:{record_id}", {"note": note})) if note else None
+def _note(kind: str, record_id: str, note: str | None) -> WordsOf | None:
+    if note is None:
+        return None
+    return lambda _events: Words(f"{kind}:{record_id}", {"note": note})
 
 
 def careplan_router() -> APIRouter:
@@ -139,7 +146,7 @@ def careplan_router() -> APIRouter:
     @router.post("/cases/{case_id}/plan-versions/{version}/agreement")
     async def agree(
         case_id: s.PathId,
-        version: int,
+        version: s.PlanVersion,
         body: s.AgreementRequest,
         principal: Writer,
         ports: PortsDep,
@@ -307,7 +314,7 @@ def careplan_router() -> APIRouter:
 
     @router.get("/cases/{case_id}/plan-versions/{version}/words")
     async def read_words(
-        case_id: s.PathId, version: int, principal: Writer, ports: PortsDep
+        case_id: s.PathId, version: s.PlanVersion, principal: Writer, ports: PortsDep
     ) -> dict[str, Any]:
         """A version's words (goals, helpers, notes) from the vault, for the case's agency."""
         case = await ports.case(case_id)

@@ -33,7 +33,6 @@ from services.careplan.domain.events import (
     LinkDeclineReason,
     LinkOutReason,
     NotDeliveredReason,
-    RecordId,
     ReRequestBy,
     UnaddressedReason,
 )
@@ -41,8 +40,17 @@ from shared.identifiers import NoPersonalNumber
 from shared.vocabulary import NeedDomain
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+"""Ids in URLs: letters, digits and `._:-`."""
+RECORD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+"""Ids a caller gives a goal, item or record: no `:`, since they name vault documents too."""
+
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
-Identifier = Annotated[RecordId, NoPersonalNumber]
+PlanVersion = Annotated[int, Path(ge=1, le=10_000)]
+Identifier = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=RECORD_PATTERN),
+    NoPersonalNumber,
+]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

@@ -2,8 +2,12 @@
 
 Built only from events, the way any other consumer would build it: the directory's own
 events from `caseline.directory.v1`, and assignments from `caseline.intake.v1` for the
-caseload counts. The projector runs inside the idempotent consumer's transaction, so each
-event's effects are written exactly once.
+caseload counts. The projector (`apply`) runs inside the idempotent consumer's
+transaction, so each event's effects are written exactly once; the queries are the
+directory's read port (`application.handlers.Directory.read_model`).
+
+Tables are unqualified: the service's pool has its own schema on the search path, so the
+same SQL serves the `directory` schema and every schema a test gives the service.
 """
 
 from __future__ import annotations
@@ -27,21 +31,13 @@ from services.directory.domain.events import (
     StaffJoined,
     StaffRole,
 )
+from services.intake.contract import CaseAssigned, CaseReassigned
 from shared.codec import ReceivedEvent
-from shared.consumer import ProcessingRejected
-from shared.store import migrate_schema, quote_schema
+from shared.store import migrate_search_path
 from shared.vocabulary import NeedDomain, ResourceKind
 
-CASE_ASSIGNED = "CaseAssigned"
-CASE_REASSIGNED = "CaseReassigned"
-"""The intake events that move caseloads; every other intake event leaves the model as it is."""
-
-
-def _migration(s: str) -> str:
-    return f"""
-CREATE SCHEMA IF NOT EXISTS {s};
-
-CREATE TABLE IF NOT EXISTS {s}.agencies (
+MIGRATION = """
+CREATE TABLE IF NOT EXISTS agencies (
     agency_id       text        PRIMARY KEY,
     name            text        NOT NULL,
     region          text        NOT NULL,
@@ -51,14 +47,14 @@ CREATE TABLE IF NOT EXISTS {s}.agencies (
     registered_at   timestamptz NOT NULL
 );
 
-CREATE TABLE IF NOT EXISTS {s}.departments (
+CREATE TABLE IF NOT EXISTS departments (
     agency_id      text NOT NULL,
     department_id  text NOT NULL,
     name           text NOT NULL,
     PRIMARY KEY (agency_id, department_id)
 );
 
-CREATE TABLE IF NOT EXISTS {s}.services (
+CREATE TABLE IF NOT EXISTS services (
     agency_id          text    NOT NULL,
     service_id         text    NOT NULL,
     name               text    NOT NULL,
@@ -73,9 +69,9 @@ CREATE TABLE IF NOT EXISTS {s}.services (
     PRIMARY KEY (agency_id, service_id)
 );
 CREATE INDEX IF NOT EXISTS services_offered_by_need
-    ON {s}.services (need_domain) WHERE status = 'offered';
+    ON services (need_domain) WHERE status = 'offered';
 
-CREATE TABLE IF NOT EXISTS {s}.staff (
+CREATE TABLE IF NOT EXISTS staff (
     agency_id         text    NOT NULL,
     staff_id          text    NOT NULL,
     name              text    NOT NULL,
@@ -91,17 +87,17 @@ CREATE TABLE IF NOT EXISTS {s}.staff (
 
 -- One row per assigned case: who carries it now. A staff member's load is a count, so an
 -- assignment that arrives before the staff member's own event still counts once they do.
-CREATE TABLE IF NOT EXISTS {s}.caseloads (
+CREATE TABLE IF NOT EXISTS caseloads (
     case_id      text        PRIMARY KEY,
     agency_id    text        NOT NULL,
     staff_id     text        NOT NULL,
     override     boolean     NOT NULL DEFAULT false,
     assigned_at  timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS caseloads_by_staff ON {s}.caseloads (agency_id, staff_id);
+CREATE INDEX IF NOT EXISTS caseloads_by_staff ON caseloads (agency_id, staff_id);
 
 -- Agency administrators are staff too: the first tables allowed two roles only.
-ALTER TABLE {s}.staff DROP CONSTRAINT IF EXISTS staff_role_check;
+ALTER TABLE staff DROP CONSTRAINT IF EXISTS staff_role_check;
 """
 
 
@@ -177,159 +173,42 @@ class AgencyView(AgencySummary):
 
 
 class DirectoryReadModel:
-    """The read-model tables in one schema: the projector that fills them, and the queries."""
+    """The read-model tables: the migration and projector the runtime runs (static: they need
+    no pool of their own), and the queries routes ask through the pool given here."""
 
-    def __init__(self, schema: str) -> None:
-        self.schema = schema
-        self._s = quote_schema(schema)
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
 
-    async def migrate(self, pool: asyncpg.Pool) -> None:
-        """Create the read-model tables (idempotent)."""
-        await migrate_schema(pool, self.schema, _migration(self._s))
+    @staticmethod
+    async def migrate(pool: asyncpg.Pool) -> None:
+        """Create the read-model tables in the pool's schema (idempotent)."""
+        await migrate_search_path(pool, MIGRATION)
 
     # --- the projector ----------------------------------------------------------------------
 
-    async def apply(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+    @staticmethod
+    async def apply(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
         """Apply one consumed event on `conn` (the consumer's transaction)."""
         if event.service == "directory":
             await record_principals(conn, event)
-            await self._apply_directory(conn, event)
+            await _apply_directory(conn, event)
         elif event.service == "intake":
-            await self._apply_intake(conn, event)
-
-    async def _apply_directory(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-        s = self._s
-        meta = event.envelope.metadata
-        agency_id = meta.case_id
-        match event.envelope.payload:
-            case AgencyRegistered() as registered:
-                await conn.execute(
-                    f"INSERT INTO {s}.agencies (agency_id, name, region, registered_at) "
-                    "VALUES ($1, $2, $3, $4) ON CONFLICT (agency_id) DO NOTHING",
-                    agency_id,
-                    registered.name,
-                    registered.region,
-                    meta.occurred_at,
-                )
-            case DepartmentAdded() as added:
-                await conn.execute(
-                    f"INSERT INTO {s}.departments (agency_id, department_id, name) "
-                    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    agency_id,
-                    added.department_id,
-                    added.name,
-                )
-            case ServiceOffered() as offered:
-                await conn.execute(
-                    f"INSERT INTO {s}.services (agency_id, service_id, name, need_domain, "
-                    "resource, department_id, capacity) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                    "ON CONFLICT DO NOTHING",
-                    agency_id,
-                    offered.service_id,
-                    offered.name,
-                    offered.need_domain.value,
-                    offered.resource.value,
-                    offered.department_id,
-                    offered.capacity,
-                )
-            case ServiceWithdrawn() as withdrawn:
-                await conn.execute(
-                    f"UPDATE {s}.services SET status = 'withdrawn', withdrawal_reason = $3 "
-                    "WHERE agency_id = $1 AND service_id = $2",
-                    agency_id,
-                    withdrawn.service_id,
-                    withdrawn.reason,
-                )
-            case CapacityChanged() as changed:
-                await conn.execute(
-                    f"UPDATE {s}.services SET capacity = $3, waiting_list = $4 "
-                    "WHERE agency_id = $1 AND service_id = $2",
-                    agency_id,
-                    changed.service_id,
-                    changed.capacity,
-                    changed.waiting_list,
-                )
-            case AgencyClosed() as closed:
-                await conn.execute(
-                    f"UPDATE {s}.agencies SET status = 'closed', closed_on = $2, "
-                    "closure_reason = $3 WHERE agency_id = $1",
-                    agency_id,
-                    closed.closed_on,
-                    closed.reason,
-                )
-            case StaffJoined() as joined:
-                await conn.execute(
-                    f"INSERT INTO {s}.staff (agency_id, staff_id, name, role, caseload_limit, "
-                    "department_id, joined_on) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                    "ON CONFLICT DO NOTHING",
-                    agency_id,
-                    joined.staff_id,
-                    joined.name,
-                    joined.role,
-                    joined.caseload_limit,
-                    joined.department_id,
-                    joined.joined_on,
-                )
-            case CaseloadLimitChanged() as limit:
-                await conn.execute(
-                    f"UPDATE {s}.staff SET caseload_limit = $3 "
-                    "WHERE agency_id = $1 AND staff_id = $2",
-                    agency_id,
-                    limit.staff_id,
-                    limit.caseload_limit,
-                )
-            case StaffDeparted() as departed:
-                await conn.execute(
-                    f"UPDATE {s}.staff SET status = 'departed', departed_on = $3, "
-                    "departure_reason = $4 WHERE agency_id = $1 AND staff_id = $2",
-                    agency_id,
-                    departed.staff_id,
-                    departed.departed_on,
-                    departed.reason,
-                )
-
-    async def _apply_intake(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-        # Only the intake events that move caseloads matter here; the intake service owns
-        # their classes, so they are read by attribute, by the names its contract fixes.
-        kind = event.envelope.event_type
-        if kind not in (CASE_ASSIGNED, CASE_REASSIGNED):
-            return
-        meta = event.envelope.metadata
-        payload = event.envelope.payload
-        staff_id = _text_attribute(payload, "staff_id" if kind == CASE_ASSIGNED else "to_staff_id")
-        if staff_id is None:
-            raise ProcessingRejected(
-                f"{kind} of case {meta.case_id} names no staff member: its caseload cannot move"
-            )
-        agency_id = _text_attribute(payload, "agency_id") or meta.agency_id
-        override = bool(getattr(payload, "override", False))
-        await conn.execute(
-            f"INSERT INTO {self._s}.caseloads (case_id, agency_id, staff_id, override, "
-            "assigned_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO UPDATE SET "
-            "agency_id = EXCLUDED.agency_id, staff_id = EXCLUDED.staff_id, "
-            "override = EXCLUDED.override, assigned_at = EXCLUDED.assigned_at",
-            meta.case_id,
-            agency_id,
-            staff_id,
-            override,
-            meta.occurred_at,
-        )
+            await _apply_intake(conn, event)
 
     # --- queries ----------------------------------------------------------------------------
 
-    async def agency(self, pool: asyncpg.Pool, agency_id: str) -> AgencyView | None:
+    async def agency(self, agency_id: str) -> AgencyView | None:
         """One agency with its departments, services and staff; None when not (yet) known."""
-        s = self._s
-        row = await pool.fetchrow(f"SELECT * FROM {s}.agencies WHERE agency_id = $1", agency_id)
+        row = await self.pool.fetchrow("SELECT * FROM agencies WHERE agency_id = $1", agency_id)
         if row is None:
             return None
-        departments = await pool.fetch(
-            f"SELECT department_id, name FROM {s}.departments WHERE agency_id = $1 "
+        departments = await self.pool.fetch(
+            "SELECT department_id, name FROM departments WHERE agency_id = $1 "
             "ORDER BY department_id",
             agency_id,
         )
-        services = await self.services(pool, agency_id=agency_id, include_unavailable=True)
-        staff = await self.staff(pool, agency_id=agency_id, include_departed=True)
+        services = await self.services(agency_id=agency_id, include_unavailable=True)
+        staff = await self.staff(agency_id=agency_id, include_departed=True)
         return AgencyView(
             **_columns(row, AgencySummary),
             departments=[DepartmentView(**dict(d)) for d in departments],
@@ -337,20 +216,16 @@ class DirectoryReadModel:
             staff=staff,
         )
 
-    async def agencies(
-        self, pool: asyncpg.Pool, *, region: str | None = None
-    ) -> list[AgencySummary]:
+    async def agencies(self, *, region: str | None = None) -> list[AgencySummary]:
         """Every agency known, optionally of one region."""
-        rows = await pool.fetch(
-            f"SELECT * FROM {self._s}.agencies WHERE ($1::text IS NULL OR region = $1) "
-            "ORDER BY agency_id",
+        rows = await self.pool.fetch(
+            "SELECT * FROM agencies WHERE ($1::text IS NULL OR region = $1) ORDER BY agency_id",
             region,
         )
         return [AgencySummary(**_columns(row, AgencySummary)) for row in rows]
 
     async def services(
         self,
-        pool: asyncpg.Pool,
         *,
         need_domain: NeedDomain | None = None,
         with_room: bool = False,
@@ -362,11 +237,10 @@ class DirectoryReadModel:
 
         `include_unavailable` adds withdrawn services and those of closed agencies.
         """
-        s = self._s
-        rows = await pool.fetch(
+        rows = await self.pool.fetch(
             "SELECT sv.*, a.name AS agency_name, a.region, "
             "(sv.status = 'offered' AND a.status = 'active' AND sv.capacity > 0) AS has_room "
-            f"FROM {s}.services sv JOIN {s}.agencies a USING (agency_id) "
+            "FROM services sv JOIN agencies a USING (agency_id) "
             "WHERE ($1::text IS NULL OR sv.need_domain = $1) "
             "AND ($2::text IS NULL OR a.region = $2) "
             "AND ($3::text IS NULL OR sv.agency_id = $3) "
@@ -383,7 +257,6 @@ class DirectoryReadModel:
 
     async def staff(
         self,
-        pool: asyncpg.Pool,
         *,
         agency_id: str | None = None,
         role: StaffRole | None = None,
@@ -391,15 +264,14 @@ class DirectoryReadModel:
         include_departed: bool = False,
     ) -> list[StaffView]:
         """Staff with their caseloads; `with_room`: active case managers under their limit."""
-        s = self._s
-        rows = await pool.fetch(
+        rows = await self.pool.fetch(
             "WITH loads AS (SELECT agency_id, staff_id, count(*)::int AS caseload "
-            f"FROM {s}.caseloads GROUP BY agency_id, staff_id) "
+            "FROM caseloads GROUP BY agency_id, staff_id) "
             "SELECT st.*, coalesce(l.caseload, 0) AS caseload, "
             "CASE WHEN st.status = 'active' AND a.status = 'active' "
             "THEN greatest(st.caseload_limit - coalesce(l.caseload, 0), 0) ELSE 0 END AS room, "
             "coalesce(l.caseload, 0) > st.caseload_limit AS overloaded "
-            f"FROM {s}.staff st JOIN {s}.agencies a USING (agency_id) "
+            "FROM staff st JOIN agencies a USING (agency_id) "
             "LEFT JOIN loads l USING (agency_id, staff_id) "
             "WHERE ($1::text IS NULL OR st.agency_id = $1) "
             "AND ($2::text IS NULL OR st.role = $2) "
@@ -417,11 +289,120 @@ class DirectoryReadModel:
         return [StaffView(**_columns(row, StaffView)) for row in rows]
 
 
+async def _apply_directory(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+    meta = event.envelope.metadata
+    agency_id = meta.case_id
+    match event.envelope.payload:
+        case AgencyRegistered() as registered:
+            await conn.execute(
+                "INSERT INTO agencies (agency_id, name, region, registered_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (agency_id) DO NOTHING",
+                agency_id,
+                registered.name,
+                registered.region,
+                meta.occurred_at,
+            )
+        case DepartmentAdded() as added:
+            await conn.execute(
+                "INSERT INTO departments (agency_id, department_id, name) "
+                "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                agency_id,
+                added.department_id,
+                added.name,
+            )
+        case ServiceOffered() as offered:
+            await conn.execute(
+                "INSERT INTO services (agency_id, service_id, name, need_domain, "
+                "resource, department_id, capacity) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                "ON CONFLICT DO NOTHING",
+                agency_id,
+                offered.service_id,
+                offered.name,
+                offered.need_domain.value,
+                offered.resource.value,
+                offered.department_id,
+                offered.capacity,
+            )
+        case ServiceWithdrawn() as withdrawn:
+            await conn.execute(
+                "UPDATE services SET status = 'withdrawn', withdrawal_reason = $3 "
+                "WHERE agency_id = $1 AND service_id = $2",
+                agency_id,
+                withdrawn.service_id,
+                withdrawn.reason,
+            )
+        case CapacityChanged() as changed:
+            await conn.execute(
+                "UPDATE services SET capacity = $3, waiting_list = $4 "
+                "WHERE agency_id = $1 AND service_id = $2",
+                agency_id,
+                changed.service_id,
+                changed.capacity,
+                changed.waiting_list,
+            )
+        case AgencyClosed() as closed:
+            await conn.execute(
+                "UPDATE agencies SET status = 'closed', closed_on = $2, "
+                "closure_reason = $3 WHERE agency_id = $1",
+                agency_id,
+                closed.closed_on,
+                closed.reason,
+            )
+        case StaffJoined() as joined:
+            await conn.execute(
+                "INSERT INTO staff (agency_id, staff_id, name, role, caseload_limit, "
+                "department_id, joined_on) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                "ON CONFLICT DO NOTHING",
+                agency_id,
+                joined.staff_id,
+                joined.name,
+                joined.role,
+                joined.caseload_limit,
+                joined.department_id,
+                joined.joined_on,
+            )
+        case CaseloadLimitChanged() as limit:
+            await conn.execute(
+                "UPDATE staff SET caseload_limit = $3 WHERE agency_id = $1 AND staff_id = $2",
+                agency_id,
+                limit.staff_id,
+                limit.caseload_limit,
+            )
+        case StaffDeparted() as departed:
+            await conn.execute(
+                "UPDATE staff SET status = 'departed', departed_on = $3, "
+                "departure_reason = $4 WHERE agency_id = $1 AND staff_id = $2",
+                agency_id,
+                departed.staff_id,
+                departed.departed_on,
+                departed.reason,
+            )
+
+
+async def _apply_intake(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+    # Of intake's events only the two that move caseloads matter here (the consumer reads
+    # no other); their classes come from intake's contract.
+    meta = event.envelope.metadata
+    match event.envelope.payload:
+        case CaseAssigned() as assigned:
+            staff_id, agency_id, override = assigned.staff_id, assigned.agency_id, assigned.override
+        case CaseReassigned() as reassigned:
+            staff_id, agency_id, override = reassigned.to_staff_id, meta.agency_id, False
+        case _:
+            return
+    await conn.execute(
+        "INSERT INTO caseloads (case_id, agency_id, staff_id, override, "
+        "assigned_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO UPDATE SET "
+        "agency_id = EXCLUDED.agency_id, staff_id = EXCLUDED.staff_id, "
+        "override = EXCLUDED.override, assigned_at = EXCLUDED.assigned_at",
+        meta.case_id,
+        agency_id,
+        staff_id,
+        override,
+        meta.occurred_at,
+    )
+
+
 def _columns(row: asyncpg.Record, model: type[BaseModel]) -> dict[str, Any]:
     keys = set(row.keys())
     return {name: row[name] for name in model.model_fields if name in keys}
-
-
-def _text_attribute(payload: object, name: str) -> str | None:
-    value = getattr(payload, name, None)
-    return value if isinstance(value, str) and value else None

@@ -1,40 +1,61 @@
-"""Command handlers: each loads one agency's stream, decides, and appends at the version read.
+"""The directory's application layer: its ports, and one handler per stream.
 
 A directory stream is one agency: its id is the stream id, the envelope's `case_id` and the
 Kafka key, and the metadata's `agency_id` names that same agency (the agency the event is
-about), whoever the acting administrator is.
+about), whoever the acting administrator is. The network's own members have a stream too,
+that of the reserved agency `network`.
+
+Handlers orchestrate I/O only: the command path loads the stream, runs the pure `decide`
+and appends at the version it read, in one transaction. They take the `Directory` ports as
+a parameter; `bootstrap.compose` builds them once when the service starts (and the
+`caseline enroll` command builds them once for its one command).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
 
-from services.directory.domain.events import NetworkRole
-from services.directory.domain.model import Agency, AgencyCommand, RegisterAgency, decide, evolve
-from services.directory.domain.network import (
+from services.directory.adapters.read_model import DirectoryReadModel
+from services.directory.domain.commands import (
+    AgencyCommand,
     EnrollNetworkMember,
-    Network,
     NetworkCommand,
-    decide_network,
-    evolve_network,
+    RegisterAgency,
 )
+from services.directory.domain.events import NetworkRole
+from services.directory.domain.model import Agency, decide, evolve
+from services.directory.domain.network import Network, decide_network, evolve_network
 from shared.application import CommandContext, CommandPath, CommandResult, StreamModel
-from shared.envelope import Actor, Role
-from shared.principals import NETWORK
+from shared.clock import agency_today
+from shared.envelope import NETWORK, Actor, Role
 from shared.store import EventStore
 
-AGENCY_TIME_ZONE = ZoneInfo("Asia/Seoul")
-"""Registration, joining, departure and closure dates are the agencies' calendar dates."""
+__all__ = ["OPERATOR", "Directory", "agency_today", "enroll", "handle", "handle_network"]
 
 
-def agency_today() -> date:
-    """Today's date where the agencies are (the rules bound dates by it)."""
-    return datetime.now(AGENCY_TIME_ZONE).date()
+@dataclass(frozen=True)
+class Directory:
+    """The directory's ports: how its two kinds of stream are run, and what it answers from."""
+
+    agencies: CommandPath[Agency]
+    """Every agency's stream: `Agency()` folded by `evolve`."""
+    network: CommandPath[Network]
+    """The network's own stream: `Network()` folded by `evolve_network`."""
+    read_model: DirectoryReadModel
+    """The queries routes answer from (eventually consistent: fed through Kafka)."""
+
+    @classmethod
+    def over(cls, store: EventStore) -> Directory:
+        """The ports over one event store and its pool (the read model shares the pool)."""
+        return cls(
+            agencies=CommandPath(store, StreamModel(Agency(), evolve)),
+            network=CommandPath(store, StreamModel(Network(), evolve_network)),
+            read_model=DirectoryReadModel(store.pool),
+        )
 
 
 async def handle(
-    store: EventStore, context: CommandContext, command: AgencyCommand
+    directory: Directory, context: CommandContext, command: AgencyCommand
 ) -> CommandResult[Agency]:
     """Run one command on the stream of `context.agency_id`.
 
@@ -42,20 +63,23 @@ async def handle(
     writer appended first; in both cases nothing is written.
     """
     if isinstance(command, RegisterAgency) and command.agency_id != context.agency_id:
+        # A caller's slip, not a rule: the stream is the agency the command registers.
         raise ValueError(
             f"registering agency {command.agency_id} on the stream of {context.agency_id}"
         )
-    path = CommandPath(store, StreamModel(Agency(), evolve))
-    return await path.run(context.agency_id, context, lambda state, _: decide(state, command))
+    return await directory.agencies.run(
+        context.agency_id, context, lambda state, _: decide(state, command)
+    )
 
 
 async def handle_network(
-    store: EventStore, actor: Actor, command: NetworkCommand
+    directory: Directory, actor: Actor, command: NetworkCommand
 ) -> CommandResult[Network]:
     """Run one command on the network's own stream (the reserved agency `network`)."""
-    path = CommandPath(store, StreamModel(Network(), evolve_network))
     context = CommandContext(agency_id=NETWORK, actor=actor)
-    return await path.run(NETWORK, context, lambda state, _: decide_network(state, command))
+    return await directory.network.run(
+        NETWORK, context, lambda state, _: decide_network(state, command)
+    )
 
 
 OPERATOR = Actor(staff_id="operator", role=Role.SYSTEM)
@@ -63,7 +87,7 @@ OPERATOR = Actor(staff_id="operator", role=Role.SYSTEM)
 
 
 async def enroll(
-    store: EventStore, *, staff_id: str, name: str, role: NetworkRole
+    directory: Directory, *, staff_id: str, name: str, role: NetworkRole
 ) -> CommandResult[Network]:
     """Enroll a network member as an operator (`caseline enroll`): the bootstrap of the first
     network administrator, who needs no token; enrolling the same member again records nothing.
@@ -72,4 +96,4 @@ async def enroll(
     command = EnrollNetworkMember(
         staff_id=staff_id, name=name, role=role, enrolled_on=today, today=today
     )
-    return await handle_network(store, OPERATOR, command)
+    return await handle_network(directory, OPERATOR, command)

@@ -1,19 +1,49 @@
-"""The directory's rules: commands on one agency's stream, the state they are decided on.
+"""The directory's rules on one agency's stream: the state they decide on, `decide`, `evolve`.
 
-Pure: `decide(state, command)` returns the events a command leads to or raises a
-`DirectoryError` saying why not; `evolve(state, event)` folds one event into the state.
+Pure: `decide(state, command)` returns the events a command leads to, or raises a
+`DirectoryError` (`errors.py`) saying why not; it dispatches to one function per command
+(`commands.py`), each a few lines a reader can check against docs/domain.md. `evolve(state,
+event)` folds one recorded event (`events.py`) into the state and never refuses: what was
+recorded happened. Nothing here reads a clock, a database or a broker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from types import MappingProxyType
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from services.directory.domain.checks import require_sensible_date, require_text
+from services.directory.domain.commands import (
+    AddDepartment,
+    AddStaff,
+    AgencyCommand,
+    ChangeCapacity,
+    ChangeCaseloadLimit,
+    CloseAgency,
+    DirectoryCommand,
+    OfferService,
+    RecordStaffDeparture,
+    RegisterAgency,
+    WithdrawService,
+)
+from services.directory.domain.errors import (
+    R12,
+    AgencyAlreadyRegistered,
+    AgencyIsClosed,
+    AgencyNotRegistered,
+    DuplicateId,
+    InvalidCapacity,
+    InvalidCaseloadLimit,
+    InvalidDate,
+    ReservedId,
+    StaffNotActive,
+    UnknownDepartment,
+    UnknownService,
+    UnknownStaff,
+)
 from services.directory.domain.events import (
     AgencyClosed,
     AgencyRegistered,
@@ -26,184 +56,8 @@ from services.directory.domain.events import (
     StaffJoined,
     StaffRole,
 )
-from shared.envelope import DomainEvent
-from shared.errors import RuleViolation
-from shared.principals import NETWORK
+from shared.envelope import NETWORK, DomainEvent
 from shared.vocabulary import NeedDomain, ResourceKind
-
-R12 = "R12"
-"""Limited resources and caseload overload (docs/domain.md): capacity, waiting lists, limits."""
-
-HORIZON = timedelta(days=366)
-"""How far ahead a joining, departure or closure may be recorded: a year (a leap day included).
-
-Hires, notices and closures are known in advance, but not by years; a date past the horizon
-is a typing slip (9999-12-31) that would otherwise stand in the record for good.
-"""
-
-EARLIEST = date(1900, 1, 1)
-"""No joining, departure or closure in the record is older than this (0001-01-01 is a slip)."""
-
-
-# --- errors -------------------------------------------------------------------------------
-
-
-class DirectoryError(RuleViolation):
-    """A directory command the rules refuse; nothing is written."""
-
-
-class AgencyNotRegistered(DirectoryError):
-    """The agency must be registered before anything else is recorded for it."""
-
-
-class AgencyAlreadyRegistered(DirectoryError):
-    """An agency is registered once."""
-
-
-class ReservedId(DirectoryError):
-    """The id `network` names the network itself, never an agency."""
-
-
-class AgencyIsClosed(DirectoryError):
-    """A closed agency takes no further command."""
-
-
-class DuplicateId(DirectoryError):
-    """A department, service or staff id is already used within the agency."""
-
-
-class UnknownDepartment(DirectoryError):
-    """The department named is not one of the agency's."""
-
-
-class UnknownService(DirectoryError):
-    """The service named is not offered by the agency (or was withdrawn)."""
-
-
-class UnknownStaff(DirectoryError):
-    """The staff member named never joined the agency."""
-
-
-class StaffNotActive(DirectoryError):
-    """The staff member has already departed."""
-
-
-class InvalidCapacity(DirectoryError):
-    """Open places and waiting lists are counts: never negative (R12)."""
-
-
-class InvalidCaseloadLimit(DirectoryError):
-    """A case manager's caseload limit is at least one case; no limit is negative (R12)."""
-
-
-class InvalidDate(DirectoryError):
-    """A date that contradicts the record, such as a departure before joining."""
-
-
-class InvalidName(DirectoryError):
-    """A name, region or reason that is blank."""
-
-
-# --- commands ------------------------------------------------------------------------------
-
-
-class DirectoryCommand(BaseModel):
-    """Base of the commands on one agency's stream."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RegisterAgency(DirectoryCommand):
-    """Register an agency in the network, on the day it joins."""
-
-    agency_id: str
-    name: str
-    region: str
-    registered_on: date
-
-
-class AddDepartment(DirectoryCommand):
-    """Add a department to the agency."""
-
-    department_id: str
-    name: str
-
-
-class OfferService(DirectoryCommand):
-    """Offer a service for a domain of need, with its open places."""
-
-    service_id: str
-    name: str
-    need_domain: NeedDomain
-    resource: ResourceKind
-    department_id: str | None = None
-    capacity: int
-
-
-class WithdrawService(DirectoryCommand):
-    """Stop offering a service."""
-
-    service_id: str
-    reason: str
-
-
-class ChangeCapacity(DirectoryCommand):
-    """Record a service's open places and its waiting list (R12)."""
-
-    service_id: str
-    capacity: int
-    waiting_list: int = 0
-
-
-class CloseAgency(DirectoryCommand):
-    """Close the agency (폐쇄)."""
-
-    closed_on: date
-    reason: str
-    today: date
-
-
-class AddStaff(DirectoryCommand):
-    """Record a case manager, supervisor or agency administrator joining the agency."""
-
-    staff_id: str
-    name: str
-    role: StaffRole
-    caseload_limit: int | None = None
-    """Required (>= 1) for a case manager; a supervisor's or administrator's defaults to 0 (R12)."""
-    department_id: str | None = None
-    joined_on: date
-    today: date
-
-
-class ChangeCaseloadLimit(DirectoryCommand):
-    """Change how many cases a staff member may carry (R12)."""
-
-    staff_id: str
-    caseload_limit: int
-
-
-class RecordStaffDeparture(DirectoryCommand):
-    """Record that a staff member left the agency (이직)."""
-
-    staff_id: str
-    departed_on: date
-    reason: str
-    today: date
-
-
-AgencyCommand = (
-    RegisterAgency
-    | AddDepartment
-    | OfferService
-    | WithdrawService
-    | ChangeCapacity
-    | CloseAgency
-    | AddStaff
-    | ChangeCaseloadLimit
-    | RecordStaffDeparture
-)
-
 
 # --- state ---------------------------------------------------------------------------------
 
@@ -336,12 +190,6 @@ def _describe(command: DirectoryCommand) -> str:
     return f"the command to{words}"
 
 
-def _require_text(**fields: str) -> None:
-    for name, value in fields.items():
-        if not value.strip():
-            raise InvalidName(f"the {name.replace('_', ' ')} must not be blank")
-
-
 def _register(state: Agency, command: RegisterAgency) -> list[DomainEvent]:
     if state.registered:
         raise AgencyAlreadyRegistered(f"agency {state.agency_id} is already registered")
@@ -349,7 +197,7 @@ def _register(state: Agency, command: RegisterAgency) -> list[DomainEvent]:
         raise ReservedId(
             f"{NETWORK!r} is the network's own id: its members are enrolled, not registered"
         )
-    _require_text(agency_id=command.agency_id, name=command.name, region=command.region)
+    require_text(agency_id=command.agency_id, name=command.name, region=command.region)
     return [
         AgencyRegistered(
             agency_id=command.agency_id,
@@ -360,29 +208,19 @@ def _register(state: Agency, command: RegisterAgency) -> list[DomainEvent]:
     ]
 
 
-def _require_sensible_date(what: str, day: date, today: date) -> None:
-    if day < EARLIEST:
-        raise InvalidDate(f"{what} on {day} is before {EARLIEST}: no record goes back so far")
-    if day > today + HORIZON:
-        raise InvalidDate(
-            f"{what} on {day} is more than a year ahead of today ({today}): record it nearer "
-            "the day"
-        )
-
-
 def _close(state: Agency, command: CloseAgency) -> list[DomainEvent]:
-    _require_text(reason=command.reason)
+    require_text(reason=command.reason)
     if state.registered_on is not None and command.closed_on < state.registered_on:
         raise InvalidDate(
             f"agency {state.agency_id} cannot close on {command.closed_on}: it was registered "
             f"on {state.registered_on}"
         )
-    _require_sensible_date(f"agency {state.agency_id} closing", command.closed_on, command.today)
+    require_sensible_date(f"agency {state.agency_id} closing", command.closed_on, command.today)
     return [AgencyClosed(closed_on=command.closed_on, reason=command.reason)]
 
 
 def _add_department(state: Agency, command: AddDepartment) -> list[DomainEvent]:
-    _require_text(department_id=command.department_id, name=command.name)
+    require_text(department_id=command.department_id, name=command.name)
     if command.department_id in state.departments:
         raise DuplicateId(
             f"agency {state.agency_id} already has a department {command.department_id}"
@@ -409,7 +247,7 @@ def _require_places(capacity: int, waiting_list: int = 0) -> None:
 
 
 def _offer_service(state: Agency, command: OfferService) -> list[DomainEvent]:
-    _require_text(service_id=command.service_id, name=command.name)
+    require_text(service_id=command.service_id, name=command.name)
     if command.service_id in state.services:
         raise DuplicateId(
             f"agency {state.agency_id} already has a service {command.service_id} "
@@ -440,7 +278,7 @@ def _offered(state: Agency, service_id: str) -> OfferedService:
 
 def _withdraw_service(state: Agency, command: WithdrawService) -> list[DomainEvent]:
     _offered(state, command.service_id)
-    _require_text(reason=command.reason)
+    require_text(reason=command.reason)
     return [ServiceWithdrawn(service_id=command.service_id, reason=command.reason)]
 
 
@@ -472,14 +310,14 @@ def _require_caseload_limit(role: StaffRole, limit: int, staff_id: str) -> None:
 
 
 def _add_staff(state: Agency, command: AddStaff) -> list[DomainEvent]:
-    _require_text(staff_id=command.staff_id, name=command.name)
+    require_text(staff_id=command.staff_id, name=command.name)
     if command.staff_id in state.staff:
         raise DuplicateId(
             f"agency {state.agency_id} already has a staff member {command.staff_id} "
             "(staff ids are never reused, even after departure)"
         )
     _require_department(state, command.department_id)
-    _require_sensible_date(
+    require_sensible_date(
         f"staff member {command.staff_id} joining", command.joined_on, command.today
     )
     if command.caseload_limit is None:
@@ -524,8 +362,8 @@ def _change_caseload_limit(state: Agency, command: ChangeCaseloadLimit) -> list[
 
 def _record_departure(state: Agency, command: RecordStaffDeparture) -> list[DomainEvent]:
     member = _active_member(state, command.staff_id)
-    _require_text(reason=command.reason)
-    _require_sensible_date(
+    require_text(reason=command.reason)
+    require_sensible_date(
         f"staff member {command.staff_id} departing", command.departed_on, command.today
     )
     if command.departed_on < member.joined_on:

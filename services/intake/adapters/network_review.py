@@ -15,6 +15,8 @@ from datetime import datetime
 
 import asyncpg
 
+from shared.store import migrate_search_path
+
 MIGRATION = """
 CREATE TABLE IF NOT EXISTS possible_duplicate_review (
     review_id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -46,10 +48,8 @@ class NetworkReview:
 
     @staticmethod
     async def migrate(pool: asyncpg.Pool) -> None:
-        """Create the queue's table (idempotent)."""
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('caseline-intake-review'))")
-            await conn.execute(MIGRATION)
+        """Create the queue's table (idempotent) in the pool's own schema."""
+        await migrate_search_path(pool, MIGRATION)
 
     @staticmethod
     async def add(

@@ -16,8 +16,6 @@ Tables are unqualified: the service's pool has its own schema on the search path
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
 
 import asyncpg
 
@@ -32,10 +30,11 @@ from services.directory.contract import (
     record_principals,
 )
 from services.intake.domain.access import ClientFootprint
+from services.intake.domain.caseload import StaffLoad
 from services.intake.domain.events import ConsentPurpose
 from services.intake.domain.model import CaseState, Consent, Stage, fold_case
 from shared.codec import ReceivedEvent
-from shared.store import EventStore
+from shared.store import EventStore, migrate_search_path
 
 MIGRATION = """
 CREATE TABLE IF NOT EXISTS case_summary (
@@ -71,17 +70,35 @@ CREATE TABLE IF NOT EXISTS agency_status (
 );
 
 -- Every consent recorded on a case, withdrawn ones included: which agencies may learn of
--- and read the case's client (R4, R11).
-CREATE TABLE IF NOT EXISTS case_consent (
-    case_id      text   NOT NULL,
-    consent_id   text   NOT NULL,
-    agencies     text[] NOT NULL,
-    purposes     text[] NOT NULL,
-    valid_from   date   NOT NULL,
-    valid_until  date   NOT NULL,
-    withdrawn_on date,
-    PRIMARY KEY (case_id, consent_id)
-);
+-- and read the case's client (R4, R11). Consents recorded before the table existed are read
+-- once from the events (version 1 of ConsentRecorded and ConsentWithdrawn) when it is made.
+DO $$
+BEGIN
+    IF to_regclass('case_consent') IS NULL THEN
+        CREATE TABLE case_consent (
+            case_id      text   NOT NULL,
+            consent_id   text   NOT NULL,
+            agencies     text[] NOT NULL,
+            purposes     text[] NOT NULL,
+            valid_from   date   NOT NULL,
+            valid_until  date   NOT NULL,
+            withdrawn_on date,
+            PRIMARY KEY (case_id, consent_id)
+        );
+        INSERT INTO case_consent (case_id, consent_id, agencies, purposes, valid_from,
+                                  valid_until, withdrawn_on)
+        SELECT r.case_id, r.payload->>'consent_id',
+               ARRAY(SELECT jsonb_array_elements_text(r.payload->'agencies')),
+               ARRAY(SELECT jsonb_array_elements_text(r.payload->'purposes')),
+               (r.payload->>'valid_from')::date, (r.payload->>'valid_until')::date,
+               (SELECT min((w.payload->>'withdrawn_on')::date) FROM events w
+                 WHERE w.case_id = r.case_id AND w.event_type = 'ConsentWithdrawn'
+                   AND w.payload->>'consent_id' = r.payload->>'consent_id')
+        FROM events r WHERE r.event_type = 'ConsentRecorded'
+        ON CONFLICT DO NOTHING;
+    END IF;
+END
+$$;
 
 -- Every agency the directory registered: a consent names only these (R4).
 CREATE TABLE IF NOT EXISTS network_agency (
@@ -106,55 +123,10 @@ ROSTER_EVENTS = (
 """The directory events the roster consumer reads (the roster, and who may act: the kit's
 principals projection); departments and services it passes over."""
 
-# Consents recorded before `case_consent` existed, read once from the events (version 1 of
-# ConsentRecorded and ConsentWithdrawn) when the table is made.
-_BACKFILL_CONSENTS = """
-INSERT INTO case_consent (case_id, consent_id, agencies, purposes, valid_from, valid_until,
-                          withdrawn_on)
-SELECT r.case_id, r.payload->>'consent_id',
-       ARRAY(SELECT jsonb_array_elements_text(r.payload->'agencies')),
-       ARRAY(SELECT jsonb_array_elements_text(r.payload->'purposes')),
-       (r.payload->>'valid_from')::date, (r.payload->>'valid_until')::date,
-       (SELECT min((w.payload->>'withdrawn_on')::date) FROM events w
-         WHERE w.case_id = r.case_id AND w.event_type = 'ConsentWithdrawn'
-           AND w.payload->>'consent_id' = r.payload->>'consent_id')
-FROM events r WHERE r.event_type = 'ConsentRecorded'
-ON CONFLICT DO NOTHING
-"""
-
 # The stages in which a case counts against its case manager's caseload. Intake hands the
 # case on at assignment; later services will end it (closure), and their events will then
 # take it off the count.
 OPEN_STAGES = (Stage.ASSIGNED.value,)
-
-
-@dataclass(frozen=True)
-class StaffLoad:
-    """A staff member on the roster with their caseload against their limit (R12)."""
-
-    agency_id: str
-    staff_id: str
-    role: str
-    caseload_limit: int
-    department_id: str | None
-    departed_on: date | None
-    agency_closed_on: date | None
-    caseload: int
-
-    @property
-    def active(self) -> bool:
-        """Still with an agency that is still open."""
-        return self.departed_on is None and self.agency_closed_on is None
-
-    @property
-    def room(self) -> int:
-        """Cases they may still take without an override: 0 when full or no longer active."""
-        return max(0, self.caseload_limit - self.caseload) if self.active else 0
-
-    @property
-    def overloaded(self) -> bool:
-        """More cases than the limit (past it by a supervisor's override, or the limit fell)."""
-        return self.caseload > self.caseload_limit
 
 
 _LOAD_QUERY = """
@@ -188,15 +160,8 @@ class IntakeReadModel:
 
     @staticmethod
     async def migrate(pool: asyncpg.Pool) -> None:
-        """Create the read-model tables (idempotent)."""
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('caseline-intake-read-model'))"
-            )
-            consents_are_new = await conn.fetchval("SELECT to_regclass('case_consent') IS NULL")
-            await conn.execute(MIGRATION)
-            if consents_are_new:
-                await conn.execute(_BACKFILL_CONSENTS)
+        """Create the read-model tables (idempotent) in the pool's own schema."""
+        await migrate_search_path(pool, MIGRATION)
 
     # --- cases --------------------------------------------------------------------------------
 

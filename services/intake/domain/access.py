@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from services.intake.domain.errors import no_client
 from services.intake.domain.events import ConsentPurpose
-from services.intake.domain.model import Consent, no_client
+from services.intake.domain.model import Consent
 from shared.envelope import Role
 from shared.errors import Forbidden
 from shared.grants import AccessDecision, ConsentGrant

@@ -3,8 +3,8 @@
 No event carries personal data: a client appears only as a pseudonymous `client_id`, and the
 name, birth date, resident number, phone, address, language and cultural needs stay in the
 PII vault. Fields are codes, dates and ids, never free text that could hold a person's details
-(the one exception, `override_reason`/`reason` of assignment, is a staff member's note about
-caseloads; the API asks for a code there).
+(an assignment's `override_reason` and a reassignment's `reason` are codes too: free text there
+could carry a client's details).
 """
 
 from __future__ import annotations
@@ -94,6 +94,27 @@ class RiskKind(StrEnum):
     SOCIAL_ISOLATION = "social_isolation"
 
 
+class OverrideReason(StrEnum):
+    """Why a supervisor lets a case manager go past their caseload limit (R12)."""
+
+    CRISIS_NO_ONE_ELSE_AVAILABLE = "crisis_no_one_else_available"
+    CONTINUITY_WITH_THE_CLIENT = "continuity_with_the_client"
+    LANGUAGE_OR_CULTURE_MATCH = "language_or_culture_match"
+    SPECIALIST_SKILLS = "specialist_skills"
+    TEMPORARY_COVER = "temporary_cover"
+
+
+class ReassignmentReason(StrEnum):
+    """Why a case moves to another case manager."""
+
+    STAFF_DEPARTED = "staff_departed"
+    AGENCY_CLOSED = "agency_closed"
+    CASELOAD_BALANCING = "caseload_balancing"
+    CLIENT_REQUEST = "client_request"
+    LANGUAGE_OR_CULTURE_MATCH = "language_or_culture_match"
+    CONFLICT_OF_INTEREST = "conflict_of_interest"
+
+
 class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -127,16 +148,20 @@ class Risk(_Part):
     level: Severity
 
 
+class IntakeEvent(DomainEvent):
+    """Base of every intake event: published on caseline.intake.v1."""
+
+    service = "intake"
+
+
 def _distinct(values: tuple[object, ...], what: str) -> None:
     if len(set(values)) != len(values):
         raise ValueError(f"each {what} appears once")
 
 
 @registry.register
-class CaseFound(DomainEvent):
+class CaseFound(IntakeEvent):
     """A case was opened: found by outreach, a walk-in, self-referral or an inbound referral."""
-
-    service = "intake"
 
     source: CaseSource
     referring_agency_id: str | None = None
@@ -153,30 +178,24 @@ class CaseFound(DomainEvent):
 
 
 @registry.register
-class PossibleDuplicateAcknowledged(DomainEvent):
+class PossibleDuplicateAcknowledged(IntakeEvent):
     """Registration found clients with the same name and birth date; staff confirmed a new one."""
-
-    service = "intake"
 
     client_id: str = Field(min_length=1)
     possible_duplicate_of: tuple[str, ...] = Field(min_length=1)
 
 
 @registry.register
-class ClientRegistered(DomainEvent):
+class ClientRegistered(IntakeEvent):
     """The case's client was registered; their personal data is in the vault under `client_id`."""
-
-    service = "intake"
 
     client_id: str = Field(min_length=1)
     returning_client: bool = False
 
 
 @registry.register
-class ConsentRecorded(DomainEvent):
+class ConsentRecorded(IntakeEvent):
     """The client consented to the named agencies using their information for the purposes (R4)."""
-
-    service = "intake"
 
     consent_id: str = Field(min_length=1)
     client_id: str = Field(min_length=1)
@@ -195,10 +214,8 @@ class ConsentRecorded(DomainEvent):
 
 
 @registry.register
-class ConsentWithdrawn(DomainEvent):
+class ConsentWithdrawn(IntakeEvent):
     """The client withdrew a consent; it allows nothing from that day on (R4)."""
-
-    service = "intake"
 
     consent_id: str = Field(min_length=1)
     client_id: str = Field(min_length=1)
@@ -206,20 +223,16 @@ class ConsentWithdrawn(DomainEvent):
 
 
 @registry.register
-class CaseScreenedIn(DomainEvent):
+class CaseScreenedIn(IntakeEvent):
     """Screening found the client fits case management: complex, multiple or chronic needs (R2)."""
-
-    service = "intake"
 
     presenting_problems: tuple[NeedDomain, ...] = Field(min_length=1)
     chronic: bool
 
 
 @registry.register
-class CaseScreenedOut(DomainEvent):
+class CaseScreenedOut(IntakeEvent):
     """Screening found case management does not fit; the client got information and referral."""
-
-    service = "intake"
 
     presenting_problems: tuple[NeedDomain, ...] = Field(min_length=1)
     reason: ScreenOutReason
@@ -227,10 +240,8 @@ class CaseScreenedOut(DomainEvent):
 
 
 @registry.register
-class CaseAssessed(DomainEvent):
+class CaseAssessed(IntakeEvent):
     """Needs by domain, strengths, risks, crisis, and whether language support is needed (R11)."""
-
-    service = "intake"
 
     needs: tuple[AssessedNeed, ...] = Field(min_length=1)
     strengths: tuple[StrengthKind, ...] = ()
@@ -241,47 +252,39 @@ class CaseAssessed(DomainEvent):
 
 
 @registry.register
-class CaseAssigned(DomainEvent):
+class CaseAssigned(IntakeEvent):
     """A case manager of the case's agency took the case; an override records a full caseload."""
-
-    service = "intake"
 
     staff_id: str = Field(min_length=1)
     agency_id: str = Field(min_length=1)
     override: bool
-    override_reason: str | None
+    override_reason: OverrideReason | None
     caseload_after: int = Field(ge=1)
     caseload_limit: int = Field(ge=0)
 
 
 @registry.register
-class CaseReassigned(DomainEvent):
+class CaseReassigned(IntakeEvent):
     """The case moved from one case manager to another."""
-
-    service = "intake"
 
     from_staff_id: str = Field(min_length=1)
     to_staff_id: str = Field(min_length=1)
-    reason: str = Field(min_length=1)
+    reason: ReassignmentReason
 
 
 @registry.register
-class CaseloadOverrideRecorded(DomainEvent):
+class CaseloadOverrideRecorded(IntakeEvent):
     """A supervisor let a reassignment take a case manager past their caseload limit (R12)."""
-
-    service = "intake"
 
     staff_id: str = Field(min_length=1)
     supervisor_id: str = Field(min_length=1)
-    reason: str = Field(min_length=1)
+    reason: OverrideReason
     caseload_after: int = Field(ge=1)
     caseload_limit: int = Field(ge=0)
 
 
 @registry.register
-class ClientErased(DomainEvent):
+class ClientErased(IntakeEvent):
     """The client's vault key was destroyed: their personal fields can no longer be read."""
-
-    service = "intake"
 
     client_id: str = Field(min_length=1)

@@ -1,0 +1,1 @@
+"""Monitoring's orchestration: the command path with vault writes, learning, the scheduler."""

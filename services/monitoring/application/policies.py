@@ -49,7 +49,7 @@ from services.monitoring.domain.events import ItemProgress, PlannedItem
 from services.monitoring.domain.model import decide
 from shared.application import CommandContext, UnitOfWork
 from shared.codec import ReceivedEvent
-from shared.consumer import EventHandler, ProcessingRejected
+from shared.consumer import ProcessingRejected
 from shared.envelope import Actor, DomainEvent, Role
 
 LEARNER = Actor(staff_id="monitoring-learner", role=Role.SYSTEM)
@@ -73,10 +73,25 @@ READS: tuple[type[DomainEvent], ...] = (
 """The events of intake and careplan monitoring reads; others on their topics pass by."""
 
 
-def learner(ports: Monitoring) -> EventHandler:
-    """The consumer handler applying intake's and careplan's events to monitoring streams."""
+class Learner:
+    """The consumer handler applying intake's and careplan's events to monitoring streams.
 
-    async def learn(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+    The runtime builds consumers from the spec before the service's ports exist; `bind`
+    gives the ports once `compose` built them (consumers start after it).
+    """
+
+    def __init__(self) -> None:
+        self._ports: Monitoring | None = None
+
+    def bind(self, ports: Monitoring) -> None:
+        """Use these ports from now on."""
+        self._ports = ports
+
+    async def __call__(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+        """Turn one event into `Learn...` commands and record what they decide, on `conn`."""
+        ports = self._ports
+        if ports is None:
+            raise RuntimeError("the learner is used before the service composed its ports")
         meta = event.envelope.metadata
         case_id = meta.case_id
         commands = await _commands(ports, conn, case_id, event.envelope.payload)
@@ -93,8 +108,6 @@ def learner(ports: Monitoring) -> EventHandler:
             events = decide(loaded.state, command)
             if events:
                 await UnitOfWork(ports.path, conn).record(loaded, context, events)
-
-    return learn
 
 
 async def _commands(

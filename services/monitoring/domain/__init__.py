@@ -1,0 +1,1 @@
+"""Monitoring's pure rules: events, commands, errors, the case's state, decide, instruments."""

@@ -1,0 +1,1 @@
+"""Monitoring's HTTP API: routes, request bodies, responses."""

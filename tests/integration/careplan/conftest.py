@@ -29,7 +29,6 @@ from services.directory.bootstrap import Topics as DirectoryTopics
 from services.directory.bootstrap import build as build_directory
 from services.intake.bootstrap import Topics as IntakeTopics
 from services.intake.bootstrap import build as build_intake
-from services.intake.domain.rrn import make_resident_number
 from shared.auth import issue_token
 from shared.envelope import Role
 from shared.settings import Settings, load_settings
@@ -243,12 +242,20 @@ async def make_agency(stack: Stack, services: dict[str, tuple[str, int]] | None 
     )
 
 
+def resident_number(born: date, serial: str) -> str:
+    """A made-up resident number for `born`: YYMMDD, the serial, and the check digit."""
+    digits = born.strftime("%y%m%d") + serial
+    weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+    check = (11 - sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11) % 10
+    return f"{digits[:6]}-{digits[6:]}{check}"
+
+
 def person() -> dict[str, Any]:
     born = date(1958, 3, 14)
     return {
         "name": f"Test Person {uuid.uuid4().hex[:6]}",
         "birth_date": born.isoformat(),
-        "resident_number": make_resident_number(born, "134567"),
+        "resident_number": resident_number(born, "134567"),
         "phone": "010-5555-0000",
         "address": "서울특별시 마포구 성미산로 1",
         "preferred_language": "ko",

@@ -363,6 +363,14 @@ async def test_bad_input_is_a_422_that_never_repeats_it(stack: Stack) -> None:
 
     assert refused.status_code == 422
     assert "900101" not in refused.text and "secret-words" not in refused.text
+    colon = plan_body()
+    colon["goals"][0]["goal_id"] = "g:1"
+    for url, sent in (
+        (f"/cases/{case_id}/plan-versions", colon),
+        (f"/cases/{case_id}/plan-versions/0/agreement", {"agreed_on": TODAY.isoformat()}),
+    ):
+        answer = await stack.careplan.post(url, json=sent, headers=home.manager())
+        assert answer.status_code == 422, answer.text
     assert await stack.events_in(case_id) == []
 
 

@@ -120,6 +120,8 @@ async def test_a_review_with_new_needs_sends_the_case_back_to_planning_once_r6d(
     assert (
         await http.post(f"/cases/{case_id}/plan-versions", json=body, headers=headers)
     ).status_code == 201
+    waiting = await plan()
+    assert (waiting["in_force"], waiting["pending"]) == (1, 2)  # R4: version 1 stays in force
     assert (
         await http.post(
             f"/cases/{case_id}/plan-versions/2/agreement",

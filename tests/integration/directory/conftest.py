@@ -6,21 +6,17 @@ the read model sees exactly that module's events; every test uses agencies of it
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
+from services.directory import contract as directory_contract
 from services.directory.bootstrap import Topics, build
-from services.directory.domain import events as directory_events
-from shared.auth import issue_token
+from services.intake import contract as intake_contract
 from shared.envelope import (
     Actor,
     DomainEvent,
@@ -30,58 +26,50 @@ from shared.envelope import (
     Role,
 )
 from shared.relay import Relay, idempotent_producer
-from shared.settings import Settings, load_settings
+from shared.settings import Settings
 from shared.store import EventStore
-from tests.integration.kafka_reading import fresh_topics
+from shared.vocabulary import NeedDomain
+from tests.harness import bearer, running_service, unique_schema, unique_topic
+from tests.harness import eventually as eventually
+from tests.harness import unique as unique
 from tests.integration.members import enroll_in_directory, until_known
 
-WAIT_SECONDS = 15.0
-T = TypeVar("T")
-
-# The directory reads intake's assignments by type name and attribute. These stand-ins carry
-# the fields the intake contract fixes, in a registry of this module's own.
+# The directory's events and, of intake's, the ones the directory reads (its contract's
+# classes) plus one it passes over, in a registry of this module's own.
 events = EventRegistry()
 for _cls in (
-    directory_events.AgencyRegistered,
-    directory_events.DepartmentAdded,
-    directory_events.ServiceOffered,
-    directory_events.ServiceWithdrawn,
-    directory_events.CapacityChanged,
-    directory_events.AgencyClosed,
-    directory_events.StaffJoined,
-    directory_events.CaseloadLimitChanged,
-    directory_events.StaffDeparted,
-    directory_events.NetworkMemberEnrolled,
-    directory_events.NetworkMemberLeft,
+    *directory_contract.PUBLISHED,
+    intake_contract.CaseAssigned,
+    intake_contract.CaseReassigned,
+    intake_contract.CaseScreenedIn,
 ):
     events.register(_cls)
 
 
-@events.register
-class CaseAssigned(DomainEvent):
-    """Test stand-in for intake's assignment of a case to a case manager."""
-
-    service = "intake"
-    staff_id: str
-    agency_id: str
-    override: bool = False
-
-
-@events.register
-class CaseReassigned(DomainEvent):
-    """Test stand-in for intake's move of a case to another case manager."""
-
-    service = "intake"
-    from_staff_id: str
-    to_staff_id: str
+def case_assigned(staff_id: str, agency_id: str, *, override: bool = False) -> DomainEvent:
+    """Intake's assignment of a case, as its contract fixes it."""
+    return intake_contract.CaseAssigned(
+        staff_id=staff_id,
+        agency_id=agency_id,
+        override=override,
+        override_reason=intake_contract.OverrideReason.TEMPORARY_COVER if override else None,
+        caseload_after=1,
+        caseload_limit=1,
+    )
 
 
-@events.register
-class CaseScreenedIn(DomainEvent):
-    """Test stand-in for an intake event the directory has no use for."""
+def case_reassigned(from_staff_id: str, to_staff_id: str) -> DomainEvent:
+    """Intake's move of a case to another case manager."""
+    return intake_contract.CaseReassigned(
+        from_staff_id=from_staff_id,
+        to_staff_id=to_staff_id,
+        reason=intake_contract.ReassignmentReason.CASELOAD_BALANCING,
+    )
 
-    service = "intake"
-    chronic: bool = True
+
+def case_screened_in() -> DomainEvent:
+    """An intake event the directory has no use for."""
+    return intake_contract.CaseScreenedIn(presenting_problems=(NeedDomain.HOUSING,), chronic=True)
 
 
 @dataclass(frozen=True)
@@ -100,8 +88,7 @@ class Directory:
     def auth(
         self, role: Role, agency_id: str = "network", staff_id: str = "admin-1"
     ) -> dict[str, str]:
-        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.settings, role, agency_id, staff_id)
 
     def network_admin(self) -> dict[str, str]:
         """Network administrator admin-1, enrolled when the directory started."""
@@ -118,68 +105,41 @@ class Directory:
         return count
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 @pytest.fixture(scope="module")
 async def directory(
     database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[Directory]:
-    suffix = uuid.uuid4().hex[:10]
-    topics = Topics(
-        directory=f"caseline.test-directory-{suffix}.v1",
-        intake=f"caseline.test-intake-{suffix}.v1",
-    )
-    schema = f"t_directory_{suffix}"
-    settings = load_settings(
-        database_url=database_url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        db_schema=schema,
-        relay_poll_seconds=0.05,
-    )
-    intake = EventStore(pg_pool, "intake", schema=f"t_intake_{suffix}", events=events)
+    topics = Topics(directory=unique_topic("directory"), intake=unique_topic("intake"))
+    intake = EventStore(pg_pool, "intake", schema=unique_schema("intake"), events=events)
     await intake.migrate()
     producer = idempotent_producer(kafka_bootstrap)
     await producer.start()
-    app = build(settings, topics=topics, events=events)
-    async with fresh_topics(kafka_bootstrap, topics.directory, topics.intake):
-        try:
-            async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
-                transport = httpx.ASGITransport(app=manager.app)
-                async with httpx.AsyncClient(
-                    transport=transport, base_url="http://directory"
-                ) as http:
-                    runtime = app.state.runtime
-                    await enroll_in_directory(runtime.store, "admin-1")
-                    await enroll_in_directory(runtime.store, "auditor-1", "auditor")
-                    await until_known(runtime.pool, "network", "admin-1", Role.NETWORK_ADMIN)
-                    await until_known(runtime.pool, "network", "auditor-1", Role.AUDITOR)
-                    yield Directory(
-                        http,
-                        settings,
-                        schema,
-                        topics,
-                        intake,
-                        Relay(intake, producer, topic=topics.intake),
-                        runtime.pool,
-                    )
-        finally:
-            await producer.stop()
-            for name in (schema, intake.schema):
-                await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
-    """Poll `probe` until `holds` (the read model is eventually consistent), or fail."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        value = await probe()
-        if holds(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
-        await asyncio.sleep(0.05)
+    try:
+        async with running_service(
+            lambda settings: build(settings, topics=topics, events=events),
+            database_url=database_url,
+            kafka_bootstrap=kafka_bootstrap,
+            schema=unique_schema("directory"),
+            topics=(topics.directory, topics.intake),
+            base_url="http://directory",
+        ) as running:
+            runtime = running.app.state.runtime
+            await enroll_in_directory(runtime.store, "admin-1")
+            await enroll_in_directory(runtime.store, "auditor-1", "auditor")
+            await until_known(runtime.pool, "network", "admin-1", Role.NETWORK_ADMIN)
+            await until_known(runtime.pool, "network", "auditor-1", Role.AUDITOR)
+            yield Directory(
+                running.http,
+                running.settings,
+                running.schema,
+                topics,
+                intake,
+                Relay(intake, producer, topic=topics.intake),
+                running.pool,
+            )
+    finally:
+        await producer.stop()
+        await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{intake.schema}" CASCADE')
 
 
 async def get_json(d: Directory, url: str, **params: Any) -> Any:

@@ -8,13 +8,13 @@ from datetime import date, timedelta
 import asyncpg
 
 from tests.integration.directory.conftest import (
-    CaseAssigned,
-    CaseReassigned,
-    CaseScreenedIn,
     Directory,
     add_manager,
     add_member,
     assign,
+    case_assigned,
+    case_reassigned,
+    case_screened_in,
     eventually,
     get_json,
     post,
@@ -166,13 +166,9 @@ async def test_r12_caseloads_follow_intake_assignments_and_overload_is_visible(
     )
 
     case_1, case_2 = unique("case"), unique("case")
-    await assign(
-        d, agency, CaseScreenedIn(), CaseAssigned(staff_id="kim", agency_id=agency), case_id=case_1
-    )
+    await assign(d, agency, case_screened_in(), case_assigned("kim", agency), case_id=case_1)
     # Past Kim's limit, with a supervisor's override: overload must show.
-    await assign(
-        d, agency, CaseAssigned(staff_id="kim", agency_id=agency, override=True), case_id=case_2
-    )
+    await assign(d, agency, case_assigned("kim", agency, override=True), case_id=case_2)
     staff = await eventually(
         lambda: get_json(d, "/staff", agency_id=agency),
         lambda rows: any(s["staff_id"] == "kim" and s["caseload"] == 2 for s in rows),
@@ -184,7 +180,7 @@ async def test_r12_caseloads_follow_intake_assignments_and_overload_is_visible(
     assert [s["staff_id"] for s in with_room] == ["lee"]
 
     # One case moves to Lee: Kim is back at the limit, Lee has one place left.
-    await assign(d, agency, CaseReassigned(from_staff_id="kim", to_staff_id="lee"), case_id=case_2)
+    await assign(d, agency, case_reassigned("kim", "lee"), case_id=case_2)
     staff = await eventually(
         lambda: get_json(d, "/staff", agency_id=agency),
         lambda rows: any(s["staff_id"] == "lee" and s["caseload"] == 1 for s in rows),

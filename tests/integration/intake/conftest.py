@@ -9,38 +9,30 @@ own, so tests never see each other's staff or cases.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from services.directory.bootstrap import Topics as DirectoryTopics
 from services.directory.bootstrap import build as build_directory
 from services.intake.bootstrap import Topics, build
 from services.intake.domain.rrn import make_resident_number
-from shared.auth import issue_token
 from shared.envelope import Role
-from shared.settings import Settings, load_settings
+from shared.settings import Settings
 from shared.store import create_pool
+from tests.harness import bearer, running_service, unique_schema, unique_topic
+from tests.harness import eventually as eventually
+from tests.harness import unique as unique
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import enroll_in_directory, until_known
-
-WAIT_SECONDS = 20.0
-T = TypeVar("T")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -61,8 +53,7 @@ class Network:
     directory_app: FastAPI
 
     def auth(self, role: Role, agency_id: str, staff_id: str = "staff-x") -> dict[str, str]:
-        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.settings, role, agency_id, staff_id)
 
     def network_admin(self) -> dict[str, str]:
         """Network administrator netadmin-1, enrolled in the directory when the network started."""
@@ -95,66 +86,51 @@ async def running_network(
     database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[Network]:
     """Start a directory and an intake app on topics and schemas of their own; drop them after."""
-    suffix = uuid.uuid4().hex[:10]
-    topics = Topics(
-        intake=f"caseline.test-intake-{suffix}.v1",
-        directory=f"caseline.test-directory-{suffix}.v1",
-    )
-    schema, directory_schema = f"t_intake_{suffix}", f"t_directory_{suffix}"
-
-    def settings_for(db_schema: str) -> Settings:
-        return load_settings(
-            database_url=database_url,
-            kafka_bootstrap_servers=kafka_bootstrap,
-            db_schema=db_schema,
-            relay_poll_seconds=0.05,
-        )
-
-    intake_app = build(settings_for(schema), topics=topics)
+    topics = Topics(intake=unique_topic("intake"), directory=unique_topic("directory"))
+    schema, directory_schema = unique_schema("intake"), unique_schema("directory")
+    infra: dict[str, Any] = {"database_url": database_url, "kafka_bootstrap": kafka_bootstrap}
+    directory_topics = DirectoryTopics(directory=topics.directory, intake=topics.intake)
     service_pool: asyncpg.Pool | None = None
-    directory_app = build_directory(
-        settings_for(directory_schema),
-        topics=DirectoryTopics(directory=topics.directory, intake=topics.intake),
-    )
-    async with fresh_topics(kafka_bootstrap, topics.intake, topics.directory):
+    async with (
+        fresh_topics(kafka_bootstrap, topics.intake, topics.directory),
+        running_service(
+            lambda settings: build_directory(settings, topics=directory_topics),
+            schema=directory_schema,
+            base_url="http://directory",
+            **infra,
+        ) as directory,
+        running_service(
+            lambda settings: build(settings, topics=topics),
+            schema=schema,
+            base_url="http://intake",
+            **infra,
+        ) as intake,
+    ):
         try:
-            async with (
-                LifespanManager(directory_app, startup_timeout=60, shutdown_timeout=30) as d,
-                LifespanManager(intake_app, startup_timeout=60, shutdown_timeout=30) as i,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=i.app), base_url="http://intake"
-                ) as intake_http,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=d.app), base_url="http://directory"
-                ) as directory_http,
-            ):
-                service_pool = await create_pool(database_url, max_size=4, search_path=schema)
-                # Every token the tests mint is for a registered member: the network's own are
-                # enrolled the way `caseline enroll` does, and learned by both over Kafka.
-                store = directory_app.state.runtime.store
-                await enroll_in_directory(store, "netadmin-1")
-                await enroll_in_directory(store, "auditor-1", "auditor")
-                for app in (directory_app, intake_app):
-                    pool = app.state.runtime.pool
-                    await until_known(pool, "network", "netadmin-1", Role.NETWORK_ADMIN)
-                    await until_known(pool, "network", "auditor-1", Role.AUDITOR)
-                yield Network(
-                    intake_http,
-                    directory_http,
-                    settings_for(schema),
-                    schema,
-                    directory_schema,
-                    topics,
-                    pg_pool,
-                    service_pool,
-                    intake_app,
-                    directory_app,
-                )
+            service_pool = await create_pool(database_url, max_size=4, search_path=schema)
+            # Every token the tests mint is for a registered member: the network's own are
+            # enrolled the way `caseline enroll` does, and learned by both over Kafka.
+            store = directory.app.state.runtime.store
+            await enroll_in_directory(store, "netadmin-1")
+            await enroll_in_directory(store, "auditor-1", "auditor")
+            for running in (directory, intake):
+                await until_known(running.pool, "network", "netadmin-1", Role.NETWORK_ADMIN)
+                await until_known(running.pool, "network", "auditor-1", Role.AUDITOR)
+            yield Network(
+                intake.http,
+                directory.http,
+                intake.settings,
+                schema,
+                directory_schema,
+                topics,
+                pg_pool,
+                service_pool,
+                intake.app,
+                directory.app,
+            )
         finally:
             if service_pool is not None:
                 await service_pool.close()
-            for name in (schema, directory_schema):
-                await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 @pytest.fixture(scope="package")
@@ -163,18 +139,6 @@ async def network(
 ) -> AsyncIterator[Network]:
     async with running_network(database_url, kafka_bootstrap, pg_pool) as net:
         yield net
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
-    """Poll `probe` until `holds` (consumers are eventually consistent), or fail."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        value = await probe()
-        if holds(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass(frozen=True)

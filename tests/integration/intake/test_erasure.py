@@ -6,9 +6,10 @@ from datetime import date
 from typing import Any
 
 from services.intake.adapters.read_model import IntakeReadModel
-from services.intake.application.handlers import load_case
+from services.intake.adapters.vault import DETAILS, PiiVault
+from services.intake.application.ports import CASE_MODEL
 from services.intake.domain.model import Stage
-from services.intake.vault.store import DETAILS, PiiVault
+from shared.application import CommandPath
 from shared.grants import AccessDecision, Accessor
 from shared.store import EventStore
 from tests.integration.intake.conftest import Agency, Network, eventually, person, through_intake
@@ -83,10 +84,11 @@ async def test_r11_an_erased_client_reads_as_erased_and_every_chain_still_verifi
 
     # The history still replays: every event decodes, the case folds, the chains verify.
     store = EventStore(network.pool, "intake", schema=network.schema)
+    path = CommandPath(store, CASE_MODEL)
     for case in (case_id, second):
-        state, version = await load_case(store, case)
-        assert state.client_erased and version == len(await store.read_stream(case))
-    state, _ = await load_case(store, case_id)
+        loaded = await path.load(case)
+        assert loaded.state.client_erased and loaded.version == len(await store.read_stream(case))
+    state = (await path.load(case_id)).state
     assert state.stage is Stage.ASSIGNED and state.assignment is not None
     reports = await store.verify_all()
     assert reports and all(r.ok for r in reports), [r for r in reports if not r.ok]

@@ -265,5 +265,5 @@ async def test_no_personal_data_in_clear_on_any_topic_events_table_or_log_line(
 
     # 3. Every log line the services wrote while doing all this.
     log_text = caplog.text + "\n".join(str(r.msg) for r in caplog.records)
-    assert "intake.recorded" in log_text and "vault.read" in log_text
+    assert "command.recorded" in log_text and "vault.read" in log_text
     assert found_in(log_text.encode(), wanted) == []

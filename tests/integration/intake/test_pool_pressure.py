@@ -8,6 +8,7 @@ get a connection in time answers 503 (with Retry-After) and writes nothing.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import time
 from collections.abc import Awaitable
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.intake.application.handlers import Intake
+from services.intake.application.ports import Intake
 from shared import auth
 from tests.integration.intake.conftest import (
     CONSENT_UNTIL,
@@ -269,11 +270,15 @@ async def test_a_request_that_gets_no_pooled_connection_in_time_answers_503_and_
     http, app = network.intake, network.intake_app
     opened = await http.post("/cases", json={"source": "walk_in"}, headers=agency.manager())
     case_id = opened.json()["case_id"]
-    intake: Intake = app.state.intake
-    app.state.intake = dataclasses.replace(intake, acquire_timeout=0.3)
+    runtime = app.state.runtime
+    intake: Intake = runtime.ports
+    # The same command path, with a shorter wait for a connection (reads share its bound).
+    impatient = copy.copy(intake.path)
+    impatient.acquire_timeout = 0.3
+    runtime.ports = dataclasses.replace(intake, path=impatient)
     # The token's standing is looked up first, under the same kind of bound.
     monkeypatch.setattr(auth, "STANDING_CHECK_SECONDS", 0.3)
-    pool = intake.pool
+    pool = intake.path.pool
     # Take every connection the pool will give (the relay keeps one for its leadership lock).
     held: list[Any] = []
     try:
@@ -291,7 +296,7 @@ async def test_a_request_that_gets_no_pooled_connection_in_time_answers_503_and_
     finally:
         for conn in held:
             await pool.release(conn)
-        app.state.intake = intake
+        runtime.ports = intake
     assert answer.status_code == 503, answer.text
     assert answer.headers["Retry-After"]
     assert took < 2.0

@@ -3,7 +3,6 @@ later service's vault that shreds a client when intake's `ClientErased` reaches 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,12 +11,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from shared.envelope import Role
-from shared.service import create_service_app
-from shared.settings import load_settings
 from shared.store import EventStore
+from tests.harness import running_service, unique_schema, unique_topic
 from tests.integration.intake.conftest import (
     CONSENT_UNTIL,
     Agency,
@@ -28,9 +25,7 @@ from tests.integration.intake.conftest import (
     through_intake,
 )
 from tests.integration.intake.test_pii_scan import encodings, found_in
-from tests.integration.kafka_reading import fresh_topics
-from tests.integration.members import seed_member
-from tests.kit_service import notes_service
+from tests.kit_service import build as build_notes
 
 
 def _personal_needles(details: dict[str, Any]) -> list[str]:
@@ -139,28 +134,18 @@ async def notes_app(
     """The kit's test service as a later service: a vault that reads intake's topic.
 
     It has no directory consumer: its `members` are recorded in its principals directly."""
-    suffix = uuid.uuid4().hex[:10]
-    schema, topic = f"t_notes_{suffix}", f"caseline.test-notes-{suffix}.v1"
-    settings = load_settings(
+    topic = unique_topic("notes")
+    async with running_service(
+        lambda settings: build_notes(settings, topic=topic, erasures_from=(network.topics.intake,)),
         database_url=network.settings.database_url,
-        kafka_bootstrap_servers=network.settings.kafka_bootstrap_servers,
-        db_schema=schema,
-        relay_poll_seconds=0.05,
-    )
-    app = create_service_app(notes_service(topic, erasures_from=(network.topics.intake,)), settings)
-    async with fresh_topics(settings.kafka_bootstrap_servers, topic):
-        try:
-            async with (
-                LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as running,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=running.app), base_url="http://notes"
-                ) as http,
-            ):
-                for agency_id, staff_id, role in members:
-                    await seed_member(app.state.runtime.pool, agency_id, staff_id, role)
-                yield http, schema
-        finally:
-            await network.pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        kafka_bootstrap=network.settings.kafka_bootstrap_servers,
+        schema=unique_schema("notes"),
+        topics=(topic,),
+        base_url="http://notes",
+    ) as notes:
+        for agency_id, staff_id, role in members:
+            await notes.as_member(role, agency_id, staff_id)
+        yield notes.http, notes.schema
 
 
 async def test_r11_a_later_services_vault_shreds_the_client_when_intakes_erasure_arrives_over_kafka(

@@ -11,10 +11,9 @@ import asyncpg
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from services.intake.adapters.vault import DuplicateIndex, PiiVault
 from services.intake.domain.client import PersonalDetails
 from services.intake.domain.rrn import make_resident_number
-from services.intake.vault.crypto import DuplicateIndex
-from services.intake.vault.store import PiiVault
 from shared.grants import AccessDecision, Accessor
 from shared.store import create_pool
 from shared.vault import Vault

@@ -3,6 +3,7 @@ with the rule and write nothing; incomplete answers 422 without echoing; roles 4
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from services.careplan.contract import CaseReturnedToPlanning
@@ -229,3 +230,35 @@ async def test_the_case_view_waits_for_what_was_learned(monitoring: Running) -> 
         lambda: monitoring.case(case_id, ag.manager), lambda c: c is not None, "the case"
     )
     assert case is not None and case["plan_version"] == 1 and case["agency_id"] == ag.agency_id
+
+
+async def test_concurrent_reviews_each_answer_201_or_409_and_only_the_201s_are_written(
+    monitoring: Running,
+) -> None:
+    ag = await agency(monitoring)
+    case_id = await case_in_force(monitoring, ag)
+    answers = await asyncio.gather(
+        *(
+            monitoring.http.post(
+                f"/cases/{case_id}/reviews", json=review_body(), headers=ag.manager
+            )
+            for _ in range(5)
+        )
+    )
+    statuses = [a.status_code for a in answers]
+    assert set(statuses) <= {201, 409}, [a.text for a in answers]
+    written = (await monitoring.events(case_id)).count("ReviewRecorded")
+    assert written == statuses.count(201) >= 1
+
+
+async def test_the_instrument_registry_is_readable_and_the_network_reads_any_board(
+    monitoring: Running,
+) -> None:
+    ag = await agency(monitoring)
+    auditor = monitoring.stack.auth("network", "auditor-1", Role.AUDITOR)
+    registry = await monitoring.http.get("/instruments", headers=ag.manager)
+    assert registry.status_code == 200
+    codes = {i["code"] for i in registry.json()}
+    assert {SOCIAL_NETWORK, SERVICE_PROVIDERS} <= codes
+    board = await monitoring.http.get("/board", params={"agency_id": ag.agency_id}, headers=auditor)
+    assert board.status_code == 200 and board.json()["agency_id"] == ag.agency_id

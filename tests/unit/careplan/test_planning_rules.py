@@ -19,6 +19,7 @@ from services.careplan.domain.errors import (
     AgreementRefused,
     ClientErasedError,
     DirectServiceRefused,
+    ItemDeclined,
     LanguageSupportMissing,
     NeedNotAssessed,
     PlanIncomplete,
@@ -273,6 +274,15 @@ def test_a_direct_service_records_kind_role_need_goal_and_date_r5() -> None:
     assert state.items["i-income"].delivered
 
 
+def test_a_direct_service_for_an_item_the_client_declined_is_refused_r4() -> None:
+    state, _ = run(CarePlan(), draft(), agree(declined_items=("i-income",)))
+
+    with pytest.raises(ItemDeclined) as refused:
+        decide(state, direct())
+
+    assert refused.value.rule == "R4"
+
+
 def test_a_direct_service_by_another_agency_is_refused_r5() -> None:
     state, _ = run(CarePlan(), draft(), agree())
 
@@ -355,3 +365,28 @@ def test_any_items_the_client_declines_stay_declined_and_the_rest_are_planned_r4
     for item_id, found in state.items.items():
         expected = ItemStatus.CLIENT_DECLINED if item_id in declined else ItemStatus.PLANNED
         assert found.status is expected
+
+
+@given(
+    planned=st.sets(st.sampled_from([NeedDomain.HOUSING, NeedDomain.INCOME])),
+    explained=st.sets(st.sampled_from([NeedDomain.HOUSING, NeedDomain.INCOME])),
+)
+def test_a_version_is_agreed_exactly_when_every_assessed_need_has_an_item_or_a_reason_r3(
+    planned: set[NeedDomain], explained: set[NeedDomain]
+) -> None:
+    items = tuple(
+        own_item(f"i-{need}", need_domain=need, language_support=None) for need in sorted(planned)
+    )
+    reasons = tuple(
+        UnaddressedNeed(need_domain=need, reason=UnaddressedReason.NO_RESOURCE)
+        for need in sorted(explained)
+    )
+    state, _ = run(CarePlan(), draft(items=items, unaddressed=reasons))
+
+    if planned | explained == {NeedDomain.HOUSING, NeedDomain.INCOME}:
+        agreed, _ = run(state, agree())
+        assert agreed.in_force == 1
+    else:
+        with pytest.raises(PlanIncomplete) as refused:
+            decide(state, agree())
+        assert refused.value.rule == "R3"

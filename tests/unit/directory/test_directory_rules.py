@@ -6,6 +6,35 @@ from datetime import date, timedelta
 
 import pytest
 
+from services.directory.domain.checks import HORIZON
+from services.directory.domain.commands import (
+    AddDepartment,
+    AddStaff,
+    AgencyCommand,
+    ChangeCapacity,
+    ChangeCaseloadLimit,
+    CloseAgency,
+    OfferService,
+    RecordStaffDeparture,
+    RegisterAgency,
+    WithdrawService,
+)
+from services.directory.domain.errors import (
+    R12,
+    AgencyAlreadyRegistered,
+    AgencyIsClosed,
+    AgencyNotRegistered,
+    DirectoryError,
+    DuplicateId,
+    InvalidCapacity,
+    InvalidCaseloadLimit,
+    InvalidDate,
+    InvalidName,
+    StaffNotActive,
+    UnknownDepartment,
+    UnknownService,
+    UnknownStaff,
+)
 from services.directory.domain.events import (
     AgencyClosed,
     AgencyRegistered,
@@ -17,37 +46,7 @@ from services.directory.domain.events import (
     StaffDeparted,
     StaffJoined,
 )
-from services.directory.domain.model import (
-    HORIZON,
-    R12,
-    AddDepartment,
-    AddStaff,
-    Agency,
-    AgencyAlreadyRegistered,
-    AgencyCommand,
-    AgencyIsClosed,
-    AgencyNotRegistered,
-    ChangeCapacity,
-    ChangeCaseloadLimit,
-    CloseAgency,
-    DirectoryError,
-    DuplicateId,
-    InvalidCapacity,
-    InvalidCaseloadLimit,
-    InvalidDate,
-    InvalidName,
-    OfferService,
-    RecordStaffDeparture,
-    RegisterAgency,
-    StaffNotActive,
-    UnknownDepartment,
-    UnknownService,
-    UnknownStaff,
-    WithdrawService,
-    decide,
-    evolve,
-    replay,
-)
+from services.directory.domain.model import Agency, decide, evolve, replay
 from shared.envelope import DomainEvent, registry
 from shared.errors import RuleViolation
 from shared.vocabulary import NeedDomain, ResourceKind

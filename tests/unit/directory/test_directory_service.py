@@ -45,14 +45,12 @@ def test_the_admin_and_query_routes_are_served() -> None:
     } <= routes
 
 
-def test_intakes_assignment_events_carry_what_the_caseload_projection_reads() -> None:
-    """R12: caseloads come from intake's assignments, read by type name and attribute."""
-    from services.directory.adapters.read_model import CASE_ASSIGNED, CASE_REASSIGNED
-    from services.intake.domain import events as intake
-    from shared.envelope import registry
+def test_of_intakes_events_the_caseload_projection_reads_the_two_assignments_only() -> None:
+    """R12: caseloads come from intake's assignments, classes of intake's contract."""
+    from services.directory.bootstrap import service_spec
+    from services.intake import contract as intake
+    from shared.settings import Settings
 
-    assigned = registry.event_class("intake", CASE_ASSIGNED)
-    reassigned = registry.event_class("intake", CASE_REASSIGNED)
-    assert assigned is intake.CaseAssigned and reassigned is intake.CaseReassigned
-    assert {"staff_id", "agency_id", "override"} <= set(assigned.model_fields)
-    assert {"from_staff_id", "to_staff_id"} <= set(reassigned.model_fields)
+    (read_model,) = service_spec(Settings()).consumers
+    read_from_intake = {cls for cls in read_model.reads or () if cls.service == "intake"}
+    assert read_from_intake == {intake.CaseAssigned, intake.CaseReassigned}

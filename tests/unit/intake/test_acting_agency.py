@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.intake.application.handlers import _context
+from services.intake.application.ports import context_for
 from services.intake.domain.events import ClientErased
 from shared.auth import Principal
 from shared.chain import GENESIS_HASH, event_hash
@@ -27,7 +27,7 @@ EARLIER_KEYS = {
 
 
 def _stored_erasure(principal: Principal) -> StoredEvent:
-    envelope = _context(principal, CASE_AGENCY).envelope("case-1", ClientErased(client_id="c-1"))
+    envelope = context_for(principal, CASE_AGENCY).envelope("case-1", ClientErased(client_id="c-1"))
     metadata = _metadata_document(
         envelope.metadata.model_copy(update={"recorded_at": datetime(2026, 3, 2, tzinfo=UTC)})
     )

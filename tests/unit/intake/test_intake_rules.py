@@ -8,6 +8,37 @@ from datetime import date, timedelta
 import pytest
 from pydantic import ValidationError
 
+from services.intake.domain.commands import (
+    MAX_LIST_ITEMS,
+    AssessCase,
+    AssignCase,
+    EraseClient,
+    IntakeCommand,
+    OpenCase,
+    ReassignCase,
+    RecordConsent,
+    RegisterClient,
+    RegisterReturningClient,
+    RosterEntry,
+    ScreenIn,
+    ScreenOut,
+    WithdrawConsent,
+)
+from services.intake.domain.errors import (
+    CaseloadLimitReached,
+    ClientWasErased,
+    ConsentNotRecordable,
+    ConsentNotWithdrawable,
+    IntakeError,
+    ManagerCannotTake,
+    NoClientYet,
+    NoConsent,
+    NotEligible,
+    PossibleDuplicateClient,
+    ReturningClientMismatch,
+    WrongStage,
+    no_client,
+)
 from services.intake.domain.events import (
     AssessedNeed,
     CaseAssessed,
@@ -25,45 +56,16 @@ from services.intake.domain.events import (
     ConsentWithdrawn,
     InformationAndReferral,
     InformationAndReferralKind,
+    OverrideReason,
     PossibleDuplicateAcknowledged,
+    ReassignmentReason,
     Risk,
     RiskKind,
     ScreenOutReason,
     Severity,
     StrengthKind,
 )
-from services.intake.domain.model import (
-    MAX_LIST_ITEMS,
-    AssessCase,
-    AssignCase,
-    CaseloadViolation,
-    CaseState,
-    ClientErasedViolation,
-    ConsentViolation,
-    EraseClient,
-    IntakeCommand,
-    IntakeError,
-    OpenCase,
-    OverrideReason,
-    PossibleDuplicateClient,
-    ReassignCase,
-    ReassignmentReason,
-    RecordConsent,
-    RegisterClient,
-    RegisterReturningClient,
-    ReturningClientMismatch,
-    RosterEntry,
-    ScreenIn,
-    ScreeningViolation,
-    ScreenOut,
-    Stage,
-    StageOrderViolation,
-    WithdrawConsent,
-    consent_allows,
-    decide,
-    evolve,
-    no_client,
-)
+from services.intake.domain.model import CaseState, Stage, consent_allows, decide, evolve
 from shared.envelope import DomainEvent, Role
 from shared.errors import NotFound, RuleViolation
 from shared.vocabulary import NeedDomain
@@ -212,25 +214,25 @@ def test_every_refusal_is_a_rule_violation_with_a_rule_id() -> None:
 def test_r1_a_command_that_skips_a_stage_is_refused_with_the_next_step(
     done: tuple[IntakeCommand, ...], command: IntakeCommand, says: str
 ) -> None:
-    with pytest.raises(StageOrderViolation) as refused:
+    with pytest.raises(WrongStage) as refused:
         decide(given(*done), command)
     assert refused.value.rule == "R1"
     assert says in refused.value.reason
 
 
 def test_r1_a_case_opens_once() -> None:
-    with pytest.raises(StageOrderViolation, match="already open"):
+    with pytest.raises(WrongStage, match="already open"):
         decide(given(OPEN), OPEN)
 
 
 def test_r1_consent_needs_a_registered_client() -> None:
-    with pytest.raises(StageOrderViolation, match="no registered client"):
+    with pytest.raises(NoClientYet, match="no registered client"):
         decide(given(OPEN), CONSENT)
 
 
 def test_r1_an_assigned_case_is_reassigned_not_assigned_again() -> None:
     state = given(OPEN, REGISTER, CONSENT, SCREEN_IN, ASSESS, assign())
-    with pytest.raises(StageOrderViolation, match="reassign"):
+    with pytest.raises(WrongStage, match="reassign"):
         decide(state, assign(manager("staff-park")))
 
 
@@ -261,7 +263,7 @@ def test_r1_an_inbound_referral_is_linked_to_the_referring_case_and_agency() -> 
 
 def test_r2_a_single_acute_problem_is_not_screened_in() -> None:
     single = ScreenIn(presenting_problems=(NeedDomain.FOOD,), today=TODAY)
-    with pytest.raises(ScreeningViolation) as refused:
+    with pytest.raises(NotEligible) as refused:
         decide(given(OPEN, REGISTER, CONSENT), single)
     assert refused.value.rule == "R2"
     assert "information and referral" in refused.value.reason
@@ -304,7 +306,7 @@ def test_r2_a_referral_outcome_names_the_agency_referred_to() -> None:
 def test_r2_a_screened_out_case_goes_no_further_in_intake() -> None:
     state = given(OPEN, REGISTER, CONSENT, screen_out())
     for command in (ASSESS, assign(), SCREEN_IN):
-        with pytest.raises(StageOrderViolation, match="screened out"):
+        with pytest.raises(WrongStage, match="screened out"):
             decide(state, command)
 
 
@@ -312,7 +314,7 @@ def test_r2_a_screened_out_case_goes_no_further_in_intake() -> None:
 
 
 def test_r4_screening_needs_the_clients_consent_to_case_management() -> None:
-    with pytest.raises(ConsentViolation) as refused:
+    with pytest.raises(NoConsent) as refused:
         decide(given(OPEN, REGISTER), SCREEN_IN)
     assert refused.value.rule == "R4"
     assert "consent" in refused.value.reason
@@ -320,10 +322,10 @@ def test_r4_screening_needs_the_clients_consent_to_case_management() -> None:
 
 def test_r4_consent_for_another_agency_or_purpose_does_not_count() -> None:
     elsewhere = consent(agencies=(OTHER_AGENCY,))
-    with pytest.raises(ConsentViolation):
+    with pytest.raises(NoConsent):
         decide(given(OPEN, REGISTER, elsewhere), SCREEN_IN)
     referral_only = consent(purposes=(ConsentPurpose.REFERRAL,))
-    with pytest.raises(ConsentViolation):
+    with pytest.raises(NoConsent):
         decide(given(OPEN, REGISTER, referral_only), SCREEN_IN)
 
 
@@ -358,15 +360,15 @@ def test_r4_a_withdrawn_consent_allows_nothing_from_that_day_on() -> None:
     assert consent_allows(state, AGENCY, purpose, withdrawn_on - timedelta(days=1))
     assert not consent_allows(state, AGENCY, purpose, withdrawn_on)
     later = SCREEN_IN.model_copy(update={"today": withdrawn_on})
-    with pytest.raises(ConsentViolation):
+    with pytest.raises(NoConsent):
         decide(state, later)
 
 
 def test_r4_withdrawing_needs_a_consent_that_is_still_in_force() -> None:
     state = given(OPEN, REGISTER, CONSENT, WithdrawConsent(consent_id="consent-1", today=TODAY))
-    with pytest.raises(ConsentViolation, match="was withdrawn"):
+    with pytest.raises(ConsentNotWithdrawable, match="was withdrawn"):
         decide(state, WithdrawConsent(consent_id="consent-1", today=TODAY))
-    with pytest.raises(ConsentViolation, match="no consent"):
+    with pytest.raises(ConsentNotWithdrawable, match="no consent"):
         decide(state, WithdrawConsent(consent_id="consent-9", today=TODAY))
 
 
@@ -380,7 +382,7 @@ def test_r4_a_consent_that_already_expired_is_not_recorded() -> None:
         agencies_in_directory=(AGENCY,),
         today=TODAY,
     )
-    with pytest.raises(ConsentViolation, match="expired"):
+    with pytest.raises(ConsentNotRecordable, match="expired"):
         decide(given(OPEN, REGISTER), stale)
 
 
@@ -388,7 +390,7 @@ def test_r4_a_consent_naming_an_agency_the_directory_does_not_know_is_refused_na
     naming_a_stranger = consent(agencies=(AGENCY, "ag-nowhere", "ag-nowhere-2")).model_copy(
         update={"agencies_in_directory": (AGENCY,)}
     )
-    with pytest.raises(ConsentViolation, match="'ag-nowhere', 'ag-nowhere-2'") as refused:
+    with pytest.raises(ConsentNotRecordable, match="'ag-nowhere', 'ag-nowhere-2'") as refused:
         decide(given(OPEN, REGISTER), naming_a_stranger)
     assert refused.value.rule == "R4"
     assert "directory" in refused.value.reason
@@ -402,7 +404,7 @@ def test_r4_withdrawing_consent_mid_case_stops_assessment_and_assignment() -> No
         SCREEN_IN,
         WithdrawConsent(consent_id="consent-1", today=TODAY),
     )
-    with pytest.raises(ConsentViolation):
+    with pytest.raises(NoConsent):
         decide(state, ASSESS)
 
 
@@ -471,10 +473,10 @@ def test_r11_erasure_records_only_the_pseudonymous_client_id() -> None:
 
 def test_r11_nothing_more_is_done_with_an_erased_clients_data() -> None:
     state = given(OPEN, REGISTER, CONSENT, EraseClient(client_id=CLIENT))
-    with pytest.raises(ClientErasedViolation) as refused:
+    with pytest.raises(ClientWasErased) as refused:
         decide(state, SCREEN_IN)
     assert refused.value.rule == "R11"
-    with pytest.raises(ClientErasedViolation):
+    with pytest.raises(ClientWasErased):
         decide(state, consent("consent-2"))
     assert not consent_allows(state, AGENCY, ConsentPurpose.CASE_MANAGEMENT, TODAY)
 
@@ -582,7 +584,7 @@ def test_r12_a_manager_with_room_takes_the_case_without_override() -> None:
 
 
 def test_r12_a_full_caseload_is_refused_to_a_case_manager() -> None:
-    with pytest.raises(CaseloadViolation) as refused:
+    with pytest.raises(CaseloadLimitReached) as refused:
         decide(
             given(*ASSESSED),
             assign(manager(caseload=10, limit=10), why=OverrideReason.TEMPORARY_COVER),
@@ -594,7 +596,7 @@ def test_r12_a_full_caseload_is_refused_to_a_case_manager() -> None:
 
 def test_r12_a_supervisor_overrides_a_full_caseload_only_with_a_reason() -> None:
     full = manager(caseload=10, limit=10)
-    with pytest.raises(CaseloadViolation, match="needs a reason"):
+    with pytest.raises(CaseloadLimitReached, match="needs a reason"):
         decide(given(*ASSESSED), assign(full, by=Role.SUPERVISOR))
     _, events = run(
         given(*ASSESSED),
@@ -631,7 +633,7 @@ def test_r12_an_override_reason_is_not_recorded_when_there_is_room() -> None:
 def test_r12_only_an_active_case_manager_of_the_cases_agency_takes_it(
     entry: RosterEntry, says: str
 ) -> None:
-    with pytest.raises(CaseloadViolation, match=says):
+    with pytest.raises(ManagerCannotTake, match=says):
         decide(
             given(*ASSESSED), assign(entry, by=Role.SUPERVISOR, why=OverrideReason.TEMPORARY_COVER)
         )
@@ -651,7 +653,7 @@ def test_r12_reassignment_moves_the_case_and_checks_the_new_managers_room() -> N
         CaseReassigned(from_staff_id="staff-lee", to_staff_id="staff-park", reason="staff_departed")
     ]
     assert state.assignment is not None and state.assignment.staff_id == "staff-park"
-    with pytest.raises(CaseloadViolation, match="already carries"):
+    with pytest.raises(ManagerCannotTake, match="already carries"):
         decide(state, reassign)
 
 
@@ -666,7 +668,7 @@ def test_r12_reassigning_past_the_limit_records_the_supervisors_override() -> No
         override_reason=OverrideReason.TEMPORARY_COVER,
         today=TODAY,
     )
-    with pytest.raises(CaseloadViolation, match="only a supervisor"):
+    with pytest.raises(CaseloadLimitReached, match="only a supervisor"):
         decide(state, command)
     by_supervisor = command.model_copy(
         update={"by_role": Role.SUPERVISOR, "by_staff_id": "staff-boss"}
@@ -689,5 +691,5 @@ def test_r12_reassignment_needs_an_assigned_case() -> None:
         by_staff_id="staff-boss",
         today=TODAY,
     )
-    with pytest.raises(StageOrderViolation):
+    with pytest.raises(WrongStage):
         decide(given(*ASSESSED), command)

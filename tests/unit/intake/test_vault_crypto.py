@@ -7,9 +7,8 @@ from datetime import date
 
 import pytest
 
+from services.intake.adapters.vault import DuplicateIndex, PiiVault
 from services.intake.domain.client import normalised_name
-from services.intake.vault.crypto import DuplicateIndex
-from services.intake.vault.store import PiiVault
 from shared.settings import load_settings
 
 # Full-width Latin letters, as some Korean input methods type them.

@@ -10,28 +10,63 @@ migration moves them, bytes unchanged, into the kit's tables (the seals bind the
 associated data, so they open as before) and drops those columns, so no copy of a key
 survives an erasure.
 
+The duplicate index is an HMAC-SHA256 of the normalised name and the birth date under its own
+key (`CASELINE_PII_INDEX_KEY`): equal for the same person, useless to anyone without the key,
+and never the key-encryption key that seals the details.
+
 Writes take the caller's connection, so a client's record is made in the same transaction
 as the events that name them. Nothing here logs or raises with personal data in the message.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import asyncpg
 
-from services.intake.domain.client import PersonalDetails
-from services.intake.vault.crypto import DuplicateIndex
+from services.intake.domain.client import PersonalDetails, duplicate_key_material
 from shared.grants import AccessDecision, Accessor
 from shared.settings import Settings, decode_key
+from shared.store import migrate_search_path
 from shared.vault import Vault
-from shared.vault_crypto import VaultError
+from shared.vault_crypto import KEY_BYTES, VaultError
 
 DETAILS = "details"
 """The vault document holding a client's personal details."""
 
 MIGRATION = """
+-- An older pii_vault kept each client's wrapped key and sealed details itself: move them,
+-- bytes unchanged, into the kit's tables and drop them here, so no copy of a key survives
+-- an erasure.
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+           AND table_name = 'pii_vault' AND column_name = 'wrapped_key'
+    ) THEN
+        INSERT INTO vault_keys (client_id, kek_id, wrapped_key, created_at, shredded_at)
+            SELECT client_id, kek_id, wrapped_key, created_at, erased_at FROM pii_vault
+            ON CONFLICT (client_id) DO NOTHING;
+        INSERT INTO vault_documents (client_id, document_id, kind, sealed, created_at,
+                                     updated_at)
+            SELECT client_id, 'details', 'details', sealed, created_at, updated_at
+            FROM pii_vault
+            ON CONFLICT (client_id, document_id) DO NOTHING;
+        ALTER TABLE pii_vault
+            DROP CONSTRAINT IF EXISTS pii_vault_erased_has_no_key,
+            DROP COLUMN wrapped_key,
+            DROP COLUMN sealed,
+            DROP COLUMN kek_id,
+            ADD CONSTRAINT pii_vault_erased_has_no_index CHECK (
+                (erased_at IS NULL) = (duplicate_index IS NOT NULL)
+            );
+    END IF;
+END
+$$;
+
 CREATE TABLE IF NOT EXISTS pii_vault (
     client_id        text        PRIMARY KEY,
     agency_id        text        NOT NULL,
@@ -48,22 +83,24 @@ CREATE INDEX IF NOT EXISTS pii_vault_by_duplicate_index
     ON pii_vault (duplicate_index) WHERE duplicate_index IS NOT NULL;
 """
 
-MOVE_INTO_THE_KITS_VAULT = """
-INSERT INTO vault_keys (client_id, kek_id, wrapped_key, created_at, shredded_at)
-    SELECT client_id, kek_id, wrapped_key, created_at, erased_at FROM pii_vault
-    ON CONFLICT (client_id) DO NOTHING;
-INSERT INTO vault_documents (client_id, document_id, kind, sealed, created_at, updated_at)
-    SELECT client_id, 'details', 'details', sealed, created_at, updated_at FROM pii_vault
-    ON CONFLICT (client_id, document_id) DO NOTHING;
-ALTER TABLE pii_vault
-    DROP CONSTRAINT IF EXISTS pii_vault_erased_has_no_key,
-    DROP COLUMN wrapped_key,
-    DROP COLUMN sealed,
-    DROP COLUMN kek_id,
-    ADD CONSTRAINT pii_vault_erased_has_no_index CHECK (
-        (erased_at IS NULL) = (duplicate_index IS NOT NULL)
-    );
-"""
+
+class DuplicateIndex:
+    """Computes the keyed hash registration compares clients by."""
+
+    def __init__(self, index_key: bytes, *, key_encryption_key: bytes) -> None:
+        if len(index_key) != KEY_BYTES:
+            raise ValueError(f"the index key is {KEY_BYTES} bytes")
+        if hmac.compare_digest(key_encryption_key, index_key):
+            raise ValueError("the key-encryption key and the index key must differ")
+        self._index_key = index_key
+
+    def __repr__(self) -> str:
+        return "DuplicateIndex()"
+
+    def __call__(self, name: str, birth_date: date) -> bytes:
+        """HMAC-SHA256 of the normalised name and birth date under the index key."""
+        material = duplicate_key_material(name, birth_date)
+        return hmac.new(self._index_key, material, hashlib.sha256).digest()
 
 
 class UnknownClient(VaultError):
@@ -102,19 +139,12 @@ class PiiVault:
 
     @staticmethod
     async def migrate(pool: asyncpg.Pool) -> None:
-        """Create `pii_vault`; move an older one's keys and seals into the kit's vault."""
-        async with pool.acquire() as conn, conn.transaction():
-            # The lock every migration of the schema takes (`shared.store.migrate_schema`).
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('caseline-migrate-' || current_schema()))"
-            )
-            older = await conn.fetchval(
-                "SELECT true FROM information_schema.columns WHERE table_schema = "
-                "current_schema() AND table_name = 'pii_vault' AND column_name = 'wrapped_key'"
-            )
-            if older:
-                await conn.execute(MOVE_INTO_THE_KITS_VAULT)
-            await conn.execute(MIGRATION)
+        """Create `pii_vault`; move an older one's keys and seals into the kit's vault.
+
+        After the kit's vault is migrated (the move writes into its tables), in the pool's
+        own schema (its search path).
+        """
+        await migrate_search_path(pool, MIGRATION)
 
     def duplicate_index(self, name: str, birth_date: date) -> bytes:
         """The keyed hash registration compares clients by."""

@@ -1,0 +1,1 @@
+"""What the template keeps in PostgreSQL beside its event store: its read model."""

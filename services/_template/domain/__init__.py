@@ -1,0 +1,1 @@
+"""The template's pure rules: events, commands, errors, state, decide and evolve (no I/O)."""

@@ -1,0 +1,1 @@
+"""The template's HTTP API: routes, request schemas, response views."""

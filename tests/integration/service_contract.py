@@ -1,0 +1,159 @@
+"""What every service's HTTP API promises, as one test suite each service's tests subclass.
+
+The kit gives every service the same runtime, error mapping and authentication, so the same
+answers must hold for each: `/health` names the service; no token is 401 before anything is
+read; a good token of a role the route refuses is 403; a 422 says which field is wrong and
+never repeats what was sent (a body can carry a resident number); two writers at the same
+expected state get one success and one 409, never two successes or a 500.
+
+A subclass names its service and says how to build it, which principal may send its command
+and which may not, and writes three short request makers: a valid command, an invalid one
+that carries `SECRET`, and two commands that race. It uses only the service's
+`bootstrap.build`, its contract and its HTTP paths, so a service can move its insides freely.
+
+    class TestNotesContract(ServiceContract):
+        service_name = "notes"
+        topics = ("notes",)
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shared.envelope import Role
+from shared.settings import Settings
+from tests.harness import RunningService, running_service, unique_schema, unique_topic
+
+SECRET = "contract-secret-900101-1234567"
+"""What an invalid command carries: it must not come back in any part of the answer."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """A principal the service under test knows: recorded in its principals when it starts."""
+
+    role: Role
+    agency_id: str
+    staff_id: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One request a contract test sends: where, what body, and as whom."""
+
+    method: str
+    path: str
+    body: Any
+    headers: Mapping[str, str]
+
+    async def send(self, http: httpx.AsyncClient) -> httpx.Response:
+        """Send it as it is."""
+        return await http.request(self.method, self.path, json=self.body, headers=self.headers)
+
+    def as_(self, headers: Mapping[str, str]) -> Submission:
+        """The same request with other credentials (none for `{}`)."""
+        return replace(self, headers=headers)
+
+
+class ServiceContract:
+    """The answers every service owes its callers; subclass it once per service (`Test...`)."""
+
+    service_name: ClassVar[str]
+    """What `/health` reports as the service's name."""
+    topics: ClassVar[tuple[str, ...]]
+    """The topics `build` needs, by name; each becomes a fresh topic of the test class's own."""
+    allowed: ClassVar[Member]
+    """A principal of a role the command's route accepts."""
+    refused: ClassVar[Member]
+    """A principal with standing, of a role the command's route refuses."""
+
+    def build(self, settings: Settings, topics: Mapping[str, str]) -> FastAPI:
+        """The service's app (its `bootstrap.build`) on the given settings and topics."""
+        raise NotImplementedError
+
+    async def command(self, served: RunningService) -> Submission:
+        """A valid command the `allowed` principal may send (it succeeds)."""
+        raise NotImplementedError
+
+    async def invalid_command(self, served: RunningService) -> Submission:
+        """A command whose body fails validation and carries `SECRET`."""
+        raise NotImplementedError
+
+    async def racing_commands(self, served: RunningService) -> tuple[Submission, Submission]:
+        """Two commands at the same expected state, of which the service accepts only one."""
+        raise NotImplementedError
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    async def served(cls, database_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningService]:
+        """The service alone, on a schema and topics of the test class's own, with its two
+        principals recorded (no directory runs beside it): one app for the class's tests."""
+        contract = cls()
+        topics = {name: unique_topic(name) for name in cls.topics}
+        async with running_service(
+            lambda settings: contract.build(settings, topics),
+            database_url=database_url,
+            kafka_bootstrap=kafka_bootstrap,
+            schema=unique_schema(cls.service_name),
+            topics=tuple(topics.values()),
+            base_url=f"http://{cls.service_name}",
+        ) as running:
+            for member in (cls.allowed, cls.refused):
+                await running.as_member(member.role, member.agency_id, member.staff_id)
+            yield running
+
+    def auth(self, served: RunningService, member: Member) -> dict[str, str]:
+        """The member's token header."""
+        return served.auth(member.role, member.agency_id, member.staff_id)
+
+    async def test_health_answers_200_with_the_service_name(self, served: RunningService) -> None:
+        answer = await served.http.get("/health")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["service"] == self.service_name
+
+    async def test_the_command_is_accepted_from_a_role_its_route_allows(
+        self, served: RunningService
+    ) -> None:
+        answer = await (await self.command(served)).send(served.http)
+        assert answer.is_success, answer.text
+
+    async def test_a_command_without_a_token_is_refused_401(self, served: RunningService) -> None:
+        answer = await (await self.command(served)).as_({}).send(served.http)
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+
+    async def test_a_valid_token_of_a_role_the_route_refuses_is_refused_403(
+        self, served: RunningService
+    ) -> None:
+        command = await self.command(served)
+        answer = await command.as_(self.auth(served, self.refused)).send(served.http)
+        assert answer.status_code == 403, answer.text
+
+    async def test_a_422_names_the_field_and_never_echoes_the_input(
+        self, served: RunningService
+    ) -> None:
+        invalid = await self.invalid_command(served)
+        assert SECRET in repr(invalid.body), "the invalid command must carry SECRET"
+        answer = await invalid.send(served.http)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"], answer.text
+        digits = "".join(c for c in SECRET if c.isdigit())
+        for part in (SECRET, digits, SECRET.split("-")[-1]):
+            assert part not in answer.text, answer.text
+            assert all(part not in value for value in answer.headers.values())
+
+    async def test_two_commands_racing_at_the_same_state_give_one_success_and_one_409(
+        self, served: RunningService
+    ) -> None:
+        first, second = await self.racing_commands(served)
+        answers = await asyncio.gather(first.send(served.http), second.send(served.http))
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses[1] == 409 and 200 <= statuses[0] < 300, [a.text for a in answers]
