@@ -13,8 +13,9 @@ from typing import Any
 
 import asyncpg
 
+from caseline.catalog import publishing_services
 from services.closure.domain.audit import referral_violations
-from shared.envelope import SERVICES, RecordedEvent, registry
+from shared.envelope import RecordedEvent, registry
 from shared.store import EventStore
 
 PAGE = 1000
@@ -64,7 +65,7 @@ async def verify(
     # Every service's events must be known to decode closure's (and to name types).
     import services.closure.contract  # noqa: F401
 
-    chosen = {service: service for service in SERVICES} | (schemas or {})
+    chosen = {service: service for service in publishing_services()} | (schemas or {})
     verdict = Verdict()
     for service, schema in chosen.items():
         if not await _schema_exists(pool, schema):

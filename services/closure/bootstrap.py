@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-import asyncpg
 from fastapi import FastAPI
 
 from services.closure.adapters.board import BoardReadModel
@@ -24,10 +23,10 @@ from services.closure.application.scheduler import ClosureScheduler
 from services.closure.entrypoints.http import closure_router
 from shared.application import CommandPath
 from shared.clock import agency_today
-from shared.codec import ReceivedEvent
 from shared.envelope import EventRegistry, registry
-from shared.service import ConsumerSpec, Runtime, ServiceSpec, create_service_app
+from shared.service import ConsumerSpec, Runtime, ServiceSpec, TaskSpec, create_service_app
 from shared.settings import Settings
+from shared.supervisor import TaskBody
 from shared.topics import topic_for
 
 SERVICE = "closure"
@@ -69,6 +68,26 @@ class Topics:
         return cls(**{name: _topic(name, namespace) for name in cls.__dataclass_fields__})
 
 
+def compose_with(today: Callable[[], date]) -> Callable[[Runtime], Closure]:
+    """How the runtime builds closure's ports once, on the agencies' calendar `today`."""
+
+    def compose(runtime: Runtime) -> Closure:
+        return Closure(
+            cases=case_path(runtime.store, BoardReadModel()),
+            clients=CommandPath(runtime.store, CLIENT_MODEL),
+            board=BoardReadModel(),
+            network=NetworkReadModel(),
+            today=today,
+        )
+
+    return compose
+
+
+def _ports(built: object) -> Closure:
+    assert isinstance(built, Closure)
+    return built
+
+
 def service_spec(
     settings: Settings,
     *,
@@ -79,32 +98,9 @@ def service_spec(
 ) -> ServiceSpec:
     """What closure is made of. `today` is the agencies' calendar (tests may fix it)."""
     chosen = topics or Topics()
-    schema = settings.db_schema or SERVICE
-    board = BoardReadModel(schema)
-    network = NetworkReadModel(schema)
-    ports: list[Closure] = []
 
-    def compose(runtime: Runtime) -> Closure:
-        built = Closure(
-            cases=case_path(runtime.store, board),
-            clients=CommandPath(runtime.store, CLIENT_MODEL),
-            board=board,
-            network=network,
-            today=today,
-        )
-        ports[:] = [built]
-        # The kit has no hook for a service's own background task; compose runs once the
-        # runtime is open, with its supervisor, so the scheduler is spawned here.
-        scheduler = ClosureScheduler(built, interval=scheduler_seconds)
-        runtime.supervisor.spawn("scheduler:closure", "scheduler", scheduler.supervised)
-        return built
-
-    async def learn_cases(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-        # Consumers start after compose, so the ports exist by the first event.
-        await case_learner(ports[0])(conn, event)
-
-    async def learn_network(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-        await network_learner(ports[0])(conn, event)
+    def scheduler(runtime: Runtime) -> TaskBody:
+        return ClosureScheduler(_ports(runtime.ports), interval=scheduler_seconds).supervised
 
     return ServiceSpec(
         name=SERVICE,
@@ -113,22 +109,23 @@ def service_spec(
             ConsumerSpec(
                 name="network",
                 topics=(chosen.directory,),
-                handle=learn_network,
+                bind=lambda ports: network_learner(_ports(ports)),
                 events=events,
                 reads=NETWORK_READS,
             ),
             ConsumerSpec(
                 name="cases",
                 topics=(chosen.intake, chosen.careplan, chosen.monitoring),
-                handle=learn_cases,
+                bind=lambda ports: case_learner(_ports(ports)),
                 events=events,
                 reads=CASE_READS,
             ),
         ],
-        migrations=[board.migrate, network.migrate],
+        migrations=[BoardReadModel.migrate, NetworkReadModel.migrate],
         events=events,
         topic=chosen.closure,
-        compose=compose,
+        compose=compose_with(today),
+        tasks=[TaskSpec("closure", scheduler)],
     )
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.closure.domain.events import TerminationReason
 from services.closure.domain.state import CaseState
-from shared.store import migrate_schema
+from shared.store import migrate_search_path
 
 MIGRATION = """
 CREATE TABLE IF NOT EXISTS closure_cases (
@@ -91,12 +91,10 @@ class FanoutItem:
 class BoardReadModel:
     """Writes and reads the tables above."""
 
-    def __init__(self, schema: str) -> None:
-        self.schema = schema
-
-    async def migrate(self, pool: asyncpg.Pool) -> None:
-        """Create the tables (idempotent)."""
-        await migrate_schema(pool, self.schema, MIGRATION)
+    @staticmethod
+    async def migrate(pool: asyncpg.Pool) -> None:
+        """Create the tables in the pool's schema (idempotent)."""
+        await migrate_search_path(pool, MIGRATION)
 
     async def record(self, conn: asyncpg.Connection, case_id: str, state: CaseState) -> None:
         """Replace what the tables hold of one case with what its state says."""

@@ -13,7 +13,7 @@ import asyncpg
 
 from services.closure.domain.events import Provider
 from services.closure.domain.referral import Candidate, NetworkSnapshot, OfferedService
-from shared.store import migrate_schema
+from shared.store import migrate_search_path
 from shared.vocabulary import NeedDomain
 
 MIGRATION = """
@@ -41,12 +41,10 @@ CREATE TABLE IF NOT EXISTS network_staff (
 class NetworkReadModel:
     """Writes and reads the tables above."""
 
-    def __init__(self, schema: str) -> None:
-        self.schema = schema
-
-    async def migrate(self, pool: asyncpg.Pool) -> None:
-        """Create the tables (idempotent)."""
-        await migrate_schema(pool, self.schema, MIGRATION)
+    @staticmethod
+    async def migrate(pool: asyncpg.Pool) -> None:
+        """Create the tables in the pool's schema (idempotent)."""
+        await migrate_search_path(pool, MIGRATION)
 
     async def agency_registered(self, conn: asyncpg.Connection, agency_id: str) -> None:
         """An agency joined the network."""

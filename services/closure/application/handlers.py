@@ -18,7 +18,6 @@ import asyncpg
 
 from services.closure.adapters.board import BoardReadModel
 from services.closure.adapters.network import NetworkReadModel
-from services.closure.adapters.streams import load_on
 from services.closure.domain.commands import (
     DEFAULT_ANSWER_DAYS,
     AcceptReferral,
@@ -44,7 +43,7 @@ from shared.application import (
     StreamModel,
     UnitOfWork,
 )
-from shared.envelope import Actor, DomainEvent, Envelope, Role
+from shared.envelope import Actor, DomainEvent, Role
 from shared.store import EventStore
 
 CASE_MODEL = StreamModel(CaseState(), evolve)
@@ -95,7 +94,7 @@ async def facts_on(
     """The network and the client's history as closure knows them now, read on `conn`."""
     history = ClientHistory()
     if state.client_id is not None:
-        record = await load_on(conn, ports.clients, client_stream(state.client_id))
+        record = await ports.clients.load(client_stream(state.client_id), connection=conn)
         history = record.state.history()
     return ReferralFacts(
         today=today,
@@ -141,7 +140,7 @@ async def learn_on_client(
     command: LearnServed | Any,
 ) -> None:
     """Apply a learned fact to a client's stream on `conn` (each fact once)."""
-    loaded = await load_on(conn, ports.clients, client_stream(client_id))
+    loaded = await ports.clients.load(client_stream(client_id), connection=conn)
     events = decide_client(loaded.state, command)
     if events:
         await UnitOfWork(ports.clients, conn).record(loaded, context, events)
@@ -176,20 +175,15 @@ async def accept_referral(
 
 
 SYSTEM_IDS = uuid.UUID("8a3e51c4-2f7b-4d0e-b1a6-5c9d7e2f4a10")
-"""The namespace of the ids of events closure decides on its own: the same decision always
-has the same id, so a repeated one (a redelivery, a restart) is a no-op in the store."""
+"""The namespace of the ids of events closure decides on its own (fan-out, scheduler): the
+same decision always has the same id, so one repeated after a crash is a no-op in the store."""
 
 
-class SystemContext(CommandContext):
-    """The fan-out's and the scheduler's context: each event's id is derived from the stream
-    and the event itself, so a restarted worker repeating an append writes nothing new."""
-
-    def envelope(self, stream_id: str, payload: DomainEvent) -> Envelope[Any]:
-        """The envelope with a deterministic event id (uuid5 of stream, type and payload)."""
-        built = super().envelope(stream_id, payload)
-        event_id = uuid.uuid5(
-            SYSTEM_IDS, f"{stream_id}/{payload.event_type()}/{payload.model_dump_json()}"
-        )
-        return built.model_copy(
-            update={"metadata": built.metadata.model_copy(update={"event_id": event_id})}
-        )
+def system_context(agency_id: str, causation_id: uuid.UUID | None = None) -> CommandContext:
+    """The context of a decision closure takes on its own, with derived event ids."""
+    return CommandContext(
+        agency_id=agency_id,
+        actor=CLOSURE_SYSTEM,
+        causation_id=causation_id,
+        derived_ids=SYSTEM_IDS,
+    )

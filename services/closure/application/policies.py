@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import asyncpg
 
 from services.careplan.contract import CaseReturnedToPlanning, ServiceDelivered
-from services.closure.adapters.streams import load_on
 from services.closure.application.handlers import CLOSURE_SYSTEM, Closure, learn_on_client
 from services.closure.domain.commands import (
     ClientCommand,
@@ -158,11 +157,11 @@ def case_learner(ports: Closure) -> EventHandler:
             return
         case_id = meta.case_id
         for command in await _case_commands(ports, conn, meta.agency_id, payload):
-            loaded = await load_on(conn, ports.cases, case_id)
+            loaded = await ports.cases.load(case_id, connection=conn)
             events = decide(loaded.state, command)
             if events:
                 await UnitOfWork(ports.cases, conn).record(loaded, context, events)
-        state = (await load_on(conn, ports.cases, case_id)).state
+        state = (await ports.cases.load(case_id, connection=conn)).state
         if state.client_id is None:
             return
         # R9 (a): who has served the client, across the whole network.

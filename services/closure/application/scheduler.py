@@ -16,11 +16,10 @@ import uuid
 
 from services.closure.adapters.board import FanoutItem
 from services.closure.application.handlers import (
-    CLOSURE_SYSTEM,
     Closure,
     CommandWithFacts,
-    SystemContext,
     execute,
+    system_context,
 )
 from services.closure.domain.commands import (
     Command,
@@ -106,11 +105,7 @@ class ClosureScheduler:
             async with ports.cases.unit_of_work() as uow:
                 await ports.board.fanout_done(uow.conn, item)
             return 0
-        context = SystemContext(
-            agency_id=state.agency_id or "",
-            actor=CLOSURE_SYSTEM,
-            causation_id=item.cause_id,
-        )
+        context = system_context(state.agency_id or "", item.cause_id)
 
         def command(facts: ReferralFacts) -> Command:
             return TerminateCase(
@@ -137,7 +132,7 @@ class ClosureScheduler:
         loaded = await ports.cases.load(case_id)
         if loaded.state.agency_id is None:
             return 0
-        context = SystemContext(agency_id=loaded.state.agency_id, actor=CLOSURE_SYSTEM)
+        context = system_context(loaded.state.agency_id)
         try:
             result = await execute(ports, loaded, context, command)
         except (ConcurrencyError, ClosureError):

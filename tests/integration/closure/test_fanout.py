@@ -11,7 +11,7 @@ import pytest
 
 from services.closure.application.scheduler import ClosureScheduler
 from services.directory.contract import AgencyClosed, StaffDeparted
-from services.intake.contract import CaseFound, CaseReassigned, CaseSource
+from services.intake.contract import CaseFound, CaseReassigned, CaseSource, ReassignmentReason
 from shared.codec import to_kafka
 from shared.vocabulary import NeedDomain
 from tests.integration.closure.conftest import (
@@ -98,7 +98,11 @@ async def test_a_departed_manager_s_cases_end_on_the_day_but_a_reassigned_one_st
     await closure.stack.intake.record(
         kept,
         home.agency_id,
-        CaseReassigned(from_staff_id="mgr-1", to_staff_id="mgr-2", reason="departure"),
+        CaseReassigned(
+            from_staff_id="mgr-1",
+            to_staff_id="mgr-2",
+            reason=ReassignmentReason.STAFF_DEPARTED,
+        ),
     )
     await eventually(
         lambda: closure.events(kept), lambda e: e.count("ManagerLearned") == 2, "reassignment"
