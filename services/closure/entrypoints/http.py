@@ -46,7 +46,7 @@ from services.closure.entrypoints.views import (
     ReferralLine,
 )
 from shared.application import CommandContext, Loaded, NotFound
-from shared.auth import Principal, ensure_same_agency, require_roles
+from shared.auth import Principal, require_roles
 from shared.envelope import Role
 from shared.service import ports_dependency
 
@@ -74,10 +74,10 @@ NETWORK_READERS = frozenset({Role.NETWORK_ADMIN, Role.AUDITOR})
 async def _case(ports: Closure, case_id: str, principal: Principal) -> Loaded[CaseState]:
     """The case's stream, if the principal's agency holds the case (or they read the network)."""
     loaded = await ports.cases.load(case_id)
-    if loaded.state.agency_id is None:
+    agency = loaded.state.agency_id
+    # R11: another agency's case answers exactly like a missing one.
+    if agency is None or (principal.role not in NETWORK_READERS and principal.agency_id != agency):
         raise NotFound(f"no case {case_id} is known to closure")
-    if principal.role not in NETWORK_READERS:
-        ensure_same_agency(principal, loaded.state.agency_id)
     return loaded
 
 
@@ -95,10 +95,9 @@ async def _referral_case(
 ) -> Loaded[CaseState]:
     """The case of a referral issued to the principal's agency."""
     row = await ports.board.referral(ports.pool, referral_id)
-    if row is None:
+    # R11: a referral to another agency answers exactly like a missing one.
+    if row is None or row.target_agency_id != principal.agency_id:
         raise NotFound(f"no referral {referral_id} is known to closure")
-    if row.target_agency_id is not None:
-        ensure_same_agency(principal, row.target_agency_id)
     return await ports.cases.load(row.case_id)
 
 

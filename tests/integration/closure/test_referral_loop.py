@@ -49,7 +49,7 @@ async def test_the_target_accepts_and_then_counts_as_having_served_the_client_r9
     before = await closure.events(case_id)
     await answer(
         await closure.http.post(f"/referrals/{referral_id}/acceptance", headers=home.supervisor),
-        403,
+        404,
     )
     assert await closure.events(case_id) == before
     body = await answer(

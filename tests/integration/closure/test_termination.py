@@ -165,17 +165,19 @@ async def test_a_planned_termination_is_refused_until_evaluation_preparation_and
     assert again["rule"] == "R8"
 
 
-async def test_only_the_cases_agency_may_end_it_and_a_token_is_needed_r4(closure: Running) -> None:
+async def test_only_the_cases_agency_may_end_it_and_others_see_no_such_case_r11(
+    closure: Running,
+) -> None:
     home = await agency(closure, HOUSING)
     other = await agency(closure, HOUSING)
     case_id, _ = await open_case(closure, home)
     before = await closure.events(case_id)
     body = {"reason": "client_died"}
     assert (await closure.http.post(f"/cases/{case_id}/termination", json=body)).status_code == 401
-    forbidden = await closure.http.post(
+    hidden = await closure.http.post(
         f"/cases/{case_id}/termination", json=body, headers=other.manager
     )
-    assert forbidden.status_code == 403
+    assert hidden.status_code == 404  # R11: like a case that does not exist
     assert await closure.events(case_id) == before
 
 
