@@ -23,6 +23,7 @@ from services.closure.domain.commands import (
     LearnConsent,
     LearnConsentWithdrawal,
     LearnEvaluation,
+    LearnLinkedCase,
     LearnManager,
     LearnNeeds,
     LearnReturnToPlanning,
@@ -151,6 +152,16 @@ def case_learner(ports: Closure) -> EventHandler:
         meta = event.envelope.metadata
         payload = event.envelope.payload
         context = _context(event)
+        if isinstance(payload, CaseFound) and payload.referring_case_id:
+            # The loop closes on the referring case: its referral is completed.
+            linked = LearnLinkedCase(agency_id=meta.agency_id, linked_case_id=meta.case_id)
+            referring = await ports.cases.load(payload.referring_case_id, connection=conn)
+            completed = decide(referring.state, linked)
+            if completed and referring.state.agency_id is not None:
+                referring_context = context.model_copy(
+                    update={"agency_id": referring.state.agency_id}
+                )
+                await UnitOfWork(ports.cases, conn).record(referring, referring_context, completed)
         client_fact = _client_command(payload)
         if client_fact is not None:
             await learn_on_client(ports, conn, client_fact[0], context, client_fact[1])

@@ -89,6 +89,13 @@ class LearnReturnToPlanning(ClosureCommand):
     plan_version: int = Field(ge=1)
 
 
+class LearnLinkedCase(ClosureCommand):
+    """Intake at a referral's target opened the linked inbound-referral case."""
+
+    agency_id: str = Field(min_length=1)
+    linked_case_id: str = Field(min_length=1)
+
+
 # --- learned on a client stream --------------------------------------------------------
 
 
@@ -200,6 +207,7 @@ Command = (
     | LearnNeeds
     | LearnEvaluation
     | LearnReturnToPlanning
+    | LearnLinkedCase
     | PrepareTermination
     | ApproveTermination
     | TerminateCase

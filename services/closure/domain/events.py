@@ -320,6 +320,15 @@ class ReferralAccepted(ClosureEvent):
 
 
 @registry.register
+class ReferralCompleted(ClosureEvent):
+    """The loop closed: intake at the target opened the linked inbound-referral case."""
+
+    referral_id: str = Field(min_length=1)
+    linked_case_id: str = Field(min_length=1)
+    target: Provider
+
+
+@registry.register
 class ReferralDeclined(ClosureEvent):
     """The target's staff declined, with a coded reason; the next target follows."""
 
@@ -364,6 +373,7 @@ PUBLISHED: tuple[type[ClosureEvent], ...] = (
     ReferralPending,
     ReferralEscalated,
     ReferralAccepted,
+    ReferralCompleted,
     ReferralDeclined,
     ReferralOverdue,
     ReferralDeclinedByClient,

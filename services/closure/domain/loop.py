@@ -10,6 +10,7 @@ from services.closure.domain.commands import (
     ClientDeclinesReferral,
     DeclineReferral,
     EscalatePendingReferral,
+    LearnLinkedCase,
     MarkReferralOverdue,
     ReferralFacts,
     RetryPendingReferral,
@@ -26,6 +27,7 @@ from services.closure.domain.events import (
     ClosureEvent,
     Provider,
     ReferralAccepted,
+    ReferralCompleted,
     ReferralDeclined,
     ReferralDeclinedByClient,
     ReferralEscalated,
@@ -45,7 +47,11 @@ def _referral(state: CaseState, referral_id: str | None = None) -> Referral:
 
 
 def _settled(referral: Referral) -> bool:
-    return referral.status in (ReferralStatus.ACCEPTED, ReferralStatus.DECLINED_BY_CLIENT)
+    return referral.status in (
+        ReferralStatus.ACCEPTED,
+        ReferralStatus.COMPLETED,
+        ReferralStatus.DECLINED_BY_CLIENT,
+    )
 
 
 def _awaiting(referral: Referral) -> Provider:
@@ -94,6 +100,23 @@ def accept(state: CaseState, command: AcceptReferral) -> Sequence[ClosureEvent]:
             target=target,
             accepted_on=command.today,
             accepted_by=command.staff_id,
+        )
+    ]
+
+
+def complete(state: CaseState, command: LearnLinkedCase) -> Sequence[ClosureEvent]:
+    """An accepted referral is completed once the target's intake opened the linked case;
+    anything else (a repeat, a case from elsewhere) decides nothing."""
+    referral = state.referral
+    if referral is None or referral.status is not ReferralStatus.ACCEPTED:
+        return []
+    if referral.target is None or referral.target.agency_id != command.agency_id:
+        return []
+    return [
+        ReferralCompleted(
+            referral_id=referral.referral_id,
+            linked_case_id=command.linked_case_id,
+            target=referral.target,
         )
     ]
 

@@ -23,6 +23,7 @@ from services.closure.domain.commands import (
     LearnConsent,
     LearnConsentWithdrawal,
     LearnEvaluation,
+    LearnLinkedCase,
     LearnManager,
     LearnNeeds,
     LearnReturnToPlanning,
@@ -47,6 +48,7 @@ from services.closure.domain.events import (
 from services.closure.domain.loop import (
     accept,
     client_declines,
+    complete,
     decline,
     escalate,
     mark_overdue,
@@ -118,6 +120,8 @@ def decide(state: CaseState, command: Command) -> Sequence[ClosureEvent]:
             return escalate(state, command)
         case ClientDeclinesReferral():
             return client_declines(state, command)
+        case LearnLinkedCase():
+            return complete(state, command)
     return _learn(state, command)
 
 

@@ -21,6 +21,7 @@ from services.closure.domain.events import (
     PendingCause,
     Provider,
     ReferralAccepted,
+    ReferralCompleted,
     ReferralDeclined,
     ReferralDeclinedByClient,
     ReferralEscalated,
@@ -49,6 +50,7 @@ class ReferralStatus(StrEnum):
     ISSUED = "issued"
     PENDING = "pending"
     ACCEPTED = "accepted"
+    COMPLETED = "completed"
     DECLINED_BY_CLIENT = "declined_by_client"
 
 
@@ -186,6 +188,8 @@ def evolve(state: CaseState, event: ClosureEvent) -> CaseState:
             return _with_referral(state, escalated=True)
         case ReferralAccepted():
             return _with_referral(state, status=ReferralStatus.ACCEPTED)
+        case ReferralCompleted():
+            return _with_referral(state, status=ReferralStatus.COMPLETED)
         case ReferralDeclined(target=target) | ReferralOverdue(target=target):
             assert state.referral is not None
             return _with_referral(state, tried=(*state.referral.tried, target))

@@ -9,7 +9,7 @@ target agency's staff answer a referral; auditors and network administrators rea
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
 
@@ -32,6 +32,7 @@ from services.closure.domain.commands import (
 from services.closure.domain.events import TerminationReason
 from services.closure.domain.model import CaseState
 from services.closure.domain.termination import options_for
+from services.closure.entrypoints.fhir import bundle
 from services.closure.entrypoints.schemas import (
     DeclineBody,
     PathId,
@@ -211,6 +212,22 @@ def closure_router() -> APIRouter:
             )
 
         return Recorded.of(await execute(ports, loaded, _context(loaded, principal), command))
+
+    @router.get("/referrals/{referral_id}/fhir")
+    async def referral_fhir(
+        referral_id: PathId, principal: Reader, ports: PortsDep
+    ) -> dict[str, Any]:
+        """The referral as FHIR R4: a Bundle of its ServiceRequest and one Task per target."""
+        row = await ports.board.referral(ports.pool, referral_id)
+        readers = {row.agency_id, row.target_agency_id} if row else set()
+        # R11: a referral neither sent nor received by the principal's agency is not there.
+        if row is None or (
+            principal.role not in NETWORK_READERS and principal.agency_id not in readers
+        ):
+            raise NotFound(f"no referral {referral_id} is known to closure")
+        history = await ports.cases.store.read_stream(row.case_id)
+        state = ports.cases.model.state_of(history)
+        return bundle(row.case_id, state, [e.payload for e in history])
 
     @router.get("/board")
     async def board(principal: Reader, ports: PortsDep) -> list[ReferralLine]:

@@ -7,8 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.task import Task
 
 from services.closure.application.scheduler import ClosureScheduler
+from services.intake.contract import CaseFound, CaseSource
 from shared.vocabulary import NeedDomain
 from tests.integration.closure.conftest import (
     TODAY,
@@ -140,3 +144,39 @@ async def test_the_client_may_decline_the_referral_and_it_leaves_the_board_r4(
         409,
     )
     assert late["rule"] == "R9"
+
+
+async def test_the_linked_case_at_the_target_completes_the_referral_and_fhir_shows_it_r9(
+    closure: Running,
+) -> None:
+    home = await agency(closure, HOUSING)
+    target = await agency(closure, HOUSING)
+    stranger = await agency(closure, HOUSING)
+    case_id, _, referral_id = await _issued(closure, home, target)
+    await answer(
+        await closure.http.post(f"/referrals/{referral_id}/acceptance", headers=target.manager),
+        201,
+    )
+    linked = f"linked-{case_id}"
+    await closure.stack.intake.record(
+        linked,
+        target.agency_id,
+        CaseFound(
+            source=CaseSource.INBOUND_REFERRAL,
+            referring_agency_id=home.agency_id,
+            referring_case_id=case_id,
+        ),
+    )
+    await eventually(
+        lambda: closure.events(case_id), lambda e: "ReferralCompleted" in e, "completed"
+    )
+    for reader in (home.supervisor, target.supervisor):
+        exported = await answer(
+            await closure.http.get(f"/referrals/{referral_id}/fhir", headers=reader), 200
+        )
+        Bundle.model_validate(exported)
+        request, task = (e["resource"] for e in exported["entry"])
+        assert ServiceRequest.model_validate(request).status == "completed"
+        assert Task.model_validate(task).status == "completed"
+    hidden = await closure.http.get(f"/referrals/{referral_id}/fhir", headers=stranger.supervisor)
+    assert hidden.status_code == 404
