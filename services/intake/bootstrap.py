@@ -16,9 +16,11 @@ from services.intake.adapters.network_review import NetworkReview
 from services.intake.adapters.read_model import ROSTER_EVENTS, IntakeReadModel
 from services.intake.adapters.vault import PiiVault, UnknownClient
 from services.intake.application.ports import CASE_MODEL, CaseResult, Intake
+from services.intake.application.referrals import CLOSURE_READS, closure_policy
 from services.intake.domain.errors import PossibleDuplicateClient
 from services.intake.entrypoints.http import router
 from shared.application import CommandPath
+from shared.consumer import EventHandler
 from shared.envelope import EventRegistry, registry
 from shared.service import (
     ConsumerSpec,
@@ -42,6 +44,8 @@ class Topics:
     """Where the relay publishes intake's events."""
     directory: str = field(default_factory=lambda: topic_for("directory"))
     """Where staff, caseload limits, departures and closures come from, for the roster."""
+    closure: str = field(default_factory=lambda: topic_for("closure"))
+    """Where accepted referrals (a linked case opens here) and terminations come from."""
 
 
 def service_spec(
@@ -60,7 +64,14 @@ def service_spec(
                 handle=IntakeReadModel.apply_directory_event,
                 events=events,
                 reads=ROSTER_EVENTS,
-            )
+            ),
+            ConsumerSpec(
+                name="closure",
+                topics=(chosen.closure,),
+                bind=_closure_policy,
+                events=events,
+                reads=CLOSURE_READS,
+            ),
         ],
         # After the kit's vault: the first moves an older pii_vault's keys into it.
         migrations=[PiiVault.migrate, IntakeReadModel.migrate, NetworkReview.migrate],
@@ -72,6 +83,11 @@ def service_spec(
         compose=compose,
         error_handlers=ERROR_HANDLERS,
     )
+
+
+def _closure_policy(ports: object) -> EventHandler:
+    assert isinstance(ports, Intake)
+    return closure_policy(ports)
 
 
 def compose(runtime: Runtime) -> Intake:

@@ -16,6 +16,7 @@ Tables are unqualified: the service's pool has its own schema on the search path
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import asyncpg
 
@@ -100,6 +101,12 @@ BEGIN
 END
 $$;
 
+-- Cases closure terminated (R8, R12): they no longer count against their manager's caseload.
+CREATE TABLE IF NOT EXISTS case_ending (
+    case_id        text PRIMARY KEY,
+    terminated_on  date NOT NULL
+);
+
 -- Every agency the directory registered: a consent names only these (R4).
 CREATE TABLE IF NOT EXISTS network_agency (
     agency_id  text PRIMARY KEY
@@ -134,7 +141,9 @@ SELECT r.agency_id, r.staff_id, r.role, r.caseload_limit, r.department_id, r.dep
        a.closed_on AS agency_closed_on,
        (SELECT count(*) FROM case_summary c
          WHERE c.agency_id = r.agency_id AND c.assigned_staff_id = r.staff_id
-           AND c.stage = ANY($1::text[])) AS caseload
+           AND c.stage = ANY($1::text[])
+           AND NOT EXISTS (SELECT 1 FROM case_ending e WHERE e.case_id = c.case_id))
+       AS caseload
 FROM staff_roster r LEFT JOIN agency_status a ON a.agency_id = r.agency_id
 """
 
@@ -284,6 +293,16 @@ class IntakeReadModel:
         return len(folded)
 
     # --- roster and caseloads -----------------------------------------------------------------
+
+    @staticmethod
+    async def record_ending(conn: asyncpg.Connection, case_id: str, terminated_on: date) -> None:
+        """Closure ended the case: its manager's caseload counts one fewer (R12)."""
+        await conn.execute(
+            "INSERT INTO case_ending (case_id, terminated_on) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING",
+            case_id,
+            terminated_on,
+        )
 
     async def staff_load(
         self, conn: asyncpg.Connection, staff_id: str, prefer_agency: str
