@@ -139,6 +139,23 @@ def _consent_for(history: ClientHistory, agency_id: str, today: date) -> str | N
     return None
 
 
+def _merged(network: NetworkSnapshot) -> tuple[Candidate, ...]:
+    """One candidate per provider: a provider listed twice offers what both list, and is
+    closed if either says so."""
+    merged: dict[Provider, Candidate] = {}
+    for candidate in network.candidates:
+        known = merged.get(candidate.provider)
+        if known is None:
+            merged[candidate.provider] = candidate
+            continue
+        merged[candidate.provider] = Candidate(
+            provider=candidate.provider,
+            agency_closed=known.agency_closed or candidate.agency_closed,
+            services=(*known.services, *candidate.services),
+        )
+    return tuple(merged.values())
+
+
 def referral_options(
     *,
     needs: tuple[NeedDomain, ...],
@@ -152,7 +169,7 @@ def referral_options(
     list), then the excluded ones with every reason that excludes them (R9)."""
     wanted = tuple(sorted(set(needs)))
     assessed: list[Option] = []
-    for candidate in network.candidates:
+    for candidate in _merged(network):
         provider = candidate.provider
         exclusions: list[Exclusion] = []
         if closing_agency is not None and provider.agency_id == closing_agency:

@@ -96,10 +96,10 @@ def assert_eligible(
     served = (*facts.history.served, state.own_provider)
     assert not has_served(target, [p for p in served if p is not None])
     assert target.agency_id != closing
-    candidate = next(c for c in facts.network.candidates if c.provider == target)
-    assert not candidate.agency_closed
+    listed = [c for c in facts.network.candidates if c.provider == target]
+    assert listed and not any(c.agency_closed for c in listed)
     for need in state.needs:
-        assert any(s.need_domain is need for s in candidate.services), need
+        assert any(s.need_domain is need for c in listed for s in c.services), need
     assert any(
         c.consent_id == issued.consent_id and c.names_for_referral(target.agency_id, facts.today)
         for c in facts.history.consents
