@@ -134,7 +134,7 @@ async def _caseload(net: Three, agency_id: str) -> int:
     return next(s["caseload"] for s in board.json()["staff"] if s["staff_id"] == "mgr-1")
 
 
-async def test_an_ended_case_refers_on_and_the_target_opens_the_linked_case_once_r8_r9_r12(
+async def test_an_ended_case_refers_on_and_the_target_opens_the_linked_case_once_r4_r8_r9_r12(
     three: Three,
 ) -> None:
     home = await _agency(three, offers_services=False)
@@ -151,7 +151,8 @@ async def test_an_ended_case_refers_on_and_the_target_opens_the_linked_case_once
         "address": "서울특별시 마포구 성미산로 1",
         "preferred_language": "ko",
     }
-    await _post(http, f"/cases/{case_id}/registration", person, manager)
+    registered = await _post(http, f"/cases/{case_id}/registration", person, manager)
+    client_id = registered["client_id"]
     steps: list[tuple[str, dict[str, Any]]] = [
         (
             "consents",
@@ -242,3 +243,11 @@ async def test_an_ended_case_refers_on_and_the_target_opens_the_linked_case_once
         "SELECT count(*) FROM case_summary WHERE agency_id = $1", target
     )
     assert opened_at_target == 1
+    # R4, R10: the record moves to the target only through the consent naming it for
+    # referral; an agency it does not name is not told the client exists (R11).
+    stranger = await _agency(three, offers_services=False)
+    for agency_id, code in ((target, 200), (stranger, 404)):
+        asked = await http.get(
+            f"/clients/{client_id}", headers=three.auth(Role.CASE_MANAGER, agency_id, "mgr-1")
+        )
+        assert asked.status_code == code, asked.text
