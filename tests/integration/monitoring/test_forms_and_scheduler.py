@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from services.intake.contract import ClientErased, ConsentPurpose
+from tests.harness import eventually
 from tests.integration.monitoring.conftest import (
     Agency,
     Running,
@@ -19,7 +20,6 @@ from tests.integration.monitoring.conftest import (
     agency,
     case_in_force,
     enroll_auditor,
-    eventually,
     review_body,
     running,
     stack_of,

@@ -18,13 +18,13 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.harness import eventually
 from tests.integration.monitoring.conftest import (
     START,
     Stack,
     agency,
     case_in_force,
     enroll_auditor,
-    eventually,
     running,
     stack_of,
 )
