@@ -208,6 +208,15 @@ async def stack(
         yield built
 
 
+@pytest.fixture
+async def own_stack(
+    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[Stack]:
+    """A stack for one test alone (one that restarts or kills the app on it)."""
+    async with stack_of(database_url, kafka_bootstrap, pg_pool) as built:
+        yield built
+
+
 @pytest.fixture(scope="module")
 async def monitoring(stack: Stack) -> AsyncIterator[Running]:
     async with running(stack) as app:
