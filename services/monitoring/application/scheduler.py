@@ -86,4 +86,3 @@ class OverdueScheduler:
             if result.recorded:
                 log.info("monitoring.overdue", case_id=case_id, events=result.event_types)
         return said
-
