@@ -10,13 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
+from tests.harness import unique_schema
 from tests.integration.careplan.conftest import (
     Agency,
     Stack,
@@ -67,7 +67,7 @@ async def careplan_process(
                 except httpx.TransportError:
                     return 0
 
-            await eventually(health, lambda code: code == 200, "careplan up")
+            await eventually(health, lambda code: code == 200, "careplan up", timeout=60)
             yield process, http
     finally:
         if process.poll() is None:
@@ -84,7 +84,7 @@ async def _ready(http: httpx.AsyncClient, home: Agency) -> None:
 
 
 async def test_a_careplan_killed_mid_run_loses_no_acknowledged_command(stack: Stack) -> None:
-    schema = f"t_careplan_killed_{uuid.uuid4().hex[:8]}"
+    schema = unique_schema("careplan_killed")
     home = await make_agency(stack)
     cases = [(await through_intake(home))[0] for _ in range(6)]
     acknowledged: list[str] = []
