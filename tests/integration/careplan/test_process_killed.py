@@ -5,13 +5,9 @@ recorded while it was down is learned after."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -26,53 +22,23 @@ from tests.integration.careplan.conftest import (
 )
 from tests.integration.careplan.test_careplan_api import plan_body
 from tests.integration.kafka_reading import read_topic
+from tests.integration.service_process import service_process
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def careplan_process(
+def careplan_process(
     stack: Stack, schema: str
-) -> AsyncIterator[tuple[subprocess.Popen[bytes], httpx.AsyncClient]]:
+) -> AbstractAsyncContextManager[tuple[subprocess.Popen[bytes], httpx.AsyncClient]]:
     """A careplan process on the stack's topics, answering on a port of its own."""
-    port = _free_port()
     topics = stack.topics
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.integration.careplan.serve_careplan",
-            str(port),
-            schema,
-            topics.careplan,
-            topics.intake,
-            topics.directory,
-            topics.monitoring,
-        ],
-        env={**os.environ, "CASELINE_LOG_LEVEL": "WARNING", "CASELINE_LOG_FORMAT": "json"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return service_process(
+        "tests.integration.careplan.serve_careplan",
+        schema,
+        topics.careplan,
+        topics.intake,
+        topics.directory,
+        topics.monitoring,
+        what="careplan",
     )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-
-            async def health() -> int:
-                try:
-                    return (await http.get("/health")).status_code
-                except httpx.TransportError:
-                    return 0
-
-            await eventually(health, lambda code: code == 200, "careplan up", timeout=60)
-            yield process, http
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            process.wait(10)
 
 
 async def _ready(http: httpx.AsyncClient, home: Agency) -> None:
