@@ -8,7 +8,6 @@ its own.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -238,7 +237,7 @@ def resident_number(born: date, serial: str) -> str:
 def person() -> dict[str, Any]:
     born = date(1958, 3, 14)
     return {
-        "name": f"Test Person {uuid.uuid4().hex[:6]}",
+        "name": unique("Test Person"),
         "birth_date": born.isoformat(),
         "resident_number": resident_number(born, "134567"),
         "phone": "010-5555-0000",
