@@ -2,14 +2,13 @@
 
 An app run inside the test's event loop cannot be killed without killing the test; a process
 can, at any instruction, which is what a crash is. The runner module a test gives (its
-`python -m` name and arguments) serves the app on the free port this helper picks.
+`python -m` name and arguments) serves the app on a free port (`caseline.processes`).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -17,18 +16,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from caseline.processes import free_port
 from tests.harness import eventually
 
 START_SECONDS = 60.0
 """A process imports the whole service and migrates its schema before `/health` answers."""
-
-
-def free_port() -> int:
-    """A port no one listens on now, for a process to serve on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @asynccontextmanager
