@@ -1,15 +1,14 @@
-"""A service run as a process of its own, for the tests that kill it with SIGKILL.
+"""A service as a process of its own, for tests that kill it with SIGKILL mid-run.
 
-An app inside the test's event loop cannot be killed mid-write; a process can. The process
-serves on a free port of 127.0.0.1, is handed over once `/health` answers 200 (waited for
-with the harness's `eventually`), and is killed at the end of the block if it still runs.
+An app run inside the test's event loop cannot be killed without killing the test; a process
+can, at any instruction, which is what a crash is. The runner module a test gives (its
+`python -m` name and arguments) serves the app on a free port (`caseline.processes`).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -17,26 +16,22 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from caseline.processes import free_port
 from tests.harness import eventually
 
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+START_SECONDS = 60.0
+"""A process imports the whole service and migrates its schema before `/health` answers."""
 
 
 @asynccontextmanager
 async def service_process(
-    module: str, *args: str, what: str
+    runner: str, *arguments: str, what: str
 ) -> AsyncIterator[tuple[subprocess.Popen[bytes], httpx.AsyncClient]]:
-    """`python -m module PORT *args`, and a client of it once it is healthy; `what` names it
-    in the failure of a process that never comes up."""
+    """`python -m runner PORT *arguments`, handed over once `/health` answers 200; killed
+    with SIGKILL after the block if it still runs (a test may have killed it already)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", module, str(port), *args],
+        [sys.executable, "-m", runner, str(port), *arguments],
         env={**os.environ, "CASELINE_LOG_LEVEL": "WARNING", "CASELINE_LOG_FORMAT": "json"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -50,7 +45,7 @@ async def service_process(
                 except httpx.TransportError:
                     return 0
 
-            await eventually(health, lambda code: code == 200, f"{what} up")
+            await eventually(health, lambda code: code == 200, f"{what} up", timeout=START_SECONDS)
             yield process, http
     finally:
         if process.poll() is None:
