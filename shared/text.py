@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
 # Cc: C0 and C1 control characters, NUL and DEL among them; Cs: lone surrogates.
 _UNKEEPABLE = frozenset({"Cc", "Cs"})
@@ -40,3 +40,12 @@ PlainText = Annotated[str, AfterValidator(refuse_control_characters)]
 
 Note = Annotated[str, AfterValidator(refuse_control_characters_but_line_breaks)]
 """Free text over several lines with no other control characters."""
+
+Line = Annotated[
+    str,
+    # Stripped and measured first, then checked: constraints placed after a validator's
+    # Annotated would measure the text before stripping, and let "   " through as "".
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(refuse_control_characters),
+]
+"""A name, region or reason: 1 to 200 characters of plain text once blanks are stripped."""

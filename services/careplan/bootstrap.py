@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import asyncpg
 from fastapi import FastAPI
 
 from services.careplan.adapters import board, facts
 from services.careplan.application.handlers import Careplan, compose_path
-from services.careplan.entrypoints.http import careplan_router
+from services.careplan.entrypoints.http import router
 from services.intake.contract import ClientErased
 from services.monitoring.contract import PlanRevisionRequired
-from shared.codec import ReceivedEvent
+from shared.consumer import EventHandler
 from shared.envelope import EventRegistry, registry
 from shared.service import ConsumerSpec, Runtime, ServiceSpec, VaultSpec, create_service_app
 from shared.settings import Settings
@@ -36,26 +35,27 @@ class Topics:
     """Reviews that send a case back to planning (R6d)."""
 
 
+def compose(runtime: Runtime) -> Careplan:
+    """Careplan's ports, built once when the runtime opens: its command path and vault."""
+    assert runtime.vault is not None, "careplan keeps words in its vault"
+    return Careplan(compose_path(runtime.store), runtime.vault, runtime.pool)
+
+
+def _revisions(ports: Careplan) -> EventHandler:
+    """Monitoring's reviews become careplan commands through the one command path the runtime
+    composed (R6d), so the policy needs no handle on the ports filled in later."""
+    return ports.revision_required
+
+
 def service_spec(
     settings: Settings, *, topics: Topics | None = None, events: EventRegistry = registry
 ) -> ServiceSpec:
     """What careplan is made of: routes, consumers, vault and read-model migrations."""
     chosen = topics or Topics()
 
-    composed: list[Careplan] = []
-
-    def compose(runtime: Runtime) -> Careplan:
-        assert runtime.vault is not None, "careplan keeps words in its vault"
-        composed.append(Careplan(compose_path(runtime.store), runtime.vault, runtime.pool))
-        return composed[-1]
-
-    async def revision_required(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-        # The runtime composes the ports before any consumer starts.
-        await composed[-1].revision_required(conn, event)
-
     return ServiceSpec(
         name=SERVICE,
-        routers=[careplan_router()],
+        routers=[router],
         consumers=[
             ConsumerSpec(
                 name="facts",
@@ -67,7 +67,7 @@ def service_spec(
             ConsumerSpec(
                 name="revisions",
                 topics=(chosen.monitoring,),
-                handle=revision_required,
+                bind=_revisions,
                 events=events,
                 reads=(PlanRevisionRequired,),
             ),

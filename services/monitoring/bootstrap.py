@@ -1,5 +1,5 @@
-"""Monitoring's composition root: its routes, vault, read models, consumers and scheduler on
-the shared runtime."""
+"""Monitoring's composition root: its routes, vault, read models, consumers and overdue
+scheduler (a task of its own, `scheduler:overdue` on `/health`) on the shared runtime."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ from shared.service import (
     ConsumerSpec,
     Runtime,
     ServiceSpec,
+    TaskSpec,
     VaultSpec,
     create_service_app,
 )
 from shared.settings import Settings
+from shared.supervisor import TaskBody
 from shared.topics import topic_for
 
 SERVICE = "monitoring"
@@ -89,11 +91,12 @@ def service_spec(
             today=today,
         )
         learner.bind(built)
-        # The kit has no hook for a service's own background task; compose runs once the
-        # runtime is open, with its supervisor, so the scheduler is spawned here.
-        scheduler = OverdueScheduler(built, interval=scheduler_seconds)
-        runtime.supervisor.spawn("scheduler:overdue", "scheduler", scheduler.supervised)
         return built
+
+    def overdue(runtime: Runtime) -> TaskBody:
+        # The runtime builds a task's body after `compose`: the ports are the ones it built.
+        assert isinstance(runtime.ports, Monitoring)
+        return OverdueScheduler(runtime.ports, interval=scheduler_seconds).supervised
 
     return ServiceSpec(
         name=SERVICE,
@@ -119,6 +122,7 @@ def service_spec(
         topic=chosen.monitoring,
         vault=VaultSpec(erasures_from=(chosen.intake,), erasure_event=ClientErased, events=events),
         compose=compose,
+        tasks=[TaskSpec(name="overdue", body=overdue, kind="scheduler")],
         error_handlers={IncompleteAnswers: _incomplete},
     )
 

@@ -140,7 +140,9 @@ class Careplan:
         found = await facts.case_facts(conn, case_id) or CaseFacts(
             case_id=case_id, agency_id=meta.agency_id
         )
-        loaded = await self.path.load(case_id)
+        # On the consumer's own connection: a second pooled one, taken while this one is held,
+        # could wait for ever once every pooled connection is a consumer's waiting the same way.
+        loaded = await self.path.load(case_id, connection=conn)
         command = ReturnToPlanning(
             case=found,
             today=agency_today(),

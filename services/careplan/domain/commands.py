@@ -27,6 +27,7 @@ from services.careplan.domain.events import (
     ReRequestBy,
     UnaddressedNeed,
 )
+from shared.grants import ConsentGrant
 from shared.vocabulary import NeedDomain
 
 LINKING = "service_linking"
@@ -39,25 +40,10 @@ class Fact(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Consent(Fact):
-    """A consent of the client as intake recorded it (R4)."""
-
-    consent_id: str
-    agencies: tuple[str, ...]
-    purposes: tuple[str, ...]
-    valid_from: date
-    valid_until: date
-    withdrawn_on: date | None = None
-
-    def names(self, agency_id: str, purpose: str, on: date) -> bool:
-        """Whether, on `on`, this consent names `agency_id` for `purpose`."""
-        if self.withdrawn_on is not None and on >= self.withdrawn_on:
-            return False
-        return (
-            agency_id in self.agencies
-            and purpose in self.purposes
-            and self.valid_from <= on <= self.valid_until
-        )
+Consent = ConsentGrant
+"""A consent of the client as intake recorded it (R4): the kit's grant, so a link and a read
+from the vault find a consent in force (named, for the purpose, in its dates, not withdrawn)
+by the one rule."""
 
 
 class CaseFacts(Fact):

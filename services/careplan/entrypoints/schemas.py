@@ -7,19 +7,11 @@ accepted here only to be sealed in the vault; no event carries them.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Literal, Self
 
 from fastapi import Path
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.careplan.domain.events import (
     AdvocacyOutcome,
@@ -36,37 +28,24 @@ from services.careplan.domain.events import (
     ReRequestBy,
     UnaddressedReason,
 )
-from shared.identifiers import NoPersonalNumber
+from shared.identifiers import Identifier as KitIdentifier
+from shared.identifiers import PathId as PathId
+from shared.text import Note
 from shared.vocabulary import NeedDomain
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-"""Ids in URLs: letters, digits and `._:-`."""
 RECORD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-"""Ids a caller gives a goal, item or record: no `:`, since they name vault documents too."""
+"""The kit's id pattern without `:`."""
 
-PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
 PlanVersion = Annotated[int, Path(ge=1, le=10_000)]
-Identifier = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=RECORD_PATTERN),
-    NoPersonalNumber,
-]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+Identifier = Annotated[KitIdentifier, StringConstraints(pattern=RECORD_PATTERN)]
+"""An id a caller gives a goal, item or record: the kit's `Identifier`, but holding no `:`,
+because careplan also names vault documents `kind:id` with it (`advocacy:<id>`), and an id
+with a `:` of its own would make two documents' names ambiguous."""
 
-
-def _no_control_characters(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
-Text = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
-    AfterValidator(_no_control_characters),
-]
-"""Words about the client, for the vault only."""
+Text = Annotated[Note, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+"""Words about the client, for the vault only: the kit's `Note` (line breaks allowed, no other
+control characters), up to 2000 characters."""
 
 
 class Body(BaseModel):

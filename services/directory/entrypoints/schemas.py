@@ -12,16 +12,15 @@ Names, regions and reasons refuse control characters (`shared.text.PlainText`).
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.directory.domain.events import NetworkRole, StaffRole
 from shared.identifiers import Identifier, PathId
-from shared.text import PlainText
+from shared.text import Line
 from shared.vocabulary import NeedDomain, ResourceKind
 
-Text = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Line
 """A name, region or reason: 1 to 200 characters of plain text."""
 
 

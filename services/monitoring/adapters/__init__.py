@@ -1,1 +1,1 @@
-"""Monitoring's read models (board, plan drafts) and the stream read on a held connection."""
+"""Monitoring's read models: the supervisors' board and the plan drafts it learns from."""

@@ -4,7 +4,6 @@ vault inside the same unit of work, so a refusal or a race writes nothing anywhe
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -25,7 +24,7 @@ from shared.application import (
     StreamModel,
     UnitOfWork,
 )
-from shared.envelope import DomainEvent, Envelope, RecordedEvent
+from shared.envelope import DomainEvent, RecordedEvent
 from shared.store import EventStore
 from shared.vault import Vault
 
@@ -94,22 +93,3 @@ async def execute(
         return events
 
     return await ports.path.run(target, context, decide_and_seal)
-
-
-OVERDUE_IDS = uuid.UUID("5b0f7a52-6d3e-4f0c-9a51-2c7e1f8e9d40")
-"""The namespace of the scheduler's event ids: the same overdue fact always has the same id."""
-
-
-class ScheduledContext(CommandContext):
-    """The scheduler's context: each event's id is derived from the case and the event itself,
-    so a restarted scheduler repeating an append is answered by the store's idempotence."""
-
-    def envelope(self, stream_id: str, payload: DomainEvent) -> Envelope[Any]:
-        """The envelope with a deterministic event id (uuid5 of case, type and payload)."""
-        built = super().envelope(stream_id, payload)
-        event_id = uuid.uuid5(
-            OVERDUE_IDS, f"{stream_id}/{payload.event_type()}/{payload.model_dump_json()}"
-        )
-        return built.model_copy(
-            update={"metadata": built.metadata.model_copy(update={"event_id": event_id})}
-        )

@@ -33,7 +33,6 @@ from services.intake.contract import (
     ConsentWithdrawn,
 )
 from services.monitoring.adapters.drafts import Draft, DraftItem
-from services.monitoring.adapters.streams import load_on
 from services.monitoring.application.handlers import Monitoring
 from services.monitoring.domain.commands import (
     Command,
@@ -104,7 +103,7 @@ class Learner:
             causation_id=meta.event_id,
         )
         for command in commands:
-            loaded = await load_on(conn, ports.path, case_id)
+            loaded = await ports.path.load(case_id, connection=conn)
             events = decide(loaded.state, command)
             if events:
                 await UnitOfWork(ports.path, conn).record(loaded, context, events)
@@ -119,7 +118,7 @@ async def _commands(
         case CaseAssigned(agency_id=agency_id, staff_id=staff_id):
             return [LearnAssignment(agency_id=agency_id, manager_id=staff_id)]
         case CaseReassigned(to_staff_id=staff_id):
-            loaded = await load_on(conn, ports.path, case_id)
+            loaded = await ports.path.load(case_id, connection=conn)
             if loaded.state.agency_id is None:
                 raise ProcessingRejected("a reassignment of a case never assigned here")
             return [LearnAssignment(agency_id=loaded.state.agency_id, manager_id=staff_id)]

@@ -2,21 +2,23 @@
 
 It runs under the runtime's supervisor. It keeps no position of its own: what it has said
 is in each case's stream (the state knows which reviews, forms and items were declared
-overdue), and every event it writes has an id derived from the case and the fact, so
-killed and restarted at any point it says each overdue fact exactly once.
+overdue), and every event it writes has an id derived from the case and the fact (the
+kit's `CommandContext(derived_ids=...)`), so killed and restarted at any point, or run in
+two processes at once, it says each overdue fact exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import date
 
-from services.monitoring.application.handlers import Monitoring, ScheduledContext
+from services.monitoring.application.handlers import Monitoring
 from services.monitoring.domain.commands import MarkOverdue
 from services.monitoring.domain.model import MonitoringState, decide
-from shared.application import UnitOfWork
+from shared.application import CommandContext, UnitOfWork
 from shared.envelope import Actor, DomainEvent, Role
 from shared.errors import ConcurrencyError
 from shared.logging import get_logger
@@ -26,6 +28,17 @@ log = get_logger("caseline.monitoring.scheduler")
 
 SCHEDULER = Actor(staff_id="monitoring-scheduler", role=Role.SYSTEM)
 """Who the overdue events name as their actor."""
+
+OVERDUE_IDS = uuid.UUID("5b0f7a52-6d3e-4f0c-9a51-2c7e1f8e9d40")
+"""The namespace of the scheduler's event ids: the same overdue fact always has the same id.
+Never change it: ids already stored were derived under it, and a fact decided again after a
+restart must meet its stored twin."""
+
+
+def overdue_context(agency_id: str) -> CommandContext:
+    """The scheduler's context on a case of `agency_id`: each event's id is derived from the
+    case and the event itself, so a repeated append is answered by the store's idempotence."""
+    return CommandContext(agency_id=agency_id, actor=SCHEDULER, derived_ids=OVERDUE_IDS)
 
 
 def _overdue_on(
@@ -64,7 +77,7 @@ class OverdueScheduler:
             agency_id = loaded.state.agency_id
             if agency_id is None:
                 continue
-            context = ScheduledContext(agency_id=agency_id, actor=SCHEDULER)
+            context = overdue_context(agency_id)
             try:
                 result = await path.run(loaded, context, _overdue_on(today))
             except ConcurrencyError:

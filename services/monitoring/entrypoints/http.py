@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 
 from services.monitoring.adapters.board import Board
 from services.monitoring.application.handlers import Monitoring, Sealed, execute
@@ -31,7 +31,6 @@ from services.monitoring.entrypoints.schemas import (
     BaselineBody,
     EvaluationBody,
     FollowUpBody,
-    PathId,
     ReturnFormBody,
     ReviewBody,
     SendFormBody,
@@ -42,6 +41,7 @@ from shared.application import CommandContext, Loaded, NotFound
 from shared.auth import Principal, ensure_same_agency, require_roles
 from shared.envelope import Role
 from shared.errors import Forbidden
+from shared.identifiers import PathId, QueryId
 from shared.service import ports_dependency
 
 PortsDep = Annotated[Monitoring, Depends(ports_dependency(Monitoring))]
@@ -210,9 +210,7 @@ def monitoring_router() -> APIRouter:
     async def board(
         principal: Reader,
         ports: PortsDep,
-        agency_id: Annotated[
-            str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
-        ] = None,
+        agency_id: QueryId | None = None,
     ) -> Board:
         """The supervisors' board: reviews and forms overdue, negative forms without a
         follow-up, delayed items, cases back in planning (R6d, R12)."""

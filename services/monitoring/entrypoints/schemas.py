@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.monitoring.domain.events import (
@@ -18,24 +17,23 @@ from services.monitoring.domain.events import (
     ItemFit,
     ReviewAction,
 )
-from shared.identifiers import NoPersonalNumber
+from shared.identifiers import Identifier
+from shared.text import Note
 from shared.vocabulary import NeedDomain
-
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-"""Ids travel in URLs, Kafka keys and `ce_source`: letters, digits and `._:-` only."""
 
 MAX_ANSWERS = 100
 """The most goals, items or form answers one request carries."""
 
-Identifier = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN),
-    NoPersonalNumber,
-]
-PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN), NoPersonalNumber]
+# Stricter than an id: a question or instrument code is a lowercase word of the forms and
+# the instrument registry (`domain/instruments.py`), never a free id.
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
-Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-"""Free text about a person: sealed in the vault, never in an event."""
+Words = Annotated[
+    Note, StringConstraints(strip_whitespace=True), Field(min_length=1, max_length=4000)
+]
+"""Free text about a person over several lines (no control characters but line breaks):
+sealed in the vault, never in an event. The bounds stand in `Field`: given in the same
+`StringConstraints` after `Note`'s validator, pydantic would check the length before
+stripping and let a note of blanks through."""
 
 
 class Body(BaseModel):

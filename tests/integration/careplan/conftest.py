@@ -8,19 +8,15 @@ its own.
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from services.careplan.bootstrap import Topics as CareplanTopics
@@ -29,18 +25,13 @@ from services.directory.bootstrap import Topics as DirectoryTopics
 from services.directory.bootstrap import build as build_directory
 from services.intake.bootstrap import Topics as IntakeTopics
 from services.intake.bootstrap import build as build_intake
-from shared.auth import issue_token
 from shared.envelope import Role
-from shared.settings import Settings, load_settings
+from shared.settings import Settings
+from tests.harness import RunningService, bearer, running_service, unique_schema, unique_topic
+from tests.harness import eventually as eventually
+from tests.harness import unique as unique
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import enroll_in_directory, until_known
-
-WAIT_SECONDS = 30.0
-T = TypeVar("T")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -56,11 +47,30 @@ class Stack:
     careplan_app: FastAPI
     apps: tuple[FastAPI, ...]
     topics: CareplanTopics
-    settings_for: Callable[[str], Settings]
+    database_url: str
+    kafka_bootstrap: str
+
+    def serve(
+        self,
+        build: Callable[[Settings], FastAPI],
+        *,
+        schema: str,
+        base_url: str,
+        drop_schema: bool = True,
+    ) -> AbstractAsyncContextManager[RunningService]:
+        """Another app beside the stack, on its database and broker, in `schema`
+        (`running_service`: handed over healthy, its schema dropped after unless kept)."""
+        return running_service(
+            build,
+            database_url=self.database_url,
+            kafka_bootstrap=self.kafka_bootstrap,
+            schema=schema,
+            base_url=base_url,
+            drop_schema=drop_schema,
+        )
 
     def auth(self, role: Role, agency_id: str, staff_id: str) -> dict[str, str]:
-        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.settings, role, agency_id, staff_id)
 
     def network_admin(self) -> dict[str, str]:
         return self.auth(Role.NETWORK_ADMIN, "network", "netadmin-1")
@@ -93,68 +103,54 @@ async def running_stack(
     database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[Stack]:
     """Directory, intake and careplan on schemas and topics of their own; dropped after."""
-    suffix = uuid.uuid4().hex[:10]
-    names = {
-        name: f"caseline.test-{name}-{suffix}.v1"
-        for name in ("intake", "directory", "careplan", "monitoring")
-    }
-    schemas = {name: f"t_{name}_{suffix}" for name in ("intake", "directory", "careplan")}
-
-    def settings_for(db_schema: str) -> Settings:
-        return load_settings(
-            database_url=database_url,
-            kafka_bootstrap_servers=kafka_bootstrap,
-            db_schema=db_schema,
-            relay_poll_seconds=0.05,
+    topics = CareplanTopics(
+        **{name: unique_topic(name) for name in ("careplan", "intake", "directory", "monitoring")}
+    )
+    directory_topics = DirectoryTopics(directory=topics.directory, intake=topics.intake)
+    intake_topics = IntakeTopics(intake=topics.intake, directory=topics.directory)
+    infra: dict[str, Any] = {"database_url": database_url, "kafka_bootstrap": kafka_bootstrap}
+    async with (
+        fresh_topics(
+            kafka_bootstrap, topics.careplan, topics.intake, topics.directory, topics.monitoring
+        ),
+        running_service(
+            lambda settings: build_directory(settings, topics=directory_topics),
+            schema=unique_schema("directory"),
+            base_url="http://directory",
+            **infra,
+        ) as directory,
+        running_service(
+            lambda settings: build_intake(settings, topics=intake_topics),
+            schema=unique_schema("intake"),
+            base_url="http://intake",
+            **infra,
+        ) as intake,
+        running_service(
+            lambda settings: build_careplan(settings, topics=topics),
+            schema=unique_schema("careplan"),
+            base_url="http://careplan",
+            **infra,
+        ) as careplan,
+    ):
+        store = directory.app.state.runtime.store
+        await enroll_in_directory(store, "netadmin-1")
+        await enroll_in_directory(store, "auditor-1", "auditor")
+        stack = Stack(
+            careplan.http,
+            intake.http,
+            directory.http,
+            careplan.settings,
+            careplan.schema,
+            pg_pool,
+            careplan.app,
+            (directory.app, intake.app, careplan.app),
+            topics,
+            database_url,
+            kafka_bootstrap,
         )
-
-    topics = CareplanTopics(**names)
-    directory_app = build_directory(
-        settings_for(schemas["directory"]),
-        topics=DirectoryTopics(directory=names["directory"], intake=names["intake"]),
-    )
-    intake_app = build_intake(
-        settings_for(schemas["intake"]),
-        topics=IntakeTopics(intake=names["intake"], directory=names["directory"]),
-    )
-    careplan_app = build_careplan(settings_for(schemas["careplan"]), topics=topics)
-    async with fresh_topics(kafka_bootstrap, *names.values()):
-        try:
-            async with (
-                LifespanManager(directory_app, startup_timeout=60, shutdown_timeout=30) as d,
-                LifespanManager(intake_app, startup_timeout=60, shutdown_timeout=30) as i,
-                LifespanManager(careplan_app, startup_timeout=60, shutdown_timeout=30) as c,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=c.app), base_url="http://careplan"
-                ) as careplan_http,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=i.app), base_url="http://intake"
-                ) as intake_http,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=d.app), base_url="http://directory"
-                ) as directory_http,
-            ):
-                store = directory_app.state.runtime.store
-                await enroll_in_directory(store, "netadmin-1")
-                await enroll_in_directory(store, "auditor-1", "auditor")
-                stack = Stack(
-                    careplan_http,
-                    intake_http,
-                    directory_http,
-                    settings_for(schemas["careplan"]),
-                    schemas["careplan"],
-                    pg_pool,
-                    careplan_app,
-                    (directory_app, intake_app, careplan_app),
-                    topics,
-                    settings_for,
-                )
-                await stack.until_known("network", "netadmin-1", Role.NETWORK_ADMIN)
-                await stack.until_known("network", "auditor-1", Role.AUDITOR)
-                yield stack
-        finally:
-            for name in schemas.values():
-                await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        await stack.until_known("network", "netadmin-1", Role.NETWORK_ADMIN)
+        await stack.until_known("network", "auditor-1", Role.AUDITOR)
+        yield stack
 
 
 @pytest.fixture(scope="package")
@@ -163,18 +159,6 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     async with running_stack(database_url, kafka_bootstrap, pg_pool) as running:
         yield running
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
-    """Poll `probe` until `holds` (consumers are eventually consistent), or fail."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        value = await probe()
-        if holds(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -253,7 +237,7 @@ def resident_number(born: date, serial: str) -> str:
 def person() -> dict[str, Any]:
     born = date(1958, 3, 14)
     return {
-        "name": f"Test Person {uuid.uuid4().hex[:6]}",
+        "name": unique("Test Person"),
         "birth_date": born.isoformat(),
         "resident_number": resident_number(born, "134567"),
         "phone": "010-5555-0000",

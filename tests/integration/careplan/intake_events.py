@@ -7,8 +7,6 @@ learns the case through its consumer, the way it does in production.
 
 from __future__ import annotations
 
-import uuid
-
 import asyncpg
 
 from services.intake.contract import (
@@ -24,13 +22,14 @@ from shared.envelope import Actor, DomainEvent, Role, registry
 from shared.relay import Relay, idempotent_producer
 from shared.store import EventStore
 from shared.vocabulary import NeedDomain
+from tests.harness import unique, unique_schema
 
 
 def assigned_case(agency_id: str, manager_id: str) -> list[DomainEvent]:
     """A case found, registered, assessed (income and housing, a crisis) and assigned."""
     return [
         CaseFound(source="walk_in"),
-        ClientRegistered(client_id=f"client-{uuid.uuid4().hex[:10]}"),
+        ClientRegistered(client_id=unique("client")),
         CaseAssessed(
             needs=(
                 AssessedNeed(domain=NeedDomain.INCOME, severity="moderate"),
@@ -57,8 +56,8 @@ async def publish_intake_case(
     pool: asyncpg.Pool, kafka_bootstrap: str, topic: str, agency_id: str, manager_id: str
 ) -> str:
     """Record an assigned case in an intake store of its own and publish it to `topic`."""
-    schema = f"t_intake_feed_{uuid.uuid4().hex[:10]}"
-    case_id = f"case-{uuid.uuid4().hex[:12]}"
+    schema = unique_schema("intake_feed")
+    case_id = unique("case")
     store = EventStore(pool, "intake", schema=schema, events=registry)
     await store.migrate()
     context = CommandContext(

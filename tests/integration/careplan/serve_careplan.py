@@ -1,4 +1,5 @@
-"""Runs careplan as its own process on a test's topics: `python -m ... PORT SCHEMA SUFFIXLESS`.
+"""Runs careplan as its own process on a test's topics: `python -m ... PORT SCHEMA CAREPLAN INTAKE
+DIRECTORY MONITORING` (the last four are topics).
 
 `caseline serve careplan` always reads the production topics; a test that kills a careplan
 process mid-run needs one on its own topics, given here as arguments.

@@ -3,6 +3,7 @@ directory; every refusal a 409 with its rule id and nothing written."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -377,8 +378,6 @@ async def test_bad_input_is_a_422_that_never_repeats_it(stack: Stack) -> None:
 async def test_two_agreements_racing_leave_one_recorded_and_the_other_a_409_r4(
     stack: Stack,
 ) -> None:
-    import asyncio
-
     home = await make_agency(stack)
     case_id, _ = await through_intake(home)
     await known_to_careplan(stack, case_id)

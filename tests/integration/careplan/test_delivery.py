@@ -8,12 +8,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaProducer
-from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from services.careplan.bootstrap import build as build_careplan
 from shared.clock import agency_today
+from shared.settings import Settings
+from tests.harness import unique_schema
 from tests.integration.careplan.conftest import (
     Stack,
     eventually,
@@ -101,65 +102,66 @@ async def test_an_intake_event_delivered_twice_is_applied_once(stack: Stack) -> 
 
 
 async def test_a_careplan_stopped_mid_run_and_started_again_loses_nothing(stack: Stack) -> None:
-    schema = f"t_careplan_restart_{uuid.uuid4().hex[:8]}"
-    settings = stack.settings_for(schema)
+    schema = unique_schema("careplan_restart")
     home = await make_agency(stack)
+
+    def careplan(settings: Settings) -> FastAPI:
+        return build_careplan(settings, topics=stack.topics)
+
     try:
-        first = build_careplan(settings, topics=stack.topics)
-        async with LifespanManager(first, startup_timeout=60, shutdown_timeout=30):
-            http = httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://c")
-            async with http:
-                case_id, _ = await through_intake(home)
-                pool = first.state.runtime.pool
+        async with stack.serve(
+            careplan, schema=schema, base_url="http://c", drop_schema=False
+        ) as first:
+            http = first.http
+            case_id, _ = await through_intake(home)
+            pool = first.pool
 
-                async def known() -> Any:
-                    return await pool.fetchval(
-                        "SELECT assigned FROM case_facts WHERE case_id = $1", case_id
-                    )
-
-                await eventually(known, lambda assigned: assigned is True, "learned")
-                drafted = await http.post(
-                    f"/cases/{case_id}/plan-versions", json=plan_body(), headers=home.manager()
+            async def known() -> Any:
+                return await pool.fetchval(
+                    "SELECT assigned FROM case_facts WHERE case_id = $1", case_id
                 )
-                assert drafted.status_code == 201, drafted.text
+
+            await eventually(known, lambda assigned: assigned is True, "learned")
+            drafted = await http.post(
+                f"/cases/{case_id}/plan-versions", json=plan_body(), headers=home.manager()
+            )
+            assert drafted.status_code == 201, drafted.text
 
         # While careplan is down, intake goes on: a second case is assigned.
         second_id, _ = await through_intake(home)
 
-        again = build_careplan(settings, topics=stack.topics)
-        async with LifespanManager(again, startup_timeout=60, shutdown_timeout=30):
-            http = httpx.AsyncClient(transport=httpx.ASGITransport(app=again), base_url="http://c")
-            async with http:
-                pool = again.state.runtime.pool
+        async with stack.serve(careplan, schema=schema, base_url="http://c") as again:
+            http = again.http
+            pool = again.pool
 
-                async def second_known() -> Any:
-                    return await pool.fetchval(
-                        "SELECT assigned FROM case_facts WHERE case_id = $1", second_id
-                    )
-
-                await eventually(second_known, lambda a: a is True, "learned after restart")
-                view = (await http.get(f"/cases/{case_id}", headers=home.manager())).json()
-                assert view["pending"] == 1
-                agreed = await http.post(
-                    f"/cases/{case_id}/plan-versions/1/agreement",
-                    json={"agreed_on": TODAY.isoformat()},
-                    headers=home.manager(),
+            async def second_known() -> Any:
+                return await pool.fetchval(
+                    "SELECT assigned FROM case_facts WHERE case_id = $1", second_id
                 )
-                assert agreed.status_code == 200, agreed.text
-                relay = again.state.runtime.relay
 
-                async def lag() -> int:
-                    progress = await relay.progress(timeout=2)
-                    return int(progress.lag)
+            await eventually(second_known, lambda a: a is True, "learned after restart")
+            view = (await http.get(f"/cases/{case_id}", headers=home.manager())).json()
+            assert view["pending"] == 1
+            agreed = await http.post(
+                f"/cases/{case_id}/plan-versions/1/agreement",
+                json={"agreed_on": TODAY.isoformat()},
+                headers=home.manager(),
+            )
+            assert agreed.status_code == 200, agreed.text
+            relay = again.app.state.runtime.relay
 
-                await eventually(lag, lambda behind: behind == 0, "every event published")
-                recorded = await pool.fetch(
-                    "SELECT event_type FROM events WHERE case_id = $1 ORDER BY stream_version",
-                    case_id,
-                )
-                assert [r["event_type"] for r in recorded] == [
-                    "PlanVersionDrafted",
-                    "PlanAgreed",
-                ]
+            async def lag() -> int:
+                progress = await relay.progress(timeout=2)
+                return int(progress.lag)
+
+            await eventually(lag, lambda behind: behind == 0, "every event published")
+            recorded = await pool.fetch(
+                "SELECT event_type FROM events WHERE case_id = $1 ORDER BY stream_version",
+                case_id,
+            )
+            assert [r["event_type"] for r in recorded] == [
+                "PlanVersionDrafted",
+                "PlanAgreed",
+            ]
     finally:
         await stack.pg_pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -5,18 +5,14 @@ recorded while it was down is learned after."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
-import sys
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
 
+from tests.harness import unique_schema
 from tests.integration.careplan.conftest import (
     Agency,
     Stack,
@@ -26,53 +22,23 @@ from tests.integration.careplan.conftest import (
 )
 from tests.integration.careplan.test_careplan_api import plan_body
 from tests.integration.kafka_reading import read_topic
+from tests.integration.service_process import service_process
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def careplan_process(
+def careplan_process(
     stack: Stack, schema: str
-) -> AsyncIterator[tuple[subprocess.Popen[bytes], httpx.AsyncClient]]:
+) -> AbstractAsyncContextManager[tuple[subprocess.Popen[bytes], httpx.AsyncClient]]:
     """A careplan process on the stack's topics, answering on a port of its own."""
-    port = _free_port()
     topics = stack.topics
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.integration.careplan.serve_careplan",
-            str(port),
-            schema,
-            topics.careplan,
-            topics.intake,
-            topics.directory,
-            topics.monitoring,
-        ],
-        env={**os.environ, "CASELINE_LOG_LEVEL": "WARNING", "CASELINE_LOG_FORMAT": "json"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return service_process(
+        "tests.integration.careplan.serve_careplan",
+        schema,
+        topics.careplan,
+        topics.intake,
+        topics.directory,
+        topics.monitoring,
+        what="careplan",
     )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-
-            async def health() -> int:
-                try:
-                    return (await http.get("/health")).status_code
-                except httpx.TransportError:
-                    return 0
-
-            await eventually(health, lambda code: code == 200, "careplan up")
-            yield process, http
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            process.wait(10)
 
 
 async def _ready(http: httpx.AsyncClient, home: Agency) -> None:
@@ -84,7 +50,7 @@ async def _ready(http: httpx.AsyncClient, home: Agency) -> None:
 
 
 async def test_a_careplan_killed_mid_run_loses_no_acknowledged_command(stack: Stack) -> None:
-    schema = f"t_careplan_killed_{uuid.uuid4().hex[:8]}"
+    schema = unique_schema("careplan_killed")
     home = await make_agency(stack)
     cases = [(await through_intake(home))[0] for _ in range(6)]
     acknowledged: list[str] = []

@@ -4,19 +4,18 @@ case back to planning once; a revised version that addresses the new need is agr
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from services.monitoring.bootstrap import Topics as MonitoringTopics
 from services.monitoring.bootstrap import build as build_monitoring
 from shared.clock import agency_today
 from shared.envelope import Role
+from tests.harness import unique_schema
 from tests.integration.careplan.conftest import (
     Stack,
     eventually,
@@ -33,29 +32,22 @@ TODAY = agency_today()
 @pytest.fixture(scope="module")
 async def monitoring(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """Monitoring's own app on the stack's topics, in a schema of its own."""
-    schema = f"t_monitoring_{uuid.uuid4().hex[:10]}"
-    topics = stack.topics
-    app = build_monitoring(
-        stack.settings_for(schema),
-        topics=MonitoringTopics(
-            monitoring=topics.monitoring,
-            intake=topics.intake,
-            careplan=topics.careplan,
-            directory=topics.directory,
-        ),
+    topics = MonitoringTopics(
+        monitoring=stack.topics.monitoring,
+        intake=stack.topics.intake,
+        careplan=stack.topics.careplan,
+        directory=stack.topics.directory,
     )
-    try:
-        async with (
-            LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as running,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=running.app), base_url="http://monitoring"
-            ) as http,
-        ):
-            stack.apps = (*stack.apps, app)
-            yield http
+    async with stack.serve(
+        lambda settings: build_monitoring(settings, topics=topics),
+        schema=unique_schema("monitoring"),
+        base_url="http://monitoring",
+    ) as running:
+        stack.apps = (*stack.apps, running.app)
+        try:
+            yield running.http
+        finally:
             stack.apps = stack.apps[:-1]
-    finally:
-        await stack.pg_pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 async def test_a_review_with_new_needs_sends_the_case_back_to_planning_once_r6d(

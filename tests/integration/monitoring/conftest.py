@@ -4,25 +4,21 @@ Monitoring reads intake's, careplan's and the directory's topics through their c
 These tests record those services' real contract events in event stores of their own (a
 schema per service) and publish them with the kit's relay to topics of the module's own, so
 monitoring's consumers read exactly what the other services would publish. The agencies'
-calendar is a clock the tests move.
+calendar is a clock the tests move. The app is started, waited for and named the way every
+service's tests do it (`tests/harness.py`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from services.careplan.contract import (
@@ -40,17 +36,24 @@ from services.intake.contract import (
     ConsentRecorded,
 )
 from services.monitoring.bootstrap import Topics, build
-from shared.auth import issue_token
 from shared.envelope import Actor, DomainEvent, Envelope, EventMetadata, Role
 from shared.relay import Relay, idempotent_producer
-from shared.settings import Settings, load_settings
+from shared.settings import Settings
 from shared.store import EventStore
 from shared.vocabulary import NeedDomain
+from tests.harness import (
+    RunningService,
+    bearer,
+    eventually,
+    running_service,
+    service_settings,
+    unique,
+    unique_schema,
+    unique_topic,
+)
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import until_known
 
-WAIT_SECONDS = 20.0
-T = TypeVar("T")
 START = date(2026, 3, 2)
 """The day the first plans take effect; the clock starts a week later."""
 
@@ -92,8 +95,10 @@ class Upstream:
 
 @dataclass
 class Stack:
-    """Topics, schemas, upstream services, the clock, and how to run the monitoring app."""
+    """Topics, schemas, upstream services, the clock, and how to build the monitoring app."""
 
+    database_url: str
+    kafka_bootstrap: str
     settings: Settings
     topics: Topics
     schema: str
@@ -104,31 +109,25 @@ class Stack:
     clock: Clock = field(default_factory=Clock)
     scheduler_seconds: float = 0.2
 
-    def app(self) -> FastAPI:
+    def app(self, settings: Settings) -> FastAPI:
+        """Monitoring on the stack's topics and calendar, its scheduler passing quickly."""
         return build(
-            self.settings,
+            settings,
             topics=self.topics,
             today=self.clock,
             scheduler_seconds=self.scheduler_seconds,
         )
 
     def auth(self, agency: str, staff: str, role: Role) -> dict[str, str]:
-        token = issue_token(self.settings, agency_id=agency, staff_id=staff, role=role)
-        return {"Authorization": f"Bearer {token}"}
+        """A token's header for this principal (the harness's `bearer`)."""
+        return bearer(self.settings, role, agency, staff)
 
 
-@dataclass
-class Running:
-    """A running monitoring app."""
+@dataclass(frozen=True)
+class Running(RunningService):
+    """A running monitoring app (the harness's `RunningService`) and the stack feeding it."""
 
     stack: Stack
-    app: FastAPI
-    http: httpx.AsyncClient
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        pool: asyncpg.Pool = self.app.state.runtime.pool
-        return pool
 
     async def events(self, case_id: str) -> list[str]:
         rows = await self.pool.fetch(
@@ -146,20 +145,14 @@ async def stack_of(
     database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[Stack]:
     """A stack of its own: topics, schemas and upstream stores, dropped afterwards."""
-    suffix = uuid.uuid4().hex[:10]
     topics = Topics(
-        monitoring=f"caseline.test-monitoring-{suffix}.v1",
-        intake=f"caseline.test-intake-{suffix}.v1",
-        careplan=f"caseline.test-careplan-{suffix}.v1",
-        directory=f"caseline.test-directory-{suffix}.v1",
+        monitoring=unique_topic("monitoring"),
+        intake=unique_topic("intake"),
+        careplan=unique_topic("careplan"),
+        directory=unique_topic("directory"),
     )
-    schema = f"t_monitoring_{suffix}"
-    settings = load_settings(
-        database_url=database_url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        db_schema=schema,
-        relay_poll_seconds=0.05,
-    )
+    schema = unique_schema("monitoring")
+    settings = service_settings(database_url, kafka_bootstrap, schema)
     producer = idempotent_producer(kafka_bootstrap)
     await producer.start()
     upstream: dict[str, Upstream] = {}
@@ -168,7 +161,7 @@ async def stack_of(
         ("careplan", topics.careplan),
         ("directory", topics.directory),
     ):
-        store = EventStore(pg_pool, service, schema=f"t_{service}_{suffix}")
+        store = EventStore(pg_pool, service, schema=unique_schema(service))
         await store.migrate()
         upstream[service] = Upstream(store, Relay(store, producer, topic=topic))
     try:
@@ -176,6 +169,8 @@ async def stack_of(
             kafka_bootstrap, topics.monitoring, topics.intake, topics.careplan, topics.directory
         ):
             yield Stack(
+                database_url,
+                kafka_bootstrap,
                 settings,
                 topics,
                 schema,
@@ -192,12 +187,17 @@ async def stack_of(
 
 @asynccontextmanager
 async def running(stack: Stack) -> AsyncIterator[Running]:
-    """The monitoring app, started and (at the end of the block) stopped."""
-    app = stack.app()
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://monitoring") as http:
-            yield Running(stack, app, http)
+    """The monitoring app, started with the harness (handed over once `/health` answers
+    200) and stopped at the end of the block; the stack keeps its schema for a restart."""
+    async with running_service(
+        stack.app,
+        database_url=stack.database_url,
+        kafka_bootstrap=stack.kafka_bootstrap,
+        schema=stack.schema,
+        drop_schema=False,
+        base_url="http://monitoring",
+    ) as served:
+        yield Running(served.app, served.http, served.settings, served.schema, stack)
 
 
 @pytest.fixture(scope="module")
@@ -208,27 +208,20 @@ async def stack(
         yield built
 
 
+@pytest.fixture
+async def own_stack(
+    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[Stack]:
+    """A stack for one test alone (one that restarts or kills the app on it)."""
+    async with stack_of(database_url, kafka_bootstrap, pg_pool) as built:
+        yield built
+
+
 @pytest.fixture(scope="module")
 async def monitoring(stack: Stack) -> AsyncIterator[Running]:
     async with running(stack) as app:
         await enroll_auditor(app)
         yield app
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
-    """Poll `probe` until `holds` (consumers are eventually consistent), or fail."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        value = await probe()
-        if holds(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 async def enroll_auditor(app: Running) -> None:

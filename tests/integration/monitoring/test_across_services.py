@@ -4,7 +4,6 @@ followed up, reviewed and evaluated in monitoring from what crossed the topics a
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,15 +12,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from services.monitoring.bootstrap import Topics, build
 from services.monitoring.domain.instruments import SERVICE_PROVIDERS, SOCIAL_NETWORK
 from shared.clock import agency_today
+from shared.settings import Settings
+from tests.harness import eventually, running_service, unique_schema
 from tests.integration.careplan.conftest import (
     Stack,
-    eventually,
     known_to_careplan,
     make_agency,
     running_stack,
@@ -48,31 +47,32 @@ async def network(
     database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[Network]:
     async with running_stack(database_url, kafka_bootstrap, pg_pool) as stack:
-        schema = f"t_monitoring_{uuid.uuid4().hex[:10]}"
         clock = Clock(day=TODAY)
         topics = stack.topics
-        app = build(
-            stack.settings_for(schema),
-            topics=Topics(
-                monitoring=topics.monitoring,
-                intake=topics.intake,
-                careplan=topics.careplan,
-                directory=topics.directory,
-            ),
-            today=clock,
-            scheduler_seconds=0.2,
-        )
-        try:
-            async with (
-                LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as running,
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=running.app), base_url="http://monitoring"
-                ) as http,
-            ):
-                stack.apps = (*stack.apps, app)
-                yield Network(stack, http, app, clock)
-        finally:
-            await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+        def monitoring(settings: Settings) -> FastAPI:
+            return build(
+                settings,
+                topics=Topics(
+                    monitoring=topics.monitoring,
+                    intake=topics.intake,
+                    careplan=topics.careplan,
+                    directory=topics.directory,
+                ),
+                today=clock,
+                scheduler_seconds=0.2,
+            )
+
+        # The careplan stack owns the topics; the harness drops monitoring's schema after.
+        async with running_service(
+            monitoring,
+            database_url=database_url,
+            kafka_bootstrap=kafka_bootstrap,
+            schema=unique_schema("monitoring"),
+            base_url="http://monitoring",
+        ) as served:
+            stack.apps = (*stack.apps, served.app)
+            yield Network(stack, served.http, served.app, clock)
 
 
 async def test_a_case_from_intake_and_careplan_is_followed_up_reviewed_and_evaluated(

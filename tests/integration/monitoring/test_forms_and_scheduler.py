@@ -4,14 +4,13 @@ restart (R6d, R12)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
 from services.intake.contract import ClientErased, ConsentPurpose
+from tests.harness import eventually
 from tests.integration.monitoring.conftest import (
     Agency,
     Running,
@@ -19,10 +18,8 @@ from tests.integration.monitoring.conftest import (
     agency,
     case_in_force,
     enroll_auditor,
-    eventually,
     review_body,
     running,
-    stack_of,
 )
 
 
@@ -129,14 +126,6 @@ async def test_r11_an_erased_client_has_nothing_more_kept_and_the_return_writes_
     )
     assert refused.status_code == 409 and refused.json()["rule"] == "R11", refused.text
     assert await monitoring.events(case_id) == before
-
-
-@pytest.fixture
-async def own_stack(
-    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
-) -> AsyncIterator[Stack]:
-    async with stack_of(database_url, kafka_bootstrap, pg_pool) as built:
-        yield built
 
 
 async def overdue_events(pool: asyncpg.Pool, case_id: str) -> list[tuple[str, str]]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from services.careplan.contract import LinkDeclined, ServiceDelivered
 from services.careplan.domain.events import LinkDeclineReason
 from shared.codec import to_kafka
+from tests.harness import eventually
 from tests.integration.monitoring.conftest import (
     Running,
     agency,
     case_in_force,
-    eventually,
     review_body,
 )
 

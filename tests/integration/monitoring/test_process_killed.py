@@ -5,85 +5,41 @@ event ids through the store's idempotent append), never for a form returned in t
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from datetime import date, timedelta
 
 import asyncpg
 import httpx
-import pytest
 
+from tests.harness import eventually
 from tests.integration.monitoring.conftest import (
     START,
     Stack,
     agency,
     case_in_force,
     enroll_auditor,
-    eventually,
     running,
-    stack_of,
 )
+from tests.integration.service_process import service_process
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def monitoring_process(
+def monitoring_process(
     stack: Stack, today: date
-) -> AsyncIterator[tuple[subprocess.Popen[bytes], httpx.AsyncClient]]:
+) -> AbstractAsyncContextManager[tuple[subprocess.Popen[bytes], httpx.AsyncClient]]:
     """A monitoring process on the stack's schema and topics, its calendar at `today`."""
-    port = _free_port()
     topics = stack.topics
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.integration.monitoring.serve_monitoring",
-            str(port),
-            stack.schema,
-            topics.monitoring,
-            topics.intake,
-            topics.careplan,
-            topics.directory,
-            today.isoformat(),
-        ],
-        env={**os.environ, "CASELINE_LOG_LEVEL": "WARNING", "CASELINE_LOG_FORMAT": "json"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return service_process(
+        "tests.integration.monitoring.serve_monitoring",
+        stack.schema,
+        topics.monitoring,
+        topics.intake,
+        topics.careplan,
+        topics.directory,
+        today.isoformat(),
+        what="monitoring",
     )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-
-            async def health() -> int:
-                try:
-                    return (await http.get("/health")).status_code
-                except httpx.TransportError:
-                    return 0
-
-            await eventually(health, lambda code: code == 200, "monitoring up")
-            yield process, http
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            process.wait(10)
-
-
-@pytest.fixture
-async def own_stack(
-    database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
-) -> AsyncIterator[Stack]:
-    async with stack_of(database_url, kafka_bootstrap, pg_pool) as built:
-        yield built
 
 
 async def test_r6d_killed_schedulers_and_two_side_by_side_say_each_overdue_fact_once(

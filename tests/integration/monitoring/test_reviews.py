@@ -9,6 +9,7 @@ from datetime import timedelta
 from services.careplan.contract import CaseReturnedToPlanning
 from services.monitoring.domain.instruments import SERVICE_PROVIDERS, SOCIAL_NETWORK
 from shared.envelope import Role
+from tests.harness import eventually
 from tests.integration.kafka_reading import read_topic
 from tests.integration.monitoring.conftest import (
     GOALS,
@@ -16,7 +17,6 @@ from tests.integration.monitoring.conftest import (
     Running,
     agency,
     case_in_force,
-    eventually,
     plan_agreed,
     review_body,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -157,7 +158,7 @@ def test_linking_to_an_agency_the_consent_does_not_name_is_refused_and_writes_no
 
 
 def test_a_withdrawn_consent_no_longer_allows_linking_r4() -> None:
-    consent = facts().consents[0].model_copy(update={"withdrawn_on": TODAY})
+    consent = replace(facts().consents[0], withdrawn_on=TODAY)
 
     with pytest.raises(NoConsent):
         decide(planned(), link(case=facts(consents=(consent,))))

@@ -4,9 +4,10 @@ events carry ids derived from the fact alone."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
-from services.monitoring.application.handlers import ScheduledContext
+from services.monitoring.application.scheduler import OVERDUE_IDS, overdue_context
 from services.monitoring.domain.commands import (
     LearnAssignment,
     LearnConsent,
@@ -17,7 +18,6 @@ from services.monitoring.domain.commands import (
 )
 from services.monitoring.domain.events import FormOverdue, ItemProgress, ReviewOverdue
 from services.monitoring.domain.model import decide
-from shared.envelope import Actor, Role
 from tests.unit.monitoring.helpers import (
     ACTIVATED,
     AGENCY,
@@ -80,10 +80,7 @@ def test_r1_a_return_to_planning_of_a_superseded_version_is_passed_over() -> Non
 
 def test_r6d_the_same_overdue_fact_always_has_the_same_event_id_and_another_fact_another() -> None:
     def event_id(case_id: str, event: FormOverdue | ReviewOverdue) -> object:
-        context = ScheduledContext(
-            agency_id=AGENCY, actor=Actor(staff_id="scheduler", role=Role.SYSTEM)
-        )
-        return context.envelope(case_id, event).metadata.event_id
+        return overdue_context(AGENCY).envelope(case_id, event).metadata.event_id
 
     form = FormOverdue(form_id="form-1", due_on=TODAY)
     assert event_id("case-1", form) == event_id("case-1", form)
@@ -94,3 +91,11 @@ def test_r6d_the_same_overdue_fact_always_has_the_same_event_id_and_another_fact
     assert event_id("case-1", form) != event_id(
         "case-1", ReviewOverdue(plan_version=1, due_on=TODAY)
     )
+
+
+def test_r6d_an_overdue_fact_keeps_the_id_it_was_stored_under_before_the_kit_derived_ids() -> None:
+    # Events stored by earlier releases carry uuid5(namespace, "case/type/payload JSON"): a
+    # fact decided again must meet them, so the derivation may never change.
+    form = FormOverdue(form_id="form-1", due_on=TODAY)
+    stored = uuid.uuid5(OVERDUE_IDS, f"case-1/FormOverdue/{form.model_dump_json()}")
+    assert overdue_context(AGENCY).envelope("case-1", form).metadata.event_id == stored

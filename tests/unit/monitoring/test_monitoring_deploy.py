@@ -9,6 +9,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from services.monitoring.bootstrap import service_spec
+from shared.settings import load_settings
+
 COMPOSE = Path(__file__).resolve().parents[3] / "deploy" / "docker-compose.yml"
 
 
@@ -28,3 +31,11 @@ def test_caseline_serve_monitoring_finds_a_bootstrap_that_builds_the_app() -> No
 
     assert bootstrap.SERVICE == "monitoring"
     assert callable(bootstrap.build)
+
+
+def test_r6d_the_overdue_scheduler_is_a_task_of_the_service_spec_started_after_compose() -> None:
+    spec = service_spec(load_settings())
+
+    # The runtime names it `<kind>:<name>` on /health: `scheduler:overdue`, as operators know it.
+    assert [(task.kind, task.name) for task in spec.tasks] == [("scheduler", "overdue")]
+    assert spec.compose is not None
