@@ -299,6 +299,14 @@ async def agency(
     )
     for s, r in staff:
         await until_known(app.pool, agency_id, s, Role(r))
+    # The services come after the staff in the agency's stream: wait for them too.
+    await eventually(
+        lambda: app.pool.fetchval(
+            "SELECT count(*) FROM network_services WHERE agency_id = $1", agency_id
+        ),
+        lambda n: n == len(offers),
+        f"the services of {agency_id} known",
+    )
     auth = app.stack.auth
     return Agency(
         agency_id,
