@@ -12,7 +12,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
 from services.closure.application.scheduler import ClosureScheduler
-from services.intake.contract import CaseFound, CaseSource
+from services.intake.contract import CaseFound, CaseSource, ConsentPurpose, ConsentRecorded
 from shared.vocabulary import NeedDomain
 from tests.integration.closure.conftest import (
     TODAY,
@@ -180,3 +180,49 @@ async def test_the_linked_case_at_the_target_completes_the_referral_and_fhir_sho
         assert Task.model_validate(task).status == "completed"
     hidden = await closure.http.get(f"/referrals/{referral_id}/fhir", headers=stranger.supervisor)
     assert hidden.status_code == 404
+
+
+async def test_a_pending_referral_is_escalated_past_the_bound_then_issued_once_consent_comes_r4_r9(
+    closure: Running,
+) -> None:
+    home = await agency(closure, HOUSING)
+    target = await agency(closure, HOUSING)
+    case_id, client_id = await open_case(closure, home)
+    body = await answer(
+        await closure.http.post(
+            f"/cases/{case_id}/termination",
+            json={"reason": "manager_left"},
+            headers=home.supervisor,
+        ),
+        201,
+    )
+    assert body["events"] == ["CaseTerminated", "ReferralPending"]
+    clock = closure.stack.clock
+    try:
+        clock.day = TODAY + timedelta(days=8)
+        await eventually(
+            lambda: closure.events(case_id), lambda e: "ReferralEscalated" in e, "escalated"
+        )
+        board = await answer(await closure.http.get("/board", headers=home.supervisor), 200)
+        line = next(r for r in board if r["case_id"] == case_id)
+        assert line["escalated"] and line["age_days"] == 8
+        await closure.stack.intake.record(
+            case_id,
+            home.agency_id,
+            ConsentRecorded(
+                consent_id=f"consent-late-{case_id}",
+                client_id=client_id,
+                agencies=(target.agency_id,),
+                purposes=(ConsentPurpose.REFERRAL,),
+                valid_from=TODAY,
+                valid_until=TODAY + timedelta(days=90),
+            ),
+        )
+        events = await eventually(
+            lambda: closure.events(case_id), lambda e: "ReferralIssued" in e, "issued"
+        )
+        assert events.count("ReferralIssued") == 1 and events.count("ReferralEscalated") == 1
+        inbox = await answer(await closure.http.get("/inbox", headers=target.manager), 200)
+        assert case_id in [r["case_id"] for r in inbox]
+    finally:
+        clock.day = TODAY
