@@ -199,6 +199,24 @@ class BoardReadModel:
         )
         return int(status.split()[-1])
 
+    async def enqueue_case(
+        self,
+        conn: asyncpg.Connection,
+        cause_id: uuid.UUID,
+        case_id: str,
+        reason: TerminationReason,
+        on: date,
+    ) -> None:
+        """Queue one case's termination (a case learned after its agency closed)."""
+        await conn.execute(
+            "INSERT INTO closure_fanout (cause_id, case_id, reason, effective_on, manager_id) "
+            "VALUES ($1, $2, $3, $4, NULL) ON CONFLICT DO NOTHING",
+            cause_id,
+            case_id,
+            reason.value,
+            on,
+        )
+
     async def enqueue_departure(
         self,
         conn: asyncpg.Connection,

@@ -7,6 +7,7 @@ on the pool's search path (the service's schema).
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import asyncpg
@@ -21,6 +22,7 @@ CREATE TABLE IF NOT EXISTS network_agencies (
     agency_id  text PRIMARY KEY,
     closed_on  date
 );
+ALTER TABLE network_agencies ADD COLUMN IF NOT EXISTS closed_by uuid;
 CREATE TABLE IF NOT EXISTS network_services (
     service_id     text    PRIMARY KEY,
     agency_id      text    NOT NULL,
@@ -53,14 +55,29 @@ class NetworkReadModel:
             agency_id,
         )
 
-    async def agency_closed(self, conn: asyncpg.Connection, agency_id: str, on: date) -> None:
-        """An agency closed: never a referral target from that day on."""
+    async def agency_closed(
+        self, conn: asyncpg.Connection, agency_id: str, on: date, cause_id: uuid.UUID
+    ) -> None:
+        """An agency closed (by the event `cause_id`): never a referral target from that day."""
         await conn.execute(
-            "INSERT INTO network_agencies (agency_id, closed_on) VALUES ($1, $2) "
-            "ON CONFLICT (agency_id) DO UPDATE SET closed_on = EXCLUDED.closed_on",
+            "INSERT INTO network_agencies (agency_id, closed_on, closed_by) VALUES ($1, $2, $3) "
+            "ON CONFLICT (agency_id) DO UPDATE SET closed_on = EXCLUDED.closed_on, "
+            "closed_by = EXCLUDED.closed_by",
             agency_id,
             on,
+            cause_id,
         )
+
+    async def closure_of(
+        self, conn: asyncpg.Connection, agency_id: str
+    ) -> tuple[uuid.UUID, date] | None:
+        """The event that closed an agency and the day, if it closed."""
+        row = await conn.fetchrow(
+            "SELECT closed_by, closed_on FROM network_agencies "
+            "WHERE agency_id = $1 AND closed_by IS NOT NULL",
+            agency_id,
+        )
+        return (row["closed_by"], row["closed_on"]) if row else None
 
     async def service_offered(
         self,

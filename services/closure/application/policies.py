@@ -29,7 +29,7 @@ from services.closure.domain.commands import (
     LearnReturnToPlanning,
     LearnServed,
 )
-from services.closure.domain.events import Provider, ServedVia
+from services.closure.domain.events import Provider, ServedVia, TerminationReason
 from services.closure.domain.model import decide
 from services.directory.contract import PUBLISHED as DIRECTORY_EVENTS
 from services.directory.contract import (
@@ -173,6 +173,14 @@ def case_learner(ports: Closure) -> EventHandler:
             if events:
                 await UnitOfWork(ports.cases, conn).record(loaded, context, events)
         state = (await ports.cases.load(case_id, connection=conn)).state
+        if state.is_open and state.agency_id is not None:
+            # A case learned after its agency closed (the topics are not ordered between
+            # them) is terminated like the others, under the same closure event.
+            closed = await ports.network.closure_of(conn, state.agency_id)
+            if closed is not None:
+                await ports.board.enqueue_case(
+                    conn, closed[0], case_id, TerminationReason.AGENCY_CLOSED, closed[1]
+                )
         if state.client_id is None:
             return
         # R9 (a): who has served the client, across the whole network.
@@ -223,7 +231,7 @@ def network_learner(ports: Closure) -> EventHandler:
             case StaffJoined(staff_id=staff_id, department_id=department_id):
                 await network.staff_joined(conn, agency_id, staff_id, department_id)
             case AgencyClosed(closed_on=closed_on):
-                await network.agency_closed(conn, agency_id, closed_on)
+                await network.agency_closed(conn, agency_id, closed_on, meta.event_id)
                 await ports.board.enqueue_agency_closure(conn, meta.event_id, agency_id, closed_on)
             case StaffDeparted(staff_id=staff_id, departed_on=departed_on):
                 await ports.board.enqueue_departure(

@@ -135,3 +135,28 @@ async def test_a_departed_manager_s_cases_end_on_the_day_but_a_reassigned_one_st
         assert "CaseTerminated" not in await closure.events(kept)
     finally:
         clock.day = TODAY
+
+
+async def test_a_case_learned_after_its_agency_closed_is_terminated_under_the_same_closure_r9(
+    closure: Running,
+) -> None:
+    closing = await agency(closure, HOUSING)
+    await closure.stack.directory.record(
+        closing.agency_id, closing.agency_id, AgencyClosed(closed_on=TODAY, reason="merged")
+    )
+    await eventually(
+        lambda: closure.pool.fetchval(
+            "SELECT closed_by FROM network_agencies WHERE agency_id = $1", closing.agency_id
+        ),
+        lambda found: found is not None,
+        "the closure learned",
+    )
+    late, _ = await open_case(closure, closing, wait=False)
+    events = await eventually(
+        lambda: closure.events(late), lambda e: "CaseTerminated" in e, "the late case terminated"
+    )
+    assert events.count("CaseTerminated") == 1
+    reason = await closure.pool.fetchval(
+        "SELECT reason FROM closure_cases WHERE case_id = $1", late
+    )
+    assert reason == "agency_closed"
