@@ -2,7 +2,8 @@
 
 Every service's per-case hash chains (and its log without gaps) are recomputed, and closure's
 referral invariant (R9) is checked from closure's events alone. Each violation is named in
-one line; the command exits non-zero when there is any.
+one line; the command exits non-zero when there is any. An issued referral's target is also
+checked against the directory's history (`caseline.network_audit`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from caseline.catalog import publishing_services
+from caseline.network_audit import network_violations
 from services.closure.domain.audit import referral_violations
 from shared.envelope import RecordedEvent, registry
 from shared.store import EventStore
@@ -87,6 +89,12 @@ async def verify(
         if service == "closure":
             history = await _history(store)
             found = referral_violations(history, today=today, pending_bound_days=pending_bound_days)
+            directory_schema = chosen.get("directory", "directory")
+            if await _schema_exists(pool, directory_schema):
+                directory = await _history(
+                    EventStore(pool, "directory", schema=directory_schema, events=registry)
+                )
+                found += network_violations(history, directory)
             verdict.checked.append(
                 f"closure: referral invariant over {len(history)} event(s), "
                 f"{len(found)} violation(s)"

@@ -60,6 +60,7 @@ async def test_verify_passes_a_clean_history_and_names_every_planted_violation_r
     missing, _ = await _terminated(closure, "manager_left", "x")
     served, served_agency = await _terminated(closure, "programme_ended", "x")
     stale, _ = await _terminated(closure, "agency_closed")  # no consent: pending
+    ghost, _ = await _terminated(closure, "programme_ended", "x")
     verdict = await verify(pg_pool, schemas=_schemas(closure), today=TODAY, pending_bound_days=7)
     assert verdict.ok, verdict.violations
 
@@ -88,7 +89,15 @@ async def test_verify_passes_a_clean_history_and_names_every_planted_violation_r
         stale,
         (TODAY - timedelta(days=30)).isoformat(),
     )
-    # 4. Another service's event altered (intake's assessment of the first case).
+    # 4. A referral naming a service the directory never showed at the target.
+    await _tamper(
+        pg_pool,
+        schema,
+        "UPDATE events SET payload = jsonb_set(payload, '{covered,0,service_id}', "
+        "'\"ghost-service\"') WHERE case_id = $1 AND event_type = 'ReferralIssued'",
+        ghost,
+    )
+    # 5. Another service's event altered (intake's assessment of the first case).
     await _tamper(
         pg_pool,
         closure.stack.intake.store.schema,
@@ -101,6 +110,7 @@ async def test_verify_passes_a_clean_history_and_names_every_planted_violation_r
     assert f"case {missing}: termination" in named and "has no referral event" in named
     assert f"case {served}: referral" in named and "had already served the client" in named
     assert f"case {stale}: referral" in named and "never escalated" in named
+    assert f"case {ghost}: referral" in named and "no service ghost-service" in named
     assert f"intake: stream {missing}: hash chain broken" in named
     assert f"closure: stream {served}: hash chain broken" in named
 
