@@ -259,3 +259,35 @@ async def test_a_client_ending_care_answers_the_offer_and_a_declined_offer_write
         201,
     )
     assert body["events"] == ["CaseTerminated", "ReferralOfferAnswered"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/cases/{case}/termination", {}),
+        (
+            "POST",
+            "/cases/{case}/termination",
+            {"reason": "client_died", "client_accepts_referral": "yes"},
+        ),
+        ("POST", "/cases/{case}/termination", [1, 2]),
+        ("POST", "/cases/{case}/preparation", {"reactions": []}),
+        ("POST", "/cases/no-such-case/termination", {"reason": "client_died"}),
+        ("GET", "/cases/no-such-case/referral-options", None),
+        ("POST", "/referrals/no-such-referral/acceptance", None),
+        ("POST", "/referrals/no-such-referral/decline", {"reason": "no_capacity"}),
+        ("GET", "/referrals/no-such-referral/fhir", None),
+        ("POST", "/cases/bad id with spaces/termination", {"reason": "client_died"}),
+    ],
+)
+async def test_odd_requests_are_refused_with_a_4xx_and_write_nothing(
+    closure: Running, method: str, path: str, body: object
+) -> None:
+    home = await agency(closure, HOUSING)
+    case_id, _ = await open_case(closure, home)
+    before = await closure.events(case_id)
+    answer = await closure.http.request(
+        method, path.format(case=case_id), json=body, headers=home.supervisor
+    )
+    assert 400 <= answer.status_code < 500, answer.text
+    assert await closure.events(case_id) == before
