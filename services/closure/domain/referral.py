@@ -82,6 +82,8 @@ class Option(_Value):
     provider: Provider
     exclusions: tuple[Exclusion, ...] = ()
     covered: tuple[CoveredNeed, ...] = ()
+    missing: tuple[NeedDomain, ...] = ()
+    """The need domains it offers no active service for (`no_service_for_need`)."""
     consent_id: str | None = None
     rank: int | None = None
 
@@ -94,6 +96,11 @@ class Option(_Value):
     def waitlisted(self) -> bool:
         """Whether some need would only be met from a waiting list."""
         return any(not c.has_room for c in self.covered)
+
+    @property
+    def full_for(self) -> tuple[NeedDomain, ...]:
+        """The need domains its services meet only from a waiting list (full)."""
+        return tuple(c.need_domain for c in self.covered if not c.has_room)
 
 
 def has_served(provider: Provider, served: Iterable[Provider]) -> bool:
@@ -116,20 +123,23 @@ def has_served(provider: Provider, served: Iterable[Provider]) -> bool:
 
 def _coverage(
     candidate: Candidate, needs: tuple[NeedDomain, ...]
-) -> tuple[tuple[CoveredNeed, ...], bool]:
+) -> tuple[tuple[CoveredNeed, ...], tuple[NeedDomain, ...]]:
+    """The best service for each need (room first), and the needs it has none for."""
     covered: list[CoveredNeed] = []
+    missing: list[NeedDomain] = []
     for need in needs:
         offered = sorted(
             (s for s in candidate.services if s.need_domain is need),
             key=lambda s: (not s.has_room, s.service_id),
         )
         if not offered:
-            return tuple(covered), False
+            missing.append(need)
+            continue
         best = offered[0]
         covered.append(
             CoveredNeed(need_domain=need, service_id=best.service_id, has_room=best.has_room)
         )
-    return tuple(covered), True
+    return tuple(covered), tuple(missing)
 
 
 def _consent_for(history: ClientHistory, agency_id: str, today: date) -> str | None:
@@ -180,8 +190,8 @@ def referral_options(
             exclusions.append(Exclusion.ALREADY_SERVED)
         if provider in tried:
             exclusions.append(Exclusion.DECLINED_OR_OVERDUE)
-        covered, meets = _coverage(candidate, wanted)
-        if not meets:
+        covered, missing = _coverage(candidate, wanted)
+        if missing:
             exclusions.append(Exclusion.NO_SERVICE_FOR_NEED)
         consent_id = _consent_for(history, provider.agency_id, today)
         if consent_id is None:
@@ -190,7 +200,8 @@ def referral_options(
             Option(
                 provider=provider,
                 exclusions=tuple(exclusions),
-                covered=covered if meets else (),
+                covered=() if missing else covered,
+                missing=missing,
                 consent_id=consent_id,
             )
         )

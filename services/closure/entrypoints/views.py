@@ -82,6 +82,10 @@ class OptionView(View):
     waitlisted: bool
     exclusions: list[Exclusion]
     covered: list[NeedDomain]
+    missing: list[NeedDomain]
+    """`no_service_for_need`: the needs it has no active service for."""
+    full_for: list[NeedDomain]
+    """The needs it meets only from a waiting list (full): ranked after those with room."""
 
     @classmethod
     def of(cls, option: Option) -> OptionView:
@@ -93,6 +97,8 @@ class OptionView(View):
             waitlisted=option.waitlisted,
             exclusions=list(option.exclusions),
             covered=[c.need_domain for c in option.covered],
+            missing=list(option.missing),
+            full_for=list(option.full_for),
         )
 
 

@@ -204,6 +204,8 @@ async def test_referral_options_rank_room_first_and_name_each_exclusion_r9(
     assert by_agency[waiting.agency_id]["rank"] == 2 and by_agency[waiting.agency_id]["waitlisted"]
     assert by_agency[home.agency_id]["exclusions"] == ["already_served", "no_consent"]
     assert by_agency[housing_only.agency_id]["exclusions"] == ["no_service_for_need"]
+    assert by_agency[housing_only.agency_id]["missing"] == ["income"]
+    assert by_agency[waiting.agency_id]["full_for"] == ["housing", "income"]
     assert by_agency[unconsented.agency_id]["exclusions"] == ["no_consent"]
     ranked = [o["provider"]["agency_id"] for o in options["options"] if o["eligible"]]
     assert ranked[:2] == [roomy.agency_id, waiting.agency_id]
