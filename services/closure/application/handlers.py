@@ -9,10 +9,9 @@ target has now served the client (R9 (a)).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import asyncpg
 
@@ -21,6 +20,7 @@ from services.closure.adapters.network import NetworkReadModel
 from services.closure.domain.commands import (
     DEFAULT_ANSWER_DAYS,
     AcceptReferral,
+    ClientCommand,
     Command,
     LearnServed,
     ReferralFacts,
@@ -107,6 +107,9 @@ async def facts_on(
 CommandWithFacts = Callable[[ReferralFacts], Command]
 """A command that needs the referral facts, built once they are read."""
 
+After = Callable[[UnitOfWork[CaseState], CaseState], Awaitable[None]]
+"""A write beside a decision's events, in its transaction (only when it decided events)."""
+
 
 async def execute(
     ports: Closure,
@@ -114,7 +117,7 @@ async def execute(
     context: CommandContext,
     command: Command | CommandWithFacts,
     *,
-    after: Callable[[UnitOfWork[CaseState], CaseState], Any] | None = None,
+    after: After | None = None,
 ) -> CommandResult[CaseState]:
     """Decide a command on a case and append what it decided, in one transaction; a command
     given as a function of the referral facts gets them read in that transaction."""
@@ -137,7 +140,7 @@ async def learn_on_client(
     conn: asyncpg.Connection,
     client_id: str,
     context: CommandContext,
-    command: LearnServed | Any,
+    command: ClientCommand,
 ) -> None:
     """Apply a learned fact to a client's stream on `conn` (each fact once)."""
     loaded = await ports.clients.load(client_stream(client_id), connection=conn)
