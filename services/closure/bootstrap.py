@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from services.closure.adapters.board import BoardReadModel
 from services.closure.adapters.network import NetworkReadModel
+from services.closure.adapters.plans import PlanGoals
 from services.closure.application.handlers import CLIENT_MODEL, Closure, case_path
 from services.closure.application.policies import (
     CASE_READS,
@@ -121,7 +122,7 @@ def service_spec(
                 reads=CASE_READS,
             ),
         ],
-        migrations=[BoardReadModel.migrate, NetworkReadModel.migrate],
+        migrations=[BoardReadModel.migrate, NetworkReadModel.migrate, PlanGoals.migrate],
         events=events,
         topic=chosen.closure,
         compose=compose_with(today),

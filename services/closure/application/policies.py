@@ -13,7 +13,12 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from services.careplan.contract import CaseReturnedToPlanning, ServiceDelivered
+from services.careplan.contract import (
+    CaseReturnedToPlanning,
+    PlanVersionDrafted,
+    ServiceDelivered,
+)
+from services.closure.adapters.plans import PlanGoals
 from services.closure.application.handlers import CLOSURE_SYSTEM, Closure, learn_on_client
 from services.closure.domain.commands import (
     ClientCommand,
@@ -53,7 +58,7 @@ from services.intake.contract import (
     ConsentRecorded,
     ConsentWithdrawn,
 )
-from services.monitoring.contract import EvaluationRecorded, PlanRevisionRequired
+from services.monitoring.contract import EvaluationRecorded, GoalRating, PlanRevisionRequired
 from shared.application import CommandContext, UnitOfWork
 from shared.codec import ReceivedEvent
 from shared.consumer import EventHandler
@@ -70,6 +75,7 @@ CASE_READS: tuple[type[DomainEvent], ...] = (
     ConsentWithdrawn,
     ServiceDelivered,
     CaseReturnedToPlanning,
+    PlanVersionDrafted,
     EvaluationRecorded,
     PlanRevisionRequired,
 )
@@ -90,7 +96,7 @@ def _context(event: ReceivedEvent) -> CommandContext:
 
 
 async def _case_commands(
-    ports: Closure, conn: asyncpg.Connection, agency_id: str, payload: DomainEvent
+    ports: Closure, conn: asyncpg.Connection, case_id: str, agency_id: str, payload: DomainEvent
 ) -> Sequence[Command]:
     match payload:
         case CaseFound():
@@ -118,12 +124,19 @@ async def _case_commands(
             return learned
         case PlanRevisionRequired(need_domains=domains) if domains:
             return [LearnNeeds(need_domains=domains)]
+        case PlanVersionDrafted(plan_version=version, items=items):
+            goals = [(item.goal_id, item.need_domain) for item in items]
+            await PlanGoals.keep(conn, case_id, version, goals)
+            return []
         case EvaluationRecorded() as evaluation:
+            achieved = {g.goal_id for g in evaluation.goals if g.rating is GoalRating.ACHIEVED}
+            met = await PlanGoals.met_domains(conn, case_id, evaluation.plan_version, achieved)
             return [
                 LearnEvaluation(
                     evaluation_id=evaluation.evaluation_id,
                     evaluated_on=evaluation.evaluated_on,
                     permits_planned_termination=evaluation.permits_planned_termination,
+                    met_domains=met,
                 )
             ]
     return []
@@ -167,7 +180,7 @@ def case_learner(ports: Closure) -> EventHandler:
             await learn_on_client(ports, conn, client_fact[0], context, client_fact[1])
             return
         case_id = meta.case_id
-        for command in await _case_commands(ports, conn, meta.agency_id, payload):
+        for command in await _case_commands(ports, conn, case_id, meta.agency_id, payload):
             loaded = await ports.cases.load(case_id, connection=conn)
             events = decide(loaded.state, command)
             if events:

@@ -20,6 +20,7 @@ from services.closure.domain.events import (
     ClientLearned,
     ConsentLearned,
     ConsentWithdrawalLearned,
+    EvaluationLearned,
     ManagerLearned,
     NeedsLearned,
     Provider,
@@ -29,6 +30,7 @@ from services.closure.domain.events import (
     ReferralIssued,
     ReferralOfferAnswered,
     ReferralPending,
+    ReturnToPlanningLearned,
     ServedLearned,
     TerminationClass,
     TerminationReason,
@@ -46,6 +48,7 @@ class _Case:
     department_id: str | None = None
     client_id: str | None = None
     needs: set[NeedDomain] = field(default_factory=set)
+    met: set[NeedDomain] = field(default_factory=set)
     owed: dict[str, CaseTerminated] = field(default_factory=dict)
     """Terminations that must have a referral event, by termination id."""
     reason: TerminationReason | None = None
@@ -82,6 +85,10 @@ def referral_violations(
                 case.client_id = client_id
             case NeedsLearned(need_domains=domains):
                 case.needs |= set(domains)
+            case EvaluationLearned(met_domains=met):
+                case.met = set(met)
+            case ReturnToPlanningLearned():
+                case.met = set()
             case CaseTerminated() as ended:
                 case.reason = ended.reason
                 if ended.termination_class is TerminationClass.INCOMPLETE:
@@ -168,7 +175,7 @@ def _ineligible(issued: ReferralIssued, case: _Case, client: _Client) -> list[st
     if case.reason is TerminationReason.AGENCY_CLOSED and target.agency_id == case.agency_id:
         problems.append("is the closing agency")
     covered = {c.need_domain for c in issued.covered}
-    unmet = sorted(n.value for n in case.needs - covered)
+    unmet = sorted(n.value for n in case.needs - case.met - covered)
     if unmet:
         problems.append(f"offers no service for {', '.join(unmet)}")
     consent = client.consents.get(issued.consent_id)

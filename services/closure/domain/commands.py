@@ -81,6 +81,7 @@ class LearnEvaluation(ClosureCommand):
     evaluation_id: str = Field(min_length=1)
     evaluated_on: date
     permits_planned_termination: bool
+    met_domains: tuple[NeedDomain, ...] = ()
 
 
 class LearnReturnToPlanning(ClosureCommand):

@@ -190,6 +190,8 @@ class EvaluationLearned(ClosureEvent):
     evaluation_id: str = Field(min_length=1)
     evaluated_on: date
     permits_planned_termination: bool
+    met_domains: tuple[NeedDomain, ...] = ()
+    """The need domains whose every goal the evaluation rated achieved: no longer unmet."""
 
 
 @registry.register

@@ -87,6 +87,8 @@ class CaseState(_Frozen):
     manager_id: str | None = None
     department_id: str | None = None
     needs: tuple[NeedDomain, ...] = ()
+    met: tuple[NeedDomain, ...] = ()
+    """Needs the latest evaluation found met (every goal for them achieved)."""
     evaluation_permits: bool = False
     prepared: bool = False
     approved: bool = False
@@ -97,6 +99,11 @@ class CaseState(_Frozen):
     def is_open(self) -> bool:
         """Known here and not terminated."""
         return self.agency_id is not None and self.terminated is None
+
+    @property
+    def unmet_needs(self) -> tuple[NeedDomain, ...]:
+        """The needs a referral must meet (R9 (b)): every need not found met."""
+        return tuple(n for n in self.needs if n not in self.met)
 
     @property
     def own_provider(self) -> Provider | None:
@@ -128,12 +135,19 @@ def evolve(state: CaseState, event: ClosureEvent) -> CaseState:
             )
         case NeedsLearned(need_domains=domains):
             return state.model_copy(update={"needs": tuple(sorted({*state.needs, *domains}))})
-        case EvaluationLearned(permits_planned_termination=permits):
-            return state.model_copy(update={"evaluation_permits": permits})
+        case EvaluationLearned(permits_planned_termination=permits, met_domains=met):
+            return state.model_copy(
+                update={"evaluation_permits": permits, "met": tuple(sorted(set(met)))}
+            )
         case ReturnToPlanningLearned():
             # R1: back in planning, an earlier evaluation (and what followed it) lapses.
             return state.model_copy(
-                update={"evaluation_permits": False, "prepared": False, "approved": False}
+                update={
+                    "evaluation_permits": False,
+                    "prepared": False,
+                    "approved": False,
+                    "met": (),
+                }
             )
         case TerminationPrepared():
             return state.model_copy(update={"prepared": True})

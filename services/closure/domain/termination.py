@@ -154,7 +154,7 @@ def referral_decision(
             termination_id=termination_id,
             cause=cause,
             escalated=cause is PendingCause.NO_ELIGIBLE_TARGET,
-            need_domains=state.needs,
+            need_domains=state.unmet_needs,
             since=state.referral.since if state.referral else facts.today,
         )
     assert chosen.consent_id is not None  # an eligible option has one
@@ -163,7 +163,7 @@ def referral_decision(
         termination_id=termination_id,
         attempt=attempt,
         target=chosen.provider,
-        need_domains=state.needs,
+        need_domains=state.unmet_needs,
         covered=chosen.covered,
         consent_id=chosen.consent_id,
         issued_on=facts.today,
@@ -185,7 +185,7 @@ def options_for(
         served = (*served, own)
     history = ClientHistory(served=served, consents=facts.history.consents)
     return referral_options(
-        needs=state.needs,
+        needs=state.unmet_needs,
         network=facts.network,
         history=history,
         today=facts.today,

@@ -172,7 +172,7 @@ def closure_router() -> APIRouter:
         options = options_for(state, facts, closing_agency=closing, tried=tried)
         return OptionsView(
             case_id=case_id,
-            needs=list(state.needs),
+            needs=list(state.unmet_needs),
             options=[OptionView.of(o) for o in options],
         )
 

@@ -51,6 +51,7 @@ class CaseView(View):
     agency_id: str | None
     manager_id: str | None
     needs: list[NeedDomain]
+    unmet_needs: list[NeedDomain]
     evaluation_permits: bool
     prepared: bool
     approved: bool
@@ -65,6 +66,7 @@ class CaseView(View):
             agency_id=state.agency_id,
             manager_id=state.manager_id,
             needs=list(state.needs),
+            unmet_needs=list(state.unmet_needs),
             evaluation_permits=state.evaluation_permits,
             prepared=state.prepared,
             approved=state.approved,

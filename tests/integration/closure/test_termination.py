@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.careplan.contract import Delivery, PlanGoal, PlanItem, PlanVersionDrafted
 from services.monitoring.contract import EvaluationRecorded, GoalRated, GoalRating, InstrumentResult
 from shared.envelope import Role
 from shared.vocabulary import NeedDomain
@@ -293,3 +294,64 @@ async def test_odd_requests_are_refused_with_a_4xx_and_write_nothing(
     )
     assert 400 <= answer.status_code < 500, answer.text
     assert await closure.events(case_id) == before
+
+
+async def test_needs_an_evaluation_found_met_are_not_referred_on_r7_r9(closure: Running) -> None:
+    home = await agency(closure, HOUSING, INCOME)
+    target = await agency(closure, INCOME)
+    case_id, _ = await open_case(closure, home, HOUSING, INCOME, consent_for=(target.agency_id,))
+    await closure.stack.careplan.record(
+        case_id,
+        home.agency_id,
+        PlanVersionDrafted(
+            plan_version=1,
+            plan_date=TODAY,
+            goals=tuple(
+                PlanGoal(goal_id=g, target_date=TODAY, strengths=("motivation",))
+                for g in ("goal-1", "goal-2")
+            ),
+            items=tuple(
+                PlanItem(
+                    item_id=f"item-{n}",
+                    need_domain=domain,
+                    goal_id=f"goal-{n}",
+                    delivery=Delivery.OWN_AGENCY,
+                    start_on=TODAY,
+                    end_on=TODAY,
+                )
+                for n, domain in ((1, HOUSING), (2, INCOME))
+            ),
+        ),
+    )
+    await closure.stack.monitoring.record(
+        case_id,
+        home.agency_id,
+        EvaluationRecorded(
+            evaluation_id="ev-met",
+            plan_version=1,
+            evaluated_on=TODAY,
+            goals=(
+                GoalRated(goal_id="goal-1", rating=GoalRating.ACHIEVED),
+                GoalRated(goal_id="goal-2", rating=GoalRating.PARTLY),
+            ),
+            instruments=(
+                InstrumentResult(instrument="a", baseline=1, score=2, change=1),
+                InstrumentResult(instrument="b", baseline=1, score=2, change=1),
+            ),
+            no_further_service_needed=False,
+            permits_planned_termination=False,
+        ),
+    )
+    view = await eventually(
+        lambda: closure.http.get(f"/cases/{case_id}", headers=home.manager),
+        lambda r: r.json().get("unmet_needs") == ["income"],
+        "housing found met",
+    )
+    assert view.json()["needs"] == ["housing", "income"]
+    body = await answer(
+        await closure.http.post(
+            f"/cases/{case_id}/termination", json={"reason": "manager_left"}, headers=home.manager
+        ),
+        201,
+    )
+    assert body["target"]["agency_id"] == target.agency_id  # income only: it can meet it

@@ -15,6 +15,8 @@ from services.closure.domain.commands import (
     EscalatePendingReferral,
     LearnConsent,
     LearnConsentWithdrawal,
+    LearnEvaluation,
+    LearnReturnToPlanning,
     LearnServed,
     MarkReferralOverdue,
     ReferralFacts,
@@ -50,6 +52,7 @@ from tests.unit.closure.helpers import (
     client_given,
     consent,
     facts,
+    given,
     open_case,
     run,
     service,
@@ -291,3 +294,21 @@ def test_a_client_record_learns_each_fact_once_and_withdrawals_end_consent_r4_r9
     assert record.served == (Provider(agency_id="agency-b"),)
     assert len(record.consents) == 1
     assert not record.consents[0].names_for_referral("agency-b", TODAY)
+
+
+def test_a_need_found_met_is_not_asked_of_the_target_until_back_in_planning_r7_r9() -> None:
+    evaluated = given(
+        LearnEvaluation(
+            evaluation_id="ev-1",
+            evaluated_on=TODAY,
+            permits_planned_termination=False,
+            met_domains=(INCOME,),
+        ),
+        state=open_case(HOUSING, INCOME),
+    )
+    network = facts(service("agency-b", HOUSING), consents=[EVERYONE])
+    _, events = run(evaluated, terminate(TerminationReason.MANAGER_LEFT, network))
+    assert _issued(events).need_domains == (HOUSING,)
+    back = given(LearnReturnToPlanning(plan_version=2), state=evaluated)
+    _, events = run(back, terminate(TerminationReason.MANAGER_LEFT, network))
+    assert isinstance(events[-1], ReferralPending)  # income is unmet again: nobody offers it
