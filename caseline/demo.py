@@ -16,7 +16,8 @@ import asyncpg
 import typer
 from faststream.kafka import KafkaBroker
 
-from caseline.scenario import ScenarioError, run_network_scenario
+from caseline.scenario import run_network_scenario
+from caseline.scenario_http import ScenarioError
 from services.intake.contract import CaseFound, CaseSource
 from shared.codec import ReceivedEvent, to_kafka
 from shared.consumer import DeadLetterQueue, IdempotentConsumer, subscribe_idempotent
