@@ -1,4 +1,5 @@
-"""The demo's multi-agency scenario: a network in the directory, cases through intake.
+"""The demo's multi-agency scenario: a network in the directory, cases through intake, then
+care planning and monitoring (`scenario_care`, `scenario_monitoring`), then the auditors.
 
 The services run as they do in production, as `caseline serve` child processes talking to
 the same Kafka and PostgreSQL, and the scenario drives them over HTTP with signed tokens.

@@ -507,6 +507,30 @@ async def advocate(desk: Desk, cases: CareCases, link_id: str, report: Reporter)
     )
 
 
+async def staff_known(desk: Desk, report: Reporter) -> None:
+    """Careplan and monitoring check every token against the members they learned from
+    caseline.directory.v1: wait (bounded) until they know the people the stages need."""
+    mapo_board = f"/agencies/{desk.mapo}/board"
+    probes = [
+        (desk.careplan, mapo_board, headers) for headers in (desk.kim, desk.lee, desk.supervisor)
+    ]
+    probes.append((desk.careplan, f"/agencies/{desk.incheon}/inbox", desk.partner))
+    probes += [
+        (desk.net.monitoring, "/board", headers)
+        for headers in (desk.kim, desk.lee, desk.supervisor)
+    ]
+
+    async def answers() -> list[int]:
+        return [(await http.get(path, headers=h)).status_code for http, path, h in probes]
+
+    held, seen = await eventually(answers, lambda codes: all(c == 200 for c in codes))
+    report.check(
+        held,
+        "careplan and monitoring learned Mapo's and Incheon's staff from caseline.directory.v1 "
+        f"and accept their tokens ({len(seen)} requests answered {sorted(set(seen))})",
+    )
+
+
 async def run_care(
     net: Network, agencies: dict[str, Any], cases: CareCases, report: Reporter
 ) -> Desk:
@@ -522,6 +546,7 @@ async def run_care(
         ("D", cases.paper, "returning client, lee over the limit"),
     ):
         report.step(f"   {label} = {case_id} ({who})")
+    await staff_known(desk, report)
     # The consents careplan and monitoring need: linking to Incheon for A and B, follow-up
     # forms for A, B and D (C consents to linking later, to show the refusal before it).
     for case_id, manager, agencies_named, purposes in (
