@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,7 +25,8 @@ import httpx
 from caseline.catalog import runnable_services
 from caseline.processes import ServiceProcess, start_service
 from caseline.scenario_care import PRIVATE_WORDS as PLAN_WORDS
-from caseline.scenario_care import CareCases, run_care, words_read_back
+from caseline.scenario_care import run_care, words_read_back
+from caseline.scenario_desk import CareCases
 from caseline.scenario_http import (
     Network,
     Reporter,
@@ -506,11 +507,15 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
 
 
 async def check_records(
-    pool: asyncpg.Pool, cases: list[str], report: Reporter, private_words: Sequence[str] = ()
+    pool: asyncpg.Pool,
+    labelled: Mapping[str, str],
+    report: Reporter,
+    private_words: Sequence[str] = (),
 ) -> None:
     """No personal data in the intake events, no words about a client in careplan's or
     monitoring's; every case's chain verifies in each store that holds it."""
     report.step("16. Auditors: words about people stay in the vaults, every chain verifies")
+    cases = list(labelled.values())
     rows = await pool.fetch(
         "SELECT payload::text || metadata::text AS body FROM intake.events "
         "WHERE case_id = ANY($1::text[])",
@@ -534,12 +539,12 @@ async def check_records(
             "form answer in clear",
         )
     stores = {service: EventStore(pool, service) for service in ("intake", *CARE_STORES)}
-    for case_id in cases:
+    for label, case_id in labelled.items():
         chains = {service: await store.verify_case(case_id) for service, store in stores.items()}
         counts = ", ".join(f"{s} {c.events_checked}" for s, c in chains.items())
         report.check(
-            all(c.ok for c in chains.values()) and chains["intake"].events_checked > 0,
-            f"{case_id}: {counts} events; every chain verifies",
+            all(c.ok and c.events_checked > 0 for c in chains.values()),
+            f"{label} {case_id}: {counts} events; every chain verifies",
         )
 
 
@@ -573,7 +578,7 @@ async def run_network_scenario(
         care = CareCases(*cases)
         desk = await run_care(net, agencies, care, report)
         await run_monitoring(desk, care, pool, report)
-        await check_records(pool, cases, report, (*PLAN_WORDS, *MONITORING_WORDS))
+        await check_records(pool, care.labelled(), report, (*PLAN_WORDS, *MONITORING_WORDS))
         await words_read_back(desk, care, report)
     finally:
         if net is not None:

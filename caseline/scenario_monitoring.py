@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from caseline.scenario_care import (
+from caseline.scenario_desk import (
     CareCases,
     Desk,
     draft_and_agree,
@@ -52,6 +52,9 @@ PRIVATE_WORDS = (FORM_ANSWER, REVIEW_NOTES, VISIT_NOTES)
 
 SCHEDULER_WAIT_SECONDS = 150.0
 """The scheduler looks once a minute: two passes, and the learning before them, fit in this."""
+
+EARLIER_AGENCIES_LOOKED_AT = 200
+"""A long-used database keeps every earlier run's agencies: the demo looks at so many."""
 
 BASELINES = {"network_social": 12, "network_providers": 9, "phq9": 16}
 """A's instrument scores after the plan took effect (R7)."""
@@ -379,7 +382,7 @@ async def earlier_forms(desk: Desk, report: Reporter) -> None:
         a["agency_id"]
         for a in agencies
         if a["agency_id"].startswith("mapo-") and a["agency_id"] != desk.mapo
-    ]
+    ][:EARLIER_AGENCIES_LOOKED_AT]
     overdue_forms: list[dict[str, Any]] = []
     for agency_id in earlier:
         answer = await net.monitoring.get(
