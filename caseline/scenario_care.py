@@ -22,6 +22,7 @@ import httpx
 
 from caseline.scenario_desk import (
     GOAL_WORDING,
+    PLAN_NOTES,
     CareCases,
     Desk,
     careplan_board,
@@ -41,7 +42,13 @@ from caseline.scenario_http import Network, Reporter, checked, eventually, succe
 HELPER_NAME = "이웃 정미숙"
 """The informal helper the third client declines: a name for the vault only."""
 
-PRIVATE_WORDS = (*GOAL_WORDING.values(), HELPER_NAME)
+SERVICE_NOTE = "임대차 계약과 주거급여 신청 방법을 함께 정리"
+"""What a direct service covered: for the vault only."""
+
+ADVOCACY_NOTE = "거절 통지에 낙담했으나 다시 신청하기로 함"
+"""How the client took the refusal: for the vault only."""
+
+PRIVATE_WORDS = (*GOAL_WORDING.values(), HELPER_NAME, PLAN_NOTES, SERVICE_NOTE, ADVOCACY_NOTE)
 """Words about the clients the auditors must not find in careplan's events."""
 
 
@@ -206,7 +213,7 @@ async def implement(desk: Desk, cases: CareCases, report: Reporter) -> None:
                     "need_domain": "housing",
                     "goal_id": "g-home",
                     "delivered_on": desk.today.isoformat(),
-                    "note": "임대차 계약과 주거급여 신청 방법을 함께 정리",
+                    "note": SERVICE_NOTE,
                 },
             )
         )
@@ -278,7 +285,7 @@ async def advocate(desk: Desk, cases: CareCases, link_id: str, report: Reporter)
                 "item_id": "i-mind",
                 "client_encouraged": True,
                 "re_request_by": "client",
-                "note": "거절 통지에 낙담했으나 다시 신청하기로 함",
+                "note": ADVOCACY_NOTE,
             },
         )
     )

@@ -26,6 +26,9 @@ GOAL_WORDING = {
 }
 """What each goal says, in the client's words: sealed in careplan's vault, never in an event."""
 
+PLAN_NOTES = "주 1회 방문 상담; 집주인과 체납 협의 예정"
+"""The manager's notes on a plan version: for careplan's vault only."""
+
 WAITING_RULES = frozenset({"R1", "R4", "R6a"})
 """Refusals that lift once a consumer has caught up (an assignment, a consent, a service)."""
 
@@ -230,7 +233,7 @@ def standard_plan(desk: Desk, *, interpreter: bool = False) -> dict[str, Any]:
                 **support,
             ),
         ],
-        "notes": "주 1회 방문 상담; 집주인과 체납 협의 예정",
+        "notes": PLAN_NOTES,
     }
 
 
