@@ -16,7 +16,8 @@ import asyncpg
 import typer
 from faststream.kafka import KafkaBroker
 
-from caseline.scenario import ScenarioError, run_network_scenario
+from caseline.scenario import run_network_scenario
+from caseline.scenario_http import ScenarioError
 from services.intake.contract import CaseFound, CaseSource
 from shared.codec import ReceivedEvent, to_kafka
 from shared.consumer import DeadLetterQueue, IdempotentConsumer, subscribe_idempotent
@@ -258,7 +259,10 @@ def demo_command() -> None:
 
     configure_logging(load_settings(service="demo", log_level="WARNING", log_format="console"))
     report = Report()
-    report.step("caseline demo: the event kit, then a network of agencies and intake, end to end\n")
+    report.step(
+        "caseline demo: the event kit, then a network of agencies from intake through care "
+        "planning, monitoring and evaluation, end to end\n"
+    )
     report.step("1. The stack: Kafka and PostgreSQL")
     tried: list[str] = []
     with contextlib.ExitStack() as cleanup:

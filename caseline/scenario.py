@@ -1,4 +1,5 @@
-"""The demo's multi-agency scenario: a network in the directory, cases through intake.
+"""The demo's multi-agency scenario: a network in the directory, cases through intake, then
+care planning and monitoring (`scenario_care`, `scenario_monitoring`), then the auditors.
 
 The services run as they do in production, as `caseline serve` child processes talking to
 the same Kafka and PostgreSQL, and the scenario drives them over HTTP with signed tokens.
@@ -12,33 +13,37 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
 
 from caseline.catalog import runnable_services
 from caseline.processes import ServiceProcess, start_service
-from shared.auth import issue_token
+from caseline.scenario_care import PRIVATE_WORDS as PLAN_WORDS
+from caseline.scenario_care import run_care, words_read_back
+from caseline.scenario_desk import CareCases
+from caseline.scenario_http import (
+    Network,
+    Reporter,
+    ScenarioError,
+    checked,
+    eventually,
+    succeeded,
+)
+from caseline.scenario_monitoring import PRIVATE_WORDS as MONITORING_WORDS
+from caseline.scenario_monitoring import run_monitoring
 from shared.envelope import Role
-from shared.errors import CaselineError
 from shared.principals import NETWORK
 from shared.settings import Settings
 from shared.store import EventStore
 
-T = TypeVar("T")
-
-
-class Reporter(Protocol):
-    """Where the scenario tells its story and records its checks."""
-
-    def step(self, text: str) -> None: ...
-
-    def check(self, held: bool, claim: str) -> None: ...
+CARE_STORES = ("careplan", "monitoring")
+"""The stores of the care stages whose events the auditors read beside intake's."""
 
 
 def resident_number(born: date, serial: str) -> str:
@@ -90,75 +95,6 @@ CLIENTS = [
 ]
 
 
-class Network:
-    """The running services (by name) and the tokens of the people who use them."""
-
-    def __init__(self, settings: Settings, run: str, urls: dict[str, str]) -> None:
-        self.settings = settings
-        self.run = run
-        self.clients = {
-            name: httpx.AsyncClient(base_url=url, timeout=30) for name, url in urls.items()
-        }
-
-    @property
-    def directory(self) -> httpx.AsyncClient:
-        """The directory service's HTTP client."""
-        return self.clients["directory"]
-
-    @property
-    def intake(self) -> httpx.AsyncClient:
-        """The intake service's HTTP client."""
-        return self.clients["intake"]
-
-    def token(self, role: Role, agency_id: str, staff_id: str) -> dict[str, str]:
-        """Authorization header for one member of staff."""
-        token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)
-        return {"Authorization": f"Bearer {token}"}
-
-    @property
-    def admin_id(self) -> str:
-        """The network administrator `caseline enroll` enrolls for this run."""
-        return f"netadmin-{self.run}"
-
-    def admin(self) -> dict[str, str]:
-        """The network administrator's header."""
-        return self.token(Role.NETWORK_ADMIN, NETWORK, self.admin_id)
-
-    async def close(self) -> None:
-        """Close every HTTP client."""
-        for client in self.clients.values():
-            await client.aclose()
-
-
-async def _eventually(
-    probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], seconds: float = 60.0
-) -> tuple[bool, T]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    value = await probe()
-    while not holds(value) and loop.time() < deadline:
-        await asyncio.sleep(0.2)
-        value = await probe()
-    return holds(value), value
-
-
-class ScenarioError(CaselineError):
-    """A service answered the scenario with something other than what it needs to go on."""
-
-
-def _checked(response: httpx.Response, expect: tuple[int, ...] = (200, 201)) -> Any:
-    if response.status_code not in expect:
-        raise ScenarioError(
-            f"{response.request.method} {response.request.url.path}: "
-            f"{response.status_code} {response.text}"
-        )
-    return response.json()
-
-
-async def _ok(answer: Awaitable[httpx.Response], expect: tuple[int, ...] = (200, 201)) -> Any:
-    return _checked(await answer, expect)
-
-
 async def register(
     intake: httpx.AsyncClient, headers: dict[str, str], case_id: str, client: Client
 ) -> str:
@@ -175,7 +111,7 @@ async def register(
             "birth_date": client.birth_date.isoformat(),
         }
         answer = await intake.post(f"/cases/{case_id}/returning-client", headers=headers, json=body)
-    registered = _checked(answer)
+    registered = checked(answer)
     client_id: str = registered["client_id"]
     return client_id
 
@@ -210,7 +146,7 @@ async def enroll_administrator(net: Network, env: dict[str, str], report: Report
         intake = await net.intake.get("/network/possible-duplicates", headers=net.admin())
         return directory.status_code, intake.status_code
 
-    held, seen = await _eventually(answers, lambda statuses: statuses == (200, 200))
+    held, seen = await eventually(answers, lambda statuses: statuses == (200, 200))
     report.check(
         held,
         f"both services learned {net.admin_id} from caseline.directory.v1 and accept its "
@@ -252,14 +188,14 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
     report.step("8. The directory registers a network of three agencies (admin HTTP API)")
     for key, agency in agencies.items():
         aid = agency["id"]
-        await _ok(
+        await succeeded(
             net.directory.post(
                 "/agencies",
                 headers=admin,
                 json={"agency_id": aid, "name": agency["name"], "region": agency["region"]},
             )
         )
-        await _ok(
+        await succeeded(
             net.directory.post(
                 f"/agencies/{aid}/departments",
                 headers=admin,
@@ -267,7 +203,7 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
             )
         )
         for domain, name, places in agency["services"]:
-            await _ok(
+            await succeeded(
                 net.directory.post(
                     f"/agencies/{aid}/services",
                     headers=admin,
@@ -282,7 +218,7 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
                 )
             )
             if places == 0:
-                await _ok(
+                await succeeded(
                     net.directory.put(
                         f"/agencies/{aid}/services/{key}-{domain}/capacity",
                         headers=admin,
@@ -290,7 +226,7 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
                     )
                 )
         agency["supervisor"] = f"sup-{key}-{run}"
-        await _ok(
+        await succeeded(
             net.directory.post(
                 f"/agencies/{aid}/staff",
                 headers=admin,
@@ -306,7 +242,7 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
         for who, limit in agency["managers"].items():
             staff_id = f"cm-{who}-{run}"
             agency["staff"][who] = staff_id
-            await _ok(
+            await succeeded(
                 net.directory.post(
                     f"/agencies/{aid}/staff",
                     headers=admin,
@@ -327,12 +263,12 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
         )
 
     async def with_room() -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = await _ok(
+        listed: list[dict[str, Any]] = await succeeded(
             net.directory.get("/services", params={"with_room": "true"}, headers=admin)
         )
         return [s for s in listed if s["agency_id"].endswith(run)]
 
-    held, services = await _eventually(with_room, lambda s: len(s) == 4)
+    held, services = await eventually(with_room, lambda s: len(s) == 4)
     report.check(
         held,
         "read model (directory -> Kafka -> directory): 4 services with room; "
@@ -355,11 +291,11 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
             if answer.status_code == 401 or on_directory.status_code == 401:
                 known[key] = 0
                 continue
-            known[key] = len(_checked(answer)["staff"])
+            known[key] = len(checked(answer)["staff"])
         return known
 
     everyone = {key: len(agency["staff"]) + 1 for key, agency in agencies.items()}
-    held, _ = await _eventually(rosters, lambda known: known == everyone)
+    held, _ = await eventually(rosters, lambda known: known == everyone)
     report.check(
         held, "intake's roster learned the staff of the three agencies from caseline.directory.v1"
     )
@@ -380,7 +316,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
     cases: list[str] = []
     assign_to = [kim, kim, lee]
     for n, client in enumerate(CLIENTS[:3]):
-        opened = await _ok(
+        opened = await succeeded(
             intake.post(
                 "/cases",
                 headers=manager,
@@ -390,7 +326,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
         case_id = opened["case_id"]
         cases.append(case_id)
         await register(intake, manager, case_id, client)
-        await _ok(
+        await succeeded(
             intake.post(
                 f"/cases/{case_id}/consents",
                 headers=manager,
@@ -401,7 +337,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
                 },
             )
         )
-        await _ok(
+        await succeeded(
             intake.post(
                 f"/cases/{case_id}/screening",
                 headers=manager,
@@ -412,7 +348,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
                 },
             )
         )
-        await _ok(
+        await succeeded(
             intake.post(
                 f"/cases/{case_id}/assessment",
                 headers=manager,
@@ -431,7 +367,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
                 },
             )
         )
-        await _ok(
+        await succeeded(
             intake.post(
                 f"/cases/{case_id}/assignment", headers=manager, json={"staff_id": assign_to[n]}
             )
@@ -442,7 +378,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
         )
 
     report.step("10. The rules refuse what they must (nothing written)")
-    fresh = (await _ok(intake.post("/cases", headers=manager, json={"source": "walk_in"})))[
+    fresh = (await succeeded(intake.post("/cases", headers=manager, json={"source": "walk_in"})))[
         "case_id"
     ]
     early = await intake.post(
@@ -466,7 +402,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
     )
     client = CLIENTS[3]
     await register(intake, manager, fresh, client)
-    await _ok(
+    await succeeded(
         intake.post(
             f"/cases/{fresh}/consents",
             headers=manager,
@@ -497,16 +433,16 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
         "outcome (food bank at Haeundae), not dropped",
     )
 
-    crowded = (await _ok(intake.post("/cases", headers=manager, json={"source": "walk_in"})))[
+    crowded = (await succeeded(intake.post("/cases", headers=manager, json={"source": "walk_in"})))[
         "case_id"
     ]
     cases.append(crowded)
-    await _ok(
+    await succeeded(
         intake.post(
             f"/cases/{crowded}/returning-client",
             headers=manager,
             json={
-                "client_id": (await _ok(intake.get(f"/cases/{cases[0]}", headers=manager)))[
+                "client_id": (await succeeded(intake.get(f"/cases/{cases[0]}", headers=manager)))[
                     "client_id"
                 ],
                 "name": CLIENTS[0].name,
@@ -514,7 +450,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
             },
         )
     )
-    await _ok(
+    await succeeded(
         intake.post(
             f"/cases/{crowded}/consents",
             headers=manager,
@@ -525,14 +461,14 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
             },
         )
     )
-    await _ok(
+    await succeeded(
         intake.post(
             f"/cases/{crowded}/screening",
             headers=manager,
             json={"outcome": "eligible", "presenting_problems": ["income", "social_isolation"]},
         )
     )
-    await _ok(
+    await succeeded(
         intake.post(
             f"/cases/{crowded}/assessment",
             headers=manager,
@@ -552,7 +488,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
         json={"staff_id": lee, "override_reason": "continuity_with_the_client"},
     )
     report.check(override.is_success, "R12: the supervisor's recorded override assigns it")
-    board = await _ok(intake.get(f"/agencies/{mapo['id']}/caseloads", headers=manager))
+    board = await succeeded(intake.get(f"/agencies/{mapo['id']}/caseloads", headers=manager))
     report.check(
         lee in board["overloaded"],
         f"overload is visible: overloaded {board['overloaded']}, "
@@ -560,19 +496,26 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
     )
 
     async def directory_loads() -> dict[str, int]:
-        staff = await _ok(
+        staff = await succeeded(
             net.directory.get("/staff", params={"agency_id": mapo["id"]}, headers=manager)
         )
         return {s["staff_id"]: s["caseload"] for s in staff}
 
-    held, loads = await _eventually(directory_loads, lambda d: d.get(kim) == 2 and d.get(lee) == 2)
+    held, loads = await eventually(directory_loads, lambda d: d.get(kim) == 2 and d.get(lee) == 2)
     report.check(held, f"the directory counted the caseloads from caseline.intake.v1: {loads}")
     return cases
 
 
-async def check_records(pool: asyncpg.Pool, cases: list[str], report: Reporter) -> None:
-    """No personal data in the intake events; every case's chain verifies."""
-    report.step("11. Auditors: personal data stays in the vault, every chain verifies")
+async def check_records(
+    pool: asyncpg.Pool,
+    labelled: Mapping[str, str],
+    report: Reporter,
+    private_words: Sequence[str] = (),
+) -> None:
+    """No personal data in the intake events, no words about a client in careplan's or
+    monitoring's; every case's chain verifies in each store that holds it."""
+    report.step("16. Auditors: words about people stay in the vaults, every chain verifies")
+    cases = list(labelled.values())
     rows = await pool.fetch(
         "SELECT payload::text || metadata::text AS body FROM intake.events "
         "WHERE case_id = ANY($1::text[])",
@@ -583,10 +526,26 @@ async def check_records(pool: asyncpg.Pool, cases: list[str], report: Reporter) 
         not leaked and bool(rows),
         f"{len(rows)} intake events hold no client name or phone in clear",
     )
-    store = EventStore(pool, "intake")
-    for case_id in cases:
-        chain = await store.verify_case(case_id)
-        report.check(chain.ok, f"{case_id}: {chain.events_checked} events, chain verifies")
+    for service in CARE_STORES:
+        rows = await pool.fetch(
+            f"SELECT payload::text || metadata::text AS body FROM {service}.events "
+            "WHERE case_id = ANY($1::text[])",
+            cases,
+        )
+        said = [w for w in private_words for r in rows if w in r["body"]]
+        report.check(
+            not said and bool(rows),
+            f"{len(rows)} {service} events hold no goal wording, helper's name, note or "
+            "form answer in clear",
+        )
+    stores = {service: EventStore(pool, service) for service in ("intake", *CARE_STORES)}
+    for label, case_id in labelled.items():
+        chains = {service: await store.verify_case(case_id) for service, store in stores.items()}
+        counts = ", ".join(f"{s} {c.events_checked}" for s, c in chains.items())
+        report.check(
+            all(c.ok and c.events_checked > 0 for c in chains.values()),
+            f"{label} {case_id}: {counts} events; every chain verifies",
+        )
 
 
 async def run_network_scenario(
@@ -616,7 +575,11 @@ async def run_network_scenario(
         await enroll_administrator(net, env, report)
         agencies = await build_network(net, report)
         cases = await run_intake(net, agencies, report)
-        await check_records(pool, cases, report)
+        care = CareCases(*cases)
+        desk = await run_care(net, agencies, care, report)
+        await run_monitoring(desk, care, pool, report)
+        await check_records(pool, care.labelled(), report, (*PLAN_WORDS, *MONITORING_WORDS))
+        await words_read_back(desk, care, report)
     finally:
         if net is not None:
             await net.close()

@@ -18,7 +18,7 @@ from services.monitoring.application.handlers import Monitoring, command_path
 from services.monitoring.application.policies import READS, Learner
 from services.monitoring.application.scheduler import OverdueScheduler
 from services.monitoring.domain.errors import IncompleteAnswers
-from services.monitoring.entrypoints.http import monitoring_router
+from services.monitoring.entrypoints.http import router
 from shared.clock import agency_today
 from shared.envelope import EventRegistry, registry
 from shared.service import (
@@ -79,7 +79,6 @@ def service_spec(
     schema = settings.db_schema or SERVICE
     board = BoardReadModel(schema)
     drafts = PlanDrafts(schema)
-    learner = Learner()
 
     def compose(runtime: Runtime) -> Monitoring:
         assert runtime.vault is not None  # the spec declares one
@@ -90,7 +89,6 @@ def service_spec(
             drafts=drafts,
             today=today,
         )
-        learner.bind(built)
         return built
 
     def overdue(runtime: Runtime) -> TaskBody:
@@ -100,7 +98,7 @@ def service_spec(
 
     return ServiceSpec(
         name=SERVICE,
-        routers=[monitoring_router()],
+        routers=[router],
         consumers=[
             ConsumerSpec(
                 name="principals",
@@ -112,7 +110,7 @@ def service_spec(
             ConsumerSpec(
                 name="cases",
                 topics=(chosen.intake, chosen.careplan),
-                handle=learner,
+                bind=Learner,
                 events=events,
                 reads=READS,
             ),

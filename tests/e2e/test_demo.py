@@ -35,3 +35,26 @@ def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
         "hold no client name or phone in clear",
     ):
         assert claim in out, claim
+    # The care stages: careplan and monitoring driven over HTTP after intake.
+    for claim in (
+        "R1: a plan for a case not yet assigned is refused",
+        "R5a: A's crisis intervention",
+        "R3: an item for a need the assessment did not find is refused",
+        "R4: C agreed to plan v1 but declined",
+        "R4: linking C to Incheon without a consent naming it is refused",
+        "Incheon accepts A's and C's links",
+        "R6b: jumping from step 1 to step 3 without a coded reason is refused",
+        "the service is obtained and Incheon delivers it",
+        "A's form comes back with a negative answer",
+        "R6d: a review that leaves out a goal of the version in force is refused (422",
+        "sent A back to planning",
+        "R1: evaluating while the revision is pending is refused",
+        "R7: an evaluation before the version in force was reviewed is refused",
+        "A's evaluation rates all 3 goals",
+        "R6d: a form due back the day it is sent is refused",
+        "the scheduler recorded ReviewOverdue for D's first review",
+        "careplan events hold no goal wording",
+        "monitoring events hold no goal wording",
+        "events; every chain verifies",
+    ):
+        assert claim in out, claim

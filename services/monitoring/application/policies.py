@@ -73,24 +73,17 @@ READS: tuple[type[DomainEvent], ...] = (
 
 
 class Learner:
-    """The consumer handler applying intake's and careplan's events to monitoring streams.
+    """The consumer handler applying intake's and careplan's events to monitoring streams,
+    on the ports `compose` built (`ConsumerSpec(bind=Learner)`)."""
 
-    The runtime builds consumers from the spec before the service's ports exist; `bind`
-    gives the ports once `compose` built them (consumers start after it).
-    """
-
-    def __init__(self) -> None:
-        self._ports: Monitoring | None = None
-
-    def bind(self, ports: Monitoring) -> None:
-        """Use these ports from now on."""
-        self._ports = ports
+    def __init__(self, ports: object) -> None:
+        if not isinstance(ports, Monitoring):
+            raise TypeError(f"the learner works on monitoring's ports, not {ports!r}")
+        self.ports = ports
 
     async def __call__(self, conn: asyncpg.Connection, event: ReceivedEvent) -> None:
         """Turn one event into `Learn...` commands and record what they decide, on `conn`."""
-        ports = self._ports
-        if ports is None:
-            raise RuntimeError("the learner is used before the service composed its ports")
+        ports = self.ports
         meta = event.envelope.metadata
         case_id = meta.case_id
         commands = await _commands(ports, conn, case_id, event.envelope.payload)
