@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,11 +15,30 @@ import pytest
 
 from caseline.verify import verify
 from shared.vocabulary import NeedDomain
-from tests.integration.closure.conftest import TODAY, Running, agency, answer, open_case
+from tests.integration.closure.conftest import (
+    TODAY,
+    Running,
+    Stack,
+    agency,
+    answer,
+    enroll_auditor,
+    open_case,
+    running,
+)
 
 pytestmark = pytest.mark.infra
 
 HOUSING = NeedDomain.HOUSING
+
+
+@pytest.fixture(scope="module")
+async def closure(stack: Stack) -> AsyncIterator[Running]:
+    """The app with its scheduler all but idle: a planted stale pending referral must not be
+    escalated by a live pass before the audit reads it."""
+    stack.scheduler_seconds = 3600.0
+    async with running(stack) as app:
+        await enroll_auditor(app)
+        yield app
 
 
 def _schemas(app: Running) -> dict[str, str]:
@@ -108,8 +128,16 @@ async def test_verify_passes_a_clean_history_and_names_every_planted_violation_r
     verdict = await verify(pg_pool, schemas=_schemas(closure), today=TODAY, pending_bound_days=7)
     named = "\n".join(verdict.violations)
     assert f"case {missing}: termination" in named and "has no referral event" in named
-    assert f"case {served}: referral" in named and "had already served the client" in named
-    assert f"case {stale}: referral" in named and "never escalated" in named
+    assert f"case {served}: referral" in named and "had already served the client" in named, (
+        await closure.events(served),
+        named,
+    )
+    assert f"case {stale}: referral" in named and "never escalated" in named, (
+        await closure.pool.fetch(
+            "SELECT event_type, payload::text FROM events WHERE case_id = $1", stale
+        ),
+        named,
+    )
     assert f"case {ghost}: referral" in named and "no service ghost-service" in named
     assert f"intake: stream {missing}: hash chain broken" in named
     assert f"closure: stream {served}: hash chain broken" in named
