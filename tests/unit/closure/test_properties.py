@@ -1,17 +1,25 @@
 """Properties over generated networks (R9): whatever the agencies, departments, services,
 earlier cases, delivered services, consents, closures and departures, an incomplete
-termination is never decided without its referral event, and every issued target is
-eligible at that moment."""
+termination is never decided without its referral event, every issued target is eligible at
+that moment, and the auditor (`caseline verify`'s check, from the events alone) finds nothing
+to object to in whatever the service decided."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.closure.domain.audit import referral_violations
 from services.closure.domain.commands import (
+    Command,
     DeclineReferral,
+    LearnCaseOpened,
+    LearnClient,
+    LearnManager,
+    LearnNeeds,
     MarkReferralOverdue,
     ReferralFacts,
     TerminateCase,
@@ -19,10 +27,14 @@ from services.closure.domain.commands import (
 from services.closure.domain.events import (
     CaseTerminated,
     ClosureEvent,
+    ConsentLearned,
+    ConsentWithdrawalLearned,
     DeclineReason,
     Provider,
     ReferralIssued,
     ReferralPending,
+    ServedLearned,
+    ServedVia,
     TerminationClass,
     TerminationReason,
 )
@@ -36,8 +48,9 @@ from services.closure.domain.referral import (
     has_served,
 )
 from services.closure.domain.state import ReferralStatus
+from shared.envelope import Actor, Envelope, EventMetadata, RecordedEvent, Role
 from shared.vocabulary import NeedDomain
-from tests.unit.closure.helpers import TODAY, open_case, run
+from tests.unit.closure.helpers import CLIENT, TODAY, open_case, run
 
 AGENCIES = ("agency-a", "agency-b", "agency-c", "agency-d", "agency-e")
 DEPARTMENTS = (None, "dept-1", "dept-2")
@@ -176,3 +189,108 @@ def test_every_target_issued_along_declines_and_overdues_is_eligible_and_never_r
             assert_eligible(follow[0], moved_on, used, closing)
             targets.append(follow[0].target)
     assert len(targets) == len(set(targets))
+
+
+def _recorded(stream: str, events: list[ClosureEvent], start: int) -> list[RecordedEvent[Any]]:
+    actor = Actor(staff_id="t", role=Role.SYSTEM)
+    return [
+        RecordedEvent(
+            position=start + i,
+            stream_version=i + 1,
+            envelope=Envelope(
+                metadata=EventMetadata(case_id=stream, agency_id="agency-a", actor=actor),
+                payload=event,
+            ),
+            previous_hash=b"",
+            hash=b"",
+        )
+        for i, event in enumerate(events)
+    ]
+
+
+def _client_stream(history: ClientHistory) -> list[ClosureEvent]:
+    events: list[ClosureEvent] = [
+        ServedLearned(provider=p, via=ServedVia.CASE, source_id=f"case-{n}")
+        for n, p in enumerate(history.served)
+    ]
+    for terms in history.consents:
+        events.append(
+            ConsentLearned(
+                consent_id=terms.consent_id,
+                agencies=terms.agencies,
+                for_referral=terms.for_referral,
+                for_record_transfer=False,
+                valid_from=terms.valid_from,
+                valid_until=terms.valid_until,
+            )
+        )
+        if terms.withdrawn_on is not None:
+            events.append(
+                ConsentWithdrawalLearned(
+                    consent_id=terms.consent_id, withdrawn_on=terms.withdrawn_on
+                )
+            )
+    return events
+
+
+unique_consent_facts = facts.filter(
+    lambda f: len({c.consent_id for c in f.history.consents}) == len(f.history.consents)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(AGENCIES),
+    st.sampled_from(DEPARTMENTS),
+    st.lists(st.sampled_from(DOMAINS), min_size=1, max_size=3, unique=True),
+    incomplete,
+    unique_consent_facts,
+    st.lists(st.booleans(), max_size=3),
+)
+def test_whatever_the_service_decides_the_auditor_finds_no_violation_r9(
+    agency: str,
+    department: str | None,
+    needs: list[NeedDomain],
+    reason: TerminationReason,
+    referral_facts: ReferralFacts,
+    declines: list[bool],
+) -> None:
+    state = CaseState()
+    case_events: list[ClosureEvent] = []
+    learned = (
+        LearnCaseOpened(agency_id=agency),
+        LearnClient(client_id=CLIENT),
+        LearnManager(agency_id=agency, manager_id="mgr-1", department_id=department),
+        LearnNeeds(need_domains=tuple(needs)),
+    )
+    commands: list[Command] = [
+        *learned,
+        TerminateCase(termination_id="t", referral_id="r", reason=reason, facts=referral_facts),
+    ]
+    for command in commands:
+        state, events = run(state, command)
+        case_events += events
+    for by_decline in declines:
+        referral = state.referral
+        if (
+            referral is None
+            or referral.target is None
+            or referral.status is not ReferralStatus.ISSUED
+        ):
+            break
+        late = referral_facts.model_copy(update={"today": TODAY + timedelta(days=30)})
+        step: Command = (
+            DeclineReferral(
+                referral_id="r",
+                agency_id=referral.target.agency_id,
+                reason=DeclineReason.NO_CAPACITY,
+                facts=referral_facts,
+            )
+            if by_decline
+            else MarkReferralOverdue(facts=late)
+        )
+        state, events = run(state, step)
+        case_events += events
+    client = _recorded(f"client:{CLIENT}", _client_stream(referral_facts.history), 1)
+    history = client + _recorded("case-1", case_events, len(client) + 1)
+    assert referral_violations(history, today=TODAY, pending_bound_days=7) == []
