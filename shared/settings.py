@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     local_dir: Path = Path(".local")
     relay_batch_size: int = 500
     relay_poll_seconds: float = 0.5
+    topic_namespace: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    """When set, a service built without explicit topics uses `caseline.<namespace>-<service>.v1`:
+    a process of its own on topics of its own (tests that kill a real `caseline serve`)."""
+    scheduler_seconds: float | None = Field(default=None, gt=0)
+    """How often a service's scheduler looks for what fell due; the service's default when
+    unset (tests use a fraction of a second)."""
     db_command_timeout_seconds: float = Field(default=30.0, gt=0)
     """A statement that runs longer fails (and its request answers 503), instead of hanging."""
     health_unhealthy_after_seconds: float = Field(default=15.0, gt=0)

@@ -20,11 +20,12 @@ _TOPIC_ALREADY_EXISTS = 36
 log = logging.getLogger(__name__)
 
 
-def topic_for(service: str) -> str:
-    """Return the topic a service publishes to: `caseline.<service>.v1`."""
+def topic_for(service: str, namespace: str | None = None) -> str:
+    """Return the topic a service publishes to: `caseline.<service>.v1`, or in a namespace
+    (`Settings.topic_namespace`) `caseline.<namespace>-<service>.v1`."""
     if not is_service_name(service):
         raise ValueError(f"not a caseline service name: {service!r}")
-    return f"caseline.{service}.v1"
+    return f"caseline.{namespace}-{service}.v1" if namespace else f"caseline.{service}.v1"
 
 
 def topics_for(services: Iterable[str]) -> tuple[str, ...]:

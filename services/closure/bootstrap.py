@@ -3,7 +3,6 @@ shared runtime."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,18 +34,6 @@ SERVICE = "closure"
 SCHEDULER_SECONDS = 30.0
 """How often the scheduler looks: the fan-out is prompt, dates change daily."""
 
-SCHEDULER_SECONDS_VARIABLE = "CASELINE_CLOSURE_SCHEDULER_SECONDS"
-"""When set, how often the scheduler of `caseline serve closure` looks (tests: a fraction of
-a second)."""
-
-TOPIC_NAMESPACE_VARIABLE = "CASELINE_TOPIC_NAMESPACE"
-"""When set (tests running `caseline serve closure` as a process), every topic is
-`caseline.<namespace>-<service>.v1`, so the process reads and writes topics of its own."""
-
-
-def _topic(service: str, namespace: str | None) -> str:
-    return topic_for(f"{namespace}-{service}" if namespace else service)
-
 
 @dataclass(frozen=True)
 class Topics:
@@ -66,7 +53,7 @@ class Topics:
     @classmethod
     def in_namespace(cls, namespace: str | None) -> Topics:
         """Every topic in `namespace` (the default topics when it is None)."""
-        return cls(**{name: _topic(name, namespace) for name in cls.__dataclass_fields__})
+        return cls(**{name: topic_for(name, namespace) for name in cls.__dataclass_fields__})
 
 
 def compose_with(today: Callable[[], date]) -> Callable[[Runtime], Closure]:
@@ -140,12 +127,13 @@ def build(
 ) -> FastAPI:
     """The closure service's app, in `settings.db_schema` (default: `closure`).
 
-    Without explicit topics or interval (as `caseline serve closure` builds it), the two
-    variables above may set them; tests run the real process on topics of their own."""
+    Without explicit topics or interval (as `caseline serve closure` builds it), the settings'
+    `topic_namespace` and `scheduler_seconds` may set them; tests run the real process on
+    topics of their own."""
     if topics is None:
-        topics = Topics.in_namespace(os.environ.get(TOPIC_NAMESPACE_VARIABLE) or None)
+        topics = Topics.in_namespace(settings.topic_namespace)
     if scheduler_seconds is None:
-        scheduler_seconds = float(os.environ.get(SCHEDULER_SECONDS_VARIABLE) or SCHEDULER_SECONDS)
+        scheduler_seconds = settings.scheduler_seconds or SCHEDULER_SECONDS
     spec = service_spec(
         settings, topics=topics, events=events, today=today, scheduler_seconds=scheduler_seconds
     )

@@ -131,10 +131,15 @@ def build(
     topics: Topics | None = None,
     events: EventRegistry = registry,
     today: Callable[[], date] = agency_today,
-    scheduler_seconds: float = SCHEDULER_SECONDS,
+    scheduler_seconds: float | None = None,
 ) -> FastAPI:
     """The monitoring service's app, in `settings.db_schema` (default: `monitoring`)."""
     spec = service_spec(
-        settings, topics=topics, events=events, today=today, scheduler_seconds=scheduler_seconds
+        settings,
+        topics=topics,
+        events=events,
+        today=today,
+        # `caseline serve monitoring`: the settings' interval when set (CASELINE_SCHEDULER_SECONDS).
+        scheduler_seconds=scheduler_seconds or settings.scheduler_seconds or SCHEDULER_SECONDS,
     )
     return create_service_app(spec, settings)

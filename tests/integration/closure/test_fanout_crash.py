@@ -116,7 +116,7 @@ async def test_500_open_cases_of_a_closing_agency_end_and_are_referred_once_thro
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "CASELINE_DB_SCHEMA": schema,
         "CASELINE_TOPIC_NAMESPACE": namespace,
-        "CASELINE_CLOSURE_SCHEDULER_SECONDS": "0.2",
+        "CASELINE_SCHEDULER_SECONDS": "0.2",
         "CASELINE_RELAY_POLL_SECONDS": "0.1",
         "CASELINE_LOG_LEVEL": "WARNING",
         **secrets_of_a_run(),
