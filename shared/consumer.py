@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -290,6 +291,8 @@ class IdempotentConsumer:
         self.reads = reads
         self.control: TaskControl | None = None
         """Set while the consumer runs under a supervisor: outcomes move its state."""
+        self.outcomes: Counter[str] = Counter()
+        """How many messages this process settled, by `Outcome` value (`/metrics` shows them)."""
         self._s = quote_schema(schema)
 
     async def migrate(self) -> None:
@@ -333,9 +336,11 @@ class IdempotentConsumer:
                 )
                 if self.control is not None:
                     self.control.failing(error)
+                self.outcomes[Outcome.REDELIVER.value] += 1
                 return Outcome.REDELIVER
             if self.control is not None:
                 self.control.running()
+            self.outcomes[outcome.value] += 1
             if outcome is Outcome.PASSED_OVER:
                 log.debug("consumer.passed_over", ce_type=message.header("ce_type"))
             elif refusal is None:
