@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from caseline.enroll_command import enroll_command
+from caseline.history import history_command
 from caseline.infra.commands import register as register_infra_commands
 from caseline.token_command import token
 
@@ -22,6 +23,7 @@ def _commands() -> None:
 
 app.command("token")(token)
 app.command("enroll")(enroll_command)
+app.command("history")(history_command)
 register_infra_commands(app)  # up, down, status: the local stack
 
 bench_app = typer.Typer(
