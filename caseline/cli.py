@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from caseline.asyncapi import asyncapi_command
 from caseline.enroll_command import enroll_command
 from caseline.history import history_command
 from caseline.infra.commands import register as register_infra_commands
@@ -24,6 +25,7 @@ def _commands() -> None:
 app.command("token")(token)
 app.command("enroll")(enroll_command)
 app.command("history")(history_command)
+app.command("asyncapi")(asyncapi_command)
 register_infra_commands(app)  # up, down, status: the local stack
 
 bench_app = typer.Typer(
