@@ -1,4 +1,4 @@
-"""The `caseline` command: local stack, tokens, benchmarks and the demo."""
+"""The `caseline` command: local stack, services, tokens, auditors' tools, benchmarks, demo."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def bench_kit(
 
 @app.command("demo")
 def demo() -> None:
-    """Start the stack if needed; run case events through store, relay, Kafka and a consumer."""
+    """Start the stack if needed; walk cases through the kit and every service; print a report."""
     from caseline.demo import demo_command
 
     demo_command()
