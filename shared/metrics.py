@@ -14,7 +14,7 @@ staff member or agency ever becomes a label value.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -129,6 +129,13 @@ class ServiceMetrics:
             labels,
             registry=self.registry,
         )
+        self.consumed = Histogram(
+            "caseline_consumer_message_duration_seconds",
+            "Time a consumer took to settle one message (its effects and their transaction, "
+            "or its dead-lettering), by outcome.",
+            ["service", "consumer", "outcome"],
+            registry=self.registry,
+        )
         self._runtime = _RuntimeCollector(service)
         self._relay: Relay | None = None
         self.registry.register(self._runtime)
@@ -147,6 +154,14 @@ class ServiceMetrics:
         self._runtime.watches = ()
         self._runtime.relay_progress = None
         self._relay = None
+
+    def consumer_timer(self, consumer: str) -> Callable[[Outcome, float], None]:
+        """What a consumer calls with each message's outcome and duration."""
+
+        def observe(outcome: Outcome, seconds: float) -> None:
+            self.consumed.labels(self.service, consumer, outcome.value).observe(seconds)
+
+        return observe
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered request."""

@@ -295,14 +295,17 @@ def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> No
 
 
 @asynccontextmanager
-async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    spec: ServiceSpec, settings: Settings, metrics: ServiceMetrics | None = None
+) -> AsyncIterator[Runtime]:
     """Open the pool, store, producer, relay and consumers of a service; close them after.
 
     Every service's schema holds the principals projection (`shared.principals`) its
     requests are checked against; a consumer of the directory's topic fills it.
 
     The relay and every consumer run under the runtime's supervisor, so an outage of
-    PostgreSQL or Kafka after start-up never stops them for good.
+    PostgreSQL or Kafka after start-up never stops them for good. With `metrics`, each
+    consumer times its messages into them from its first one.
     """
     schema = settings.db_schema or spec.name
     pool = await create_pool(
@@ -363,6 +366,8 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
                     if consumer_spec.reads is None
                     else event_types(*consumer_spec.reads),
                 )
+                if metrics is not None:
+                    consumer.timed = metrics.consumer_timer(consumer.name)
                 await consumer.migrate()
                 subscribers.append(
                     subscribe_idempotent(
@@ -478,7 +483,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
-        async with open_runtime(spec, settings) as runtime:
+        async with open_runtime(spec, settings, metrics) as runtime:
             app.state.runtime = runtime
             metrics.attach(runtime.supervisor, runtime.watches, runtime.relay)
             try:

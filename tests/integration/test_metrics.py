@@ -113,6 +113,8 @@ async def test_metrics_show_each_consumers_lag_dead_letters_and_every_tasks_stat
         )
         == 1
     )
+    timed = {"service": "intake", "consumer": consumer, "outcome": "dead-lettered"}
+    assert value(samples, "caseline_consumer_message_duration_seconds_count", **timed) == 1
     for task, kind in ((f"relay:{topic}", "relay"), (f"consumer:{consumer}", "consumer")):
         task_labels = {"service": "intake", "task": task, "kind": kind}
         assert value(samples, "caseline_task_state", **task_labels, state="running") == 1
