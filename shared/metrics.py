@@ -17,7 +17,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -139,6 +147,10 @@ class ServiceMetrics:
         self._runtime = _RuntimeCollector(service)
         self._relay: Relay | None = None
         self.registry.register(self._runtime)
+        # The process's own figures (CPU, memory, open files, Python's collector), as
+        # prometheus-client collects them for its default registry.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
 
     def attach(
         self, supervisor: Supervisor, watches: Sequence[ConsumerWatch], relay: Relay

@@ -65,6 +65,7 @@ async def test_metrics_count_a_command_and_show_the_relay_lag_back_at_zero(
     text, after = await scrape(notes)
     assert value(after, "caseline_command_duration_seconds_count", **labels) == 1
     assert value(after, "caseline_command_duration_seconds_bucket", **labels, le="+Inf") == 1
+    assert (value(after, "process_resident_memory_bytes") or 0) > 0
     topic = notes.app.state.runtime.relay.topic
 
     async def relay_lag() -> float | None:
