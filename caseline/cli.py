@@ -1,10 +1,12 @@
-"""The `caseline` command: local stack, tokens, benchmarks and the demo."""
+"""The `caseline` command: local stack, services, tokens, auditors' tools, benchmarks, demo."""
 
 from __future__ import annotations
 
 import typer
 
+from caseline.asyncapi import asyncapi_command
 from caseline.enroll_command import enroll_command
+from caseline.history import history_command
 from caseline.infra.commands import register as register_infra_commands
 from caseline.token_command import token
 from caseline.verify_command import verify_command
@@ -24,6 +26,8 @@ def _commands() -> None:
 app.command("token")(token)
 app.command("enroll")(enroll_command)
 app.command("verify")(verify_command)
+app.command("history")(history_command)
+app.command("asyncapi")(asyncapi_command)
 register_infra_commands(app)  # up, down, status: the local stack
 
 bench_app = typer.Typer(
@@ -65,7 +69,7 @@ def bench_kit(
 
 @app.command("demo")
 def demo() -> None:
-    """Start the stack if needed; run case events through store, relay, Kafka and a consumer."""
+    """Start the stack if needed; walk cases through the kit and every service; print a report."""
     from caseline.demo import demo_command
 
     demo_command()

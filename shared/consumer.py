@@ -26,6 +26,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -290,6 +292,10 @@ class IdempotentConsumer:
         self.reads = reads
         self.control: TaskControl | None = None
         """Set while the consumer runs under a supervisor: outcomes move its state."""
+        self.outcomes: Counter[str] = Counter()
+        """How many messages this process settled, by `Outcome` value (`/metrics` shows them)."""
+        self.timed: Callable[[Outcome, float], None] | None = None
+        """Told each message's outcome and how long it took (the runtime's metrics)."""
         self._s = quote_schema(schema)
 
     async def migrate(self) -> None:
@@ -312,6 +318,7 @@ class IdempotentConsumer:
             event_id=message.header("ce_id"),
             correlation_id=message.header(f"ce_{EXT_CORRELATION}"),
         ):
+            started = time.perf_counter()
             # The one place that decides between the DLQ and a retry.
             refusal: CaselineError | None = None
             try:
@@ -333,9 +340,11 @@ class IdempotentConsumer:
                 )
                 if self.control is not None:
                     self.control.failing(error)
+                self._settled(Outcome.REDELIVER, started)
                 return Outcome.REDELIVER
             if self.control is not None:
                 self.control.running()
+            self._settled(outcome, started)
             if outcome is Outcome.PASSED_OVER:
                 log.debug("consumer.passed_over", ce_type=message.header("ce_type"))
             elif refusal is None:
@@ -348,6 +357,11 @@ class IdempotentConsumer:
                     reason=failure_reason(refusal),
                 )
             return outcome
+
+    def _settled(self, outcome: Outcome, started: float) -> None:
+        self.outcomes[outcome.value] += 1
+        if self.timed is not None:
+            self.timed(outcome, time.perf_counter() - started)
 
     def _passes_over(self, message: IncomingMessage) -> bool:
         """A well-formed caseline type this consumer does not read (anything odd is decoded,

@@ -17,7 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRouter
 from faststream.kafka import KafkaBroker
 
@@ -35,6 +35,7 @@ from shared.envelope import DomainEvent, EventRegistry, registry
 from shared.errors import ConcurrencyError, NotFound, RuleViolation
 from shared.guards import RequestGuard
 from shared.logging import configure_logging, get_logger
+from shared.metrics import METRICS_CONTENT_TYPE, RequestTimer, ServiceMetrics
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings
 from shared.store import EventStore, create_pool
@@ -294,14 +295,17 @@ def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> No
 
 
 @asynccontextmanager
-async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    spec: ServiceSpec, settings: Settings, metrics: ServiceMetrics | None = None
+) -> AsyncIterator[Runtime]:
     """Open the pool, store, producer, relay and consumers of a service; close them after.
 
     Every service's schema holds the principals projection (`shared.principals`) its
     requests are checked against; a consumer of the directory's topic fills it.
 
     The relay and every consumer run under the runtime's supervisor, so an outage of
-    PostgreSQL or Kafka after start-up never stops them for good.
+    PostgreSQL or Kafka after start-up never stops them for good. With `metrics`, each
+    consumer times its messages into them from its first one.
     """
     schema = settings.db_schema or spec.name
     pool = await create_pool(
@@ -362,6 +366,8 @@ async def open_runtime(spec: ServiceSpec, settings: Settings) -> AsyncIterator[R
                     if consumer_spec.reads is None
                     else event_types(*consumer_spec.reads),
                 )
+                if metrics is not None:
+                    consumer.timed = metrics.consumer_timer(consumer.name)
                 await consumer.migrate()
                 subscribers.append(
                     subscribe_idempotent(
@@ -472,17 +478,26 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
             problems=settings.insecure_settings(),
         )
 
+    metrics = ServiceMetrics(spec.name)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
-        async with open_runtime(spec, settings) as runtime:
+        async with open_runtime(spec, settings, metrics) as runtime:
             app.state.runtime = runtime
-            yield
+            metrics.attach(runtime.supervisor, runtime.watches, runtime.relay)
+            try:
+                yield
+            finally:
+                metrics.detach()
 
     app = FastAPI(title=f"caseline {spec.name}", lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = metrics
     # Before any body is read: the sender is authenticated and the body within the limit.
     app.add_middleware(RequestGuard, settings=settings)
+    # Outermost, so a request the guard refuses is timed too.
+    app.add_middleware(RequestTimer, metrics=metrics)
     install_error_handlers(app, settings)
     for error_class, handler in spec.error_handlers.items():
         app.add_exception_handler(error_class, handler)
@@ -504,6 +519,21 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         """
         healthy, report = await health_report(get_runtime(request), spec.name)
         return JSONResponse(status_code=200 if healthy else 503, content=report)
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {METRICS_CONTENT_TYPE: {}}}},
+    )
+    async def prometheus_metrics() -> Response:
+        """Prometheus figures for operations: relay lag, consumer lag, dead letters, task
+        states, command and query latency.
+
+        Open like `/health` (a scraper carries no token): every label is a service, topic,
+        consumer, task, method, route template or status, never a case, client or person.
+        """
+        return Response(await metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/health/live", tags=["operations"])
     async def liveness() -> dict[str, str]:

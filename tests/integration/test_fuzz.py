@@ -129,6 +129,7 @@ ROLES: dict[str, dict[str, tuple[Role, ...]]] = {
         "GET /vault/access-log": (Role.AUDITOR, Role.NETWORK_ADMIN),
         "GET /health": ANYONE,
         "GET /health/live": ANYONE,
+        "GET /metrics": ANYONE,
     },
     "directory": {
         "POST /agencies": ADMIN,
@@ -148,6 +149,7 @@ ROLES: dict[str, dict[str, tuple[Role, ...]]] = {
         "GET /staff": ANYONE,
         "GET /health": ANYONE,
         "GET /health/live": ANYONE,
+        "GET /metrics": ANYONE,
     },
 }
 
