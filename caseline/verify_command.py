@@ -26,7 +26,7 @@ def verify_command(
     import asyncio
 
     from caseline.verify import verify
-    from shared.clock import agency_today
+    from shared.clock import agency_today, configure_calendar
     from shared.errors import CaselineError
     from shared.settings import load_settings
     from shared.store import create_pool
@@ -40,6 +40,16 @@ def verify_command(
     settings = load_settings()
 
     async def run() -> bool:
+        # R9's bound is judged on the network's calendar: a training network's, like its
+        # closure scheduler's, runs ahead (and is refused on a live network).
+        settings.require_live_calendar("caseline verify")
+        configure_calendar(settings.calendar_offset_days)
+        if settings.calendar_offset_days:
+            typer.echo(
+                f"verify: training network, today is {agency_today()} "
+                f"({settings.calendar_offset_days} days ahead of the real calendar)",
+                err=True,
+            )
         pool = await create_pool(settings.database_url, max_size=2)
         try:
             verdict = await verify(

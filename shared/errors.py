@@ -39,7 +39,8 @@ class InfrastructureUnavailable(CaselineError):
 
 
 class InsecureConfiguration(CaselineError):
-    """A process would run on public development secrets outside development mode."""
+    """A process would run on public development secrets outside development mode, or on a
+    moved calendar outside a training network."""
 
 
 class AuthError(CaselineError):

@@ -8,8 +8,8 @@ Connections open in the app's lifespan, never at import.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -23,6 +23,7 @@ from faststream.kafka import KafkaBroker
 
 from shared import principals
 from shared.auth import install_auth_handlers
+from shared.clock import agency_today, calendar_offset_days, configure_calendar
 from shared.consumer import (
     ConsumerWatch,
     DeadLetterQueue,
@@ -298,6 +299,40 @@ def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> No
 async def open_runtime(
     spec: ServiceSpec, settings: Settings, metrics: ServiceMetrics | None = None
 ) -> AsyncIterator[Runtime]:
+    """Set the process's calendar, open the service's resources; close them after.
+
+    The calendar comes first, so that the routes and the schedulers see a training network's
+    moved "today" from their first run; it is put back when the runtime closes.
+    """
+    with service_calendar(spec.name, settings):
+        async with _open_resources(spec, settings, metrics) as runtime:
+            yield runtime
+
+
+@contextmanager
+def service_calendar(service: str, settings: Settings) -> Iterator[None]:
+    """Move "today" by the settings' offset (refused outside a training network), warning
+    that it is moved; the previous offset is put back at the end."""
+    settings.require_live_calendar(f"the {service} service")
+    previous = configure_calendar(settings.calendar_offset_days)
+    if settings.calendar_offset_days:
+        log.warning(
+            "service.training_calendar",
+            service=service,
+            offset_days=settings.calendar_offset_days,
+            today=agency_today().isoformat(),
+            detail="a training network: every 'today' runs ahead of the real calendar",
+        )
+    try:
+        yield
+    finally:
+        configure_calendar(previous)
+
+
+@asynccontextmanager
+async def _open_resources(
+    spec: ServiceSpec, settings: Settings, metrics: ServiceMetrics | None
+) -> AsyncIterator[Runtime]:
     """Open the pool, store, producer, relay and consumers of a service; close them after.
 
     Every service's schema holds the principals projection (`shared.principals`) its
@@ -400,6 +435,15 @@ async def open_runtime(
         log.info("service.stopped", service=spec.name)
 
 
+def calendar_report(settings: Settings) -> dict[str, object]:
+    """`/health`'s `calendar`: the offset, whether this is a training network, and its today."""
+    return {
+        "offset_days": calendar_offset_days(),
+        "training": settings.training_network,
+        "today": agency_today().isoformat(),
+    }
+
+
 def _vault_consumers(spec: VaultSpec, vault: Vault) -> list[ConsumerSpec]:
     if not spec.erasures_from or spec.erasure_event is None:
         return []
@@ -458,6 +502,7 @@ async def health_report(runtime: Runtime, service: str) -> tuple[bool, dict[str,
         "tasks": tasks,
         "relay": relay,
         "consumers": consumers,
+        "calendar": calendar_report(runtime.settings),
     }
 
 
@@ -468,9 +513,11 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     """The FastAPI app of a service: its routers, error mapping, health, and the lifespan.
 
     Refuses (`InsecureConfiguration`) to build a service on the public development secrets
-    unless `settings.development` is set.
+    unless `settings.development` is set, or on a moved calendar unless
+    `settings.training_network` is set.
     """
     settings.require_own_secrets(f"the {spec.name} service")
+    settings.require_live_calendar(f"the {spec.name} service")
     if settings.insecure_settings():
         log.warning(
             "service.insecure_development_secrets",

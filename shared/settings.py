@@ -24,6 +24,7 @@ MAX_TOKEN_TTL_SECONDS = 12 * 3600
 DEVELOPMENT_PII_KEK = base64.b64encode(b"caseline-dev-pii-kek-change-me!!").decode()
 DEVELOPMENT_PII_INDEX_KEY = base64.b64encode(b"caseline-dev-pii-index-change-me").decode()
 PII_KEY_BYTES = 32
+MAX_CALENDAR_OFFSET_DAYS = 3650
 
 
 def decode_key(secret: SecretStr) -> bytes:
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
     """Key-encryption key of every service's vault: base64 of 32 random bytes."""
     pii_index_key: SecretStr = SecretStr(DEVELOPMENT_PII_INDEX_KEY)
     """HMAC key of intake's duplicate-client index: base64 of 32 random bytes."""
+    calendar_offset_days: int = Field(default=0, ge=0, le=MAX_CALENDAR_OFFSET_DAYS)
+    """How many days every "today" runs ahead of the real calendar (`shared.clock`): on a
+    training or demonstration network only, so that a due date can pass during a short run."""
+    training_network: bool = False
+    """This network trains or demonstrates: no real client's case is on it. Required by a
+    calendar offset, and shown on `/health` so nobody takes it for a live network."""
 
     @field_validator("pii_kek", "pii_index_key")
     @classmethod
@@ -115,6 +122,18 @@ class Settings(BaseSettings):
                 + ". Set your own (a token secret of 32+ random characters; each PII key the "
                 "base64 of 32 random bytes, `openssl rand -base64 32`), or set "
                 "CASELINE_DEVELOPMENT=true on a developer's machine."
+            )
+
+    def require_live_calendar(self, what: str) -> None:
+        """Refuse (`InsecureConfiguration`) to run `what` ahead of the real calendar unless the
+        network is declared a training one: on a live network a moved "today" would mark
+        forms, reviews and referrals overdue that are not, and date records wrongly."""
+        if self.calendar_offset_days and not self.training_network:
+            raise InsecureConfiguration(
+                f"{what} refuses to start: CASELINE_CALENDAR_OFFSET_DAYS is "
+                f"{self.calendar_offset_days}, which only a training or demonstration network "
+                "may set. Set CASELINE_TRAINING_NETWORK=1 if no real client's case is on this "
+                "network, or remove the offset."
             )
 
 

@@ -8,7 +8,6 @@ the kit's vault and shreds a client when intake's `ClientErased` arrives on thos
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import asyncpg
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.intake.contract import ClientErased
 from shared.application import CommandContext, CommandPath, NotFound, RuleViolation, StreamModel
 from shared.auth import Principal, require_roles
+from shared.clock import agency_today
 from shared.codec import ReceivedEvent
 from shared.envelope import Role
 from shared.grants import Accessor, read_access
@@ -104,7 +104,7 @@ async def read_client_note(
             principal.agency_id,
             holding_agencies={r["agency_id"] for r in holding},
             grants=(),
-            on=date.today(),
+            on=agency_today(),
         )
         accessor = Accessor(principal.staff_id, principal.role.value, principal.agency_id)
         read = await vault.read(conn, accessor, client_id, f"note:{note_id}", decision)

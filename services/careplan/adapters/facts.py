@@ -35,6 +35,7 @@ from services.intake.contract import (
     ConsentRecorded,
     ConsentWithdrawn,
 )
+from shared.clock import agency_date
 from shared.codec import ReceivedEvent
 from shared.envelope import DomainEvent
 from shared.store import migrate_search_path
@@ -71,6 +72,10 @@ CREATE TABLE IF NOT EXISTS case_facts (
     interpreter_needed  boolean NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS case_facts_by_client ON case_facts (client_id);
+
+-- The agencies' calendar date of intake's CaseAssigned (R1: no plan is dated before it).
+-- Rows learned before this column existed keep NULL: the date is unknown, nothing is bound.
+ALTER TABLE case_facts ADD COLUMN IF NOT EXISTS assigned_on date;
 
 CREATE TABLE IF NOT EXISTS client_consents (
     consent_id    text  PRIMARY KEY,
@@ -166,10 +171,15 @@ async def apply(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
             )
         case CaseAssigned():
             await _ensure_case(conn, case_id, meta.agency_id)
+            # Intake's event carries no date of its own: the assignment happened on the
+            # agencies' calendar date of the instant intake recorded it (the first, if ever
+            # a case were assigned twice: planning follows the first assignment).
             await conn.execute(
-                "UPDATE case_facts SET assigned = true, manager_id = $2 WHERE case_id = $1",
+                "UPDATE case_facts SET assigned = true, manager_id = $2, "
+                "assigned_on = COALESCE(assigned_on, $3) WHERE case_id = $1",
                 case_id,
                 payload.staff_id,
+                agency_date(meta.occurred_at),
             )
         case CaseReassigned():
             await conn.execute(
@@ -272,6 +282,7 @@ async def case_facts(conn: asyncpg.Connection | asyncpg.Pool, case_id: str) -> C
         client_id=row["client_id"],
         manager_id=row["manager_id"],
         assigned=row["assigned"],
+        assigned_on=row["assigned_on"],
         needs=tuple(NeedDomain(n) for n in json.loads(row["needs"])),
         strengths=tuple(json.loads(row["strengths"])),
         risks=tuple(json.loads(row["risks"])),

@@ -54,6 +54,9 @@ class CaseFacts(Fact):
     client_id: str | None = None
     manager_id: str | None = None
     assigned: bool = False
+    assigned_on: date | None = None
+    """The agencies' calendar date intake assigned the case on; None when careplan learned
+    the case before it kept this date (then no plan date is bound by it)."""
     needs: tuple[NeedDomain, ...] = ()
     strengths: tuple[str, ...] = ()
     risks: tuple[str, ...] = ()

@@ -6,6 +6,8 @@ the rule, R1 naming the next step) or returns the events to record.
 
 from __future__ import annotations
 
+from datetime import date
+
 from services.careplan.domain.commands import (
     AgreeToPlan,
     Command,
@@ -46,6 +48,19 @@ def require_assigned(command: Command) -> None:
     if not command.case.assigned:
         raise StageNotReached(
             "the case is not assigned yet; next step: assign it to a case manager at intake",
+            rule="R1",
+        )
+
+
+def require_on_or_after_assignment(command: Command, dated: date, what: str) -> None:
+    """R1: planning follows assignment, so nothing of a plan is dated before the day intake
+    assigned the case (an auditor reads an earlier date as a plan made before the case
+    was taken on). Unknown for cases learned before careplan kept that day: then unbound."""
+    assigned_on = command.case.assigned_on
+    if assigned_on is not None and dated < assigned_on:
+        raise StageNotReached(
+            f"{what} {dated} is before the case was assigned on {assigned_on}; "
+            f"the earliest allowed date is {assigned_on}",
             rule="R1",
         )
 
@@ -98,6 +113,7 @@ def draft_plan(state: CarePlan, command: DraftPlan) -> list[CareplanEvent]:
     require_assigned(command)
     if command.plan_date > command.today:
         raise PlanIncomplete("a plan is never dated ahead of today", rule="R3")
+    require_on_or_after_assignment(command, command.plan_date, "the plan date")
     if not command.goals:
         raise PlanIncomplete("a plan version needs at least one goal", rule="R3")
     needs = assessed_needs(state, command)
@@ -154,6 +170,9 @@ def agree_to_plan(state: CarePlan, command: AgreeToPlan) -> list[CareplanEvent]:
     item_ids = {item.item_id for item in version.items}
     if not set(command.declined_items) <= item_ids:
         raise UnknownRecord("the client declined an item this version does not have", rule="R4")
+    # Before R4's window: a version drafted before careplan kept the assignment day may
+    # carry a plan date before it, and its agreement must not be dated back with it.
+    require_on_or_after_assignment(command, command.agreed_on, "the agreement date")
     if command.agreed_on > command.today or command.agreed_on < version.plan_date:
         raise AgreementRefused("an agreement is dated between the plan date and today", rule="R4")
     covered = {item.need_domain for item in version.items} | {

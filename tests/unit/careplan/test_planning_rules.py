@@ -146,6 +146,57 @@ def test_a_direct_service_before_any_agreed_plan_is_refused_naming_the_agreement
     assert "agreement to plan version 1" in refused.value.reason
 
 
+def test_a_plan_dated_before_the_case_was_assigned_is_refused_naming_the_earliest_date_r1() -> (
+    None
+):
+    assigned_on = TODAY - timedelta(days=3)
+    case = facts(assigned_on=assigned_on)
+
+    with pytest.raises(StageNotReached) as refused:
+        decide(CarePlan(), draft(case=case, plan_date=assigned_on - timedelta(days=1)))
+
+    assert refused.value.rule == "R1"
+    assert f"earliest allowed date is {assigned_on}" in refused.value.reason
+
+
+def test_a_plan_dated_on_the_day_of_assignment_is_drafted_r1() -> None:
+    assigned_on = TODAY - timedelta(days=3)
+    case = facts(assigned_on=assigned_on)
+
+    state, _ = run(
+        CarePlan(), draft(case=case, plan_date=assigned_on), agree(case=case, agreed_on=assigned_on)
+    )
+
+    assert state.in_force == 1
+
+
+def test_an_agreement_dated_before_the_case_was_assigned_is_refused_r1() -> None:
+    # A version drafted before careplan kept the assignment day may be dated before it.
+    assigned_on = TODAY - timedelta(days=3)
+    state, _ = run(CarePlan(), draft(plan_date=assigned_on - timedelta(days=5)))
+
+    with pytest.raises(StageNotReached) as refused:
+        decide(
+            state,
+            agree(case=facts(assigned_on=assigned_on), agreed_on=assigned_on - timedelta(days=1)),
+        )
+
+    assert refused.value.rule == "R1"
+    assert f"earliest allowed date is {assigned_on}" in refused.value.reason
+
+
+def test_a_case_learned_before_careplan_kept_its_assignment_day_bounds_no_plan_date_r1() -> None:
+    long_ago = TODAY - timedelta(days=400)
+
+    state, _ = run(
+        CarePlan(),
+        draft(case=facts(assigned_on=None), plan_date=long_ago),
+        agree(case=facts(assigned_on=None), agreed_on=long_ago),
+    )
+
+    assert state.in_force == 1
+
+
 def test_nothing_is_planned_for_an_erased_client_r11() -> None:
     with pytest.raises(ClientErasedError) as refused:
         decide(CarePlan(), draft(case=facts(erased=True)))
