@@ -130,3 +130,10 @@ def test_no_warning_on_the_real_calendar() -> None:
 def test_the_schedulers_today_is_the_kits_calendar_unless_a_test_fixes_it(made: object) -> None:
     assert callable(made)
     assert inspect.signature(made).parameters["today"].default is agency_today
+
+
+def test_caseline_verify_refuses_an_offset_outside_training_with_exit_2() -> None:
+    result = CliRunner().invoke(cli_app, ["verify"], env={"CASELINE_CALENDAR_OFFSET_DAYS": "3"})
+
+    assert result.exit_code == 2
+    assert "caseline verify refuses to start" in result.stderr

@@ -140,4 +140,3 @@ async def test_the_migration_adds_the_assignment_day_once_leaving_earlier_cases_
 
     assert column_type == "date"
     assert old is not None and old.assigned and old.assigned_on is None
-

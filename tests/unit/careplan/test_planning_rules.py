@@ -146,9 +146,7 @@ def test_a_direct_service_before_any_agreed_plan_is_refused_naming_the_agreement
     assert "agreement to plan version 1" in refused.value.reason
 
 
-def test_a_plan_dated_before_the_case_was_assigned_is_refused_naming_the_earliest_date_r1() -> (
-    None
-):
+def test_a_plan_dated_before_the_assignment_is_refused_naming_the_earliest_date_r1() -> None:
     assigned_on = TODAY - timedelta(days=3)
     case = facts(assigned_on=assigned_on)
 
