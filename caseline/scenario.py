@@ -35,6 +35,7 @@ from caseline.scenario_http import (
     eventually,
     succeeded,
 )
+from caseline.scenario_later import a_month_later
 from caseline.scenario_monitoring import PRIVATE_WORDS as MONITORING_WORDS
 from caseline.scenario_monitoring import run_monitoring
 from shared.envelope import Role
@@ -560,6 +561,8 @@ async def run_network_scenario(
         "CASELINE_TOKEN_SECRET": settings.token_secret.get_secret_value(),
         "CASELINE_PII_KEK": settings.pii_kek.get_secret_value(),
         "CASELINE_PII_INDEX_KEY": settings.pii_index_key.get_secret_value(),
+        # A demonstration network: /health says so, and its calendar may move (scenario_later).
+        "CASELINE_TRAINING_NETWORK": "1",
     }
     services: list[ServiceProcess] = []
     net: Network | None = None
@@ -577,9 +580,10 @@ async def run_network_scenario(
         cases = await run_intake(net, agencies, report)
         care = CareCases(*cases)
         desk = await run_care(net, agencies, care, report)
-        await run_monitoring(desk, care, pool, report)
+        form_id = await run_monitoring(desk, care, pool, report)
         await check_records(pool, care.labelled(), report, (*PLAN_WORDS, *MONITORING_WORDS))
         await words_read_back(desk, care, report)
+        services = await a_month_later(services, env, log_dir, desk, care, form_id, report)
     finally:
         if net is not None:
             await net.close()

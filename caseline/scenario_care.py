@@ -4,9 +4,10 @@ It picks up where intake left the cases: each assigned client gets a care plan b
 assessment and agrees to it (one declines an item), receives direct services and a crisis
 intervention, and is linked to the mental-health centre in Incheon, whose own staff answer the
 links over careplan's API (one accepted, one declined). Advocacy climbs Moxley's steps 1 and
-2 for the declined one and obtains the service. A fourth plan was agreed on paper five weeks
-ago and is entered now, so the overdue scheduler has something to find later. Each rule that
-refuses here is shown once: R1, R3, R4 (a declined item, a missing consent) and R6b.
+2 for the declined one and obtains the service. A fourth plan, agreed today, is left
+unattended, so that a month later (`scenario_later`) its review, item and form are late.
+Each rule that refuses here is shown once: R1, R3, R4 (a declined item, a missing consent)
+and R6b.
 
 Everything goes through the services' HTTP APIs, as their users would (the people and the
 requests are in `scenario_desk`). Names, wording and numbers are made up.
@@ -76,27 +77,20 @@ async def plan_before_assignment(desk: Desk, report: Reporter) -> None:
     )
 
 
-async def enter_paper_plan(desk: Desk, cases: CareCases, report: Reporter) -> None:
-    """D: a plan agreed on paper five weeks ago is entered now, with its real dates; its first
-    review (a month after agreement) and its income item (ended yesterday) are both past."""
-    agreed_on = desk.today - timedelta(days=35)
+async def enter_short_plan(desk: Desk, cases: CareCases, report: Reporter) -> None:
+    """D: a plan agreed today with an income item that ends within the week; nothing is
+    recorded for it afterwards, so a month later its review, its item and its form are late
+    (`scenario_later`)."""
+    ends = desk.today + timedelta(days=7)
     body = {
-        "plan_date": agreed_on.isoformat(),
+        "plan_date": desk.today.isoformat(),
         "goals": [goal("g-income", desk.today + timedelta(days=60), ("motivation",))],
-        "items": [
-            item(
-                "i-income",
-                "g-income",
-                agreed_on,
-                desk.today - timedelta(days=1),
-                need_domain="income",
-            )
-        ],
+        "items": [item("i-income", "g-income", desk.today, ends, need_domain="income")],
     }
-    version = await draft_and_agree(desk, cases.paper, desk.lee, body, agreed_on=agreed_on)
+    version = await draft_and_agree(desk, cases.paper, desk.lee, body, agreed_on=desk.today)
     report.step(
-        f"   D: plan v{version} agreed on paper on {agreed_on} and entered today; its income "
-        f"item ended {desk.today - timedelta(days=1)} with no service recorded"
+        f"   D: plan v{version} agreed today; its income item ends {ends}, and nobody will "
+        "record a service for it"
     )
 
 
@@ -341,7 +335,7 @@ async def run_care(
     ):
         await consent(desk, case_id, manager, agencies_named, purposes)
     await plan_before_assignment(desk, report)
-    await enter_paper_plan(desk, cases, report)
+    await enter_short_plan(desk, cases, report)
     await crisis_first(desk, cases, report)
     await plan_with_clients(desk, cases, report)
     report.step("12. Implementation: direct services, links the partner answers, advocacy")

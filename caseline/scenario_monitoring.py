@@ -9,12 +9,9 @@ baselines. The refusals shown once: R6d (a review leaving out a goal: 422; a for
 day it is sent), R1 (evaluation while the revision is pending) and R7 (evaluation before the
 version in force was reviewed).
 
-The overdue scheduler runs inside the monitoring service once a minute (a constant of its
-bootstrap, not a setting; its first pass is at start-up) and judges "overdue" as "the due
-date is before today". A form is sent today and due after today, so a form of this run
-becomes overdue the day after its due date, never during the run. The scenario shows the
-same judgement on the plan entered from paper (its first review and an item past their
-dates), and the forms of earlier runs on the same database that are overdue by now.
+"Overdue" is judged on the agencies' calendar: a form is sent today and due after today, so
+nothing of this run falls due while it runs. D's form is sent here; `scenario_later` moves the
+training network's calendar a month ahead and shows what the schedulers then record.
 """
 
 from __future__ import annotations
@@ -49,12 +46,6 @@ VISIT_NOTES = "집 안이 정돈되어 있고 보일러 수리가 끝남"
 
 PRIVATE_WORDS = (FORM_ANSWER, REVIEW_NOTES, VISIT_NOTES)
 """Words about the clients the auditors must not find in monitoring's events."""
-
-SCHEDULER_WAIT_SECONDS = 150.0
-"""The scheduler looks once a minute: two passes, and the learning before them, fit in this."""
-
-EARLIER_AGENCIES_LOOKED_AT = 200
-"""A long-used database keeps every earlier run's agencies: the demo looks at so many."""
 
 BASELINES = {"network_social": 12, "network_providers": 9, "phq9": 16}
 """A's instrument scores after the plan took effect (R7)."""
@@ -325,10 +316,10 @@ async def evaluate(desk: Desk, cases: CareCases, pool: asyncpg.Pool, report: Rep
     )
 
 
-async def overdue(desk: Desk, cases: CareCases, report: Reporter) -> None:
-    """The scheduler's judgement on the board; why no form of this run can be overdue."""
+async def form_for_later(desk: Desk, cases: CareCases, report: Reporter) -> str:
+    """D's form, due tomorrow and never returned; a form due the day it is sent is refused."""
     d = cases.paper
-    report.step("15. Overdue: monitoring's scheduler looks once a minute; the board shows it")
+    report.step("15. A form for D, which will not come back")
     today_due = await desk.net.monitoring.post(
         f"/cases/{d}/forms", headers=desk.lee, json={"due_on": desk.today.isoformat()}
     )
@@ -337,77 +328,13 @@ async def overdue(desk: Desk, cases: CareCases, report: Reporter) -> None:
         f"R6d: a form due back the day it is sent is refused: {reason(today_due)}",
     )
     tomorrow = desk.today + timedelta(days=1)
-    await send_form(desk, d, desk.lee, tomorrow)
-    report.step(
-        f"   D's form is due back {tomorrow}; a due date before today is overdue, so the "
-        f"scheduler records its FormOverdue on {tomorrow + timedelta(days=1)} if it has not "
-        "come back: no form of this run can be overdue before the run ends"
-    )
-    dates = await monitored(desk, d) or {}
-
-    async def seen() -> dict[str, Any]:
-        return await board(desk)
-
-    held, _ = await eventually(
-        seen,
-        lambda b: on(b["reviews_overdue"], d, "review") and on(b["delayed_items"], d, "i-income"),
-        SCHEDULER_WAIT_SECONDS,
-    )
-    report.check(
-        held,
-        f"the scheduler recorded ReviewOverdue for D's first review (due "
-        f"{dates.get('next_review_on')}) and ItemDelayed for its income item (ended "
-        f"{desk.today - timedelta(days=1)}); both are on Mapo's board",
-    )
-    careplan_board = await succeeded(
-        desk.careplan.get(f"/agencies/{desk.mapo}/board", headers=desk.supervisor)
-    )
-    report.check(
-        any(
-            e["case_id"] == d and e["item_id"] == "i-income"
-            for e in careplan_board["items_not_received"]
-        ),
-        "careplan's board lists D's income item as not received (past its end): advocacy "
-        "may start (R6b)",
-    )
-    await earlier_forms(desk, report)
+    form_id = await send_form(desk, d, desk.lee, tomorrow)
+    report.step(f"   D's form {form_id} is due back {tomorrow}")
+    return form_id
 
 
-async def earlier_forms(desk: Desk, report: Reporter) -> None:
-    """Forms sent by earlier demo runs on this database that are overdue by now (shown, not
-    checked: a clean database has none)."""
-    net = desk.net
-    agencies = await succeeded(net.directory.get("/agencies", headers=net.admin()))
-    earlier = [
-        a["agency_id"]
-        for a in agencies
-        if a["agency_id"].startswith("mapo-") and a["agency_id"] != desk.mapo
-    ][:EARLIER_AGENCIES_LOOKED_AT]
-    overdue_forms: list[dict[str, Any]] = []
-    for agency_id in earlier:
-        answer = await net.monitoring.get(
-            "/board", params={"agency_id": agency_id}, headers=net.admin()
-        )
-        if answer.status_code == 200:
-            overdue_forms += answer.json()["forms_overdue"]
-    if overdue_forms:
-        first = overdue_forms[0]
-        report.step(
-            f"   earlier runs on this database: {len(overdue_forms)} form(s) overdue on their "
-            f"agencies' boards (FormOverdue), e.g. {first['subject']} of {first['case_id']}, "
-            f"due {first['due_on']}"
-        )
-    else:
-        report.step(
-            f"   earlier runs on this database: no form overdue yet ({len(earlier)} earlier "
-            "Mapo agencies looked at); a run two days from now will show this run's D form"
-        )
-
-
-async def run_monitoring(
-    desk: Desk, cases: CareCases, pool: asyncpg.Pool, report: Reporter
-) -> None:
-    """Stages 5 and 6 for the plans careplan put in force."""
+async def run_monitoring(desk: Desk, cases: CareCases, pool: asyncpg.Pool, report: Reporter) -> str:
+    """Stages 5 and 6 for the plans careplan put in force; D's unreturned form's id."""
     await follow_up(desk, cases, report)
     await evaluate(desk, cases, pool, report)
-    await overdue(desk, cases, report)
+    return await form_for_later(desk, cases, report)
