@@ -574,6 +574,17 @@ async def run_network_scenario(
     }
     services: list[ServiceProcess] = []
     net: Network | None = None
+
+    async def restart(service: str, settings_added: dict[str, str]) -> None:
+        """Stop one service and start it again on its port with more settings (its log in
+        `log_dir/restarted/`)."""
+        at = next(i for i, running in enumerate(services) if running.service == service)
+        services[at].stop()
+        services[at] = start_service(
+            service, {**env, **settings_added}, log_dir / "restarted", port=services[at].port
+        )
+        await services[at].wait_healthy()
+
     try:
         for name in runnable_services():
             services.append(start_service(name, env, log_dir))
@@ -592,7 +603,7 @@ async def run_network_scenario(
         # Read back while Mapo's staff may still act: from its closure on, they may not.
         report.step("16. Careplan's vault gives the goals' wording back to the case's manager")
         await words_read_back(desk, care, report)
-        await run_closure(desk, agencies, care, screened_out, report)
+        await run_closure(desk, agencies, care, screened_out, report, restart)
         await check_records(pool, care.labelled(), report, (*PLAN_WORDS, *MONITORING_WORDS))
         await verify_network(pool, report)
     finally:

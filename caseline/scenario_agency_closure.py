@@ -5,6 +5,7 @@ unanswered is followed to its due date; and `caseline verify`'s check closes the
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -23,6 +24,7 @@ from caseline.scenario_http import Network, Reporter, succeeded
 from caseline.verify import verify
 from caseline.verify_command import PENDING_BOUND_DAYS
 from shared.clock import agency_today
+from shared.settings import Settings
 
 
 async def open_at_assessment(desk: Desk, targets: Targets, report: Reporter) -> str:
@@ -155,14 +157,29 @@ async def show_options(net: Network, case_id: str, report: Reporter) -> None:
     )
 
 
-async def overdue_referral(net: Network, case_id: str, targets: Targets, report: Reporter) -> None:
-    """A referral unanswered by its due date moves to the next target (R9).
+Restart = Callable[[str, dict[str, str]], Awaitable[None]]
+"""Stop one of the demo's services and start it again, on the same port, with more settings."""
+
+TRAINING_OFFSET_DAYS = 15
+"""A training calendar one day past a referral's 14 days to answer."""
+
+
+def training_calendar_available() -> bool:
+    """Whether this build has the training calendar (`CASELINE_CALENDAR_OFFSET_DAYS` with
+    `CASELINE_TRAINING_NETWORK`): only then can a referral of a short run fall due."""
+    return "calendar_offset_days" in Settings.model_fields
+
+
+async def overdue_referral(
+    net: Network, case_id: str, targets: Targets, report: Reporter, restart: Restart
+) -> None:
+    """R9: a referral unanswered by its due date moves to the next target.
 
     Referrals fall due 14 days after issue on the agencies' calendar, so none of this run can
-    go overdue while it runs: this step shows the due date, the referral in the target's
-    inbox and closure's scheduler running the pass that will move it on. (Once a training
-    calendar offset is available, this is the one place to restart closure with it and
-    watch the scheduler record `ReferralOverdue` and issue the next target.)
+    go overdue on the real calendar: the step shows the due date, the referral in the
+    target's inbox and closure's scheduler running the pass that moves it on. Where the
+    build has the training calendar, closure is then restarted 15 days ahead and the
+    scheduler's `ReferralOverdue` and next target are watched for.
     """
     report.step("22. An unanswered referral: due in 14 days, then moved on by the scheduler (R9)")
     seen = await closure_case(net, case_id) or {}
@@ -178,6 +195,32 @@ async def overdue_referral(net: Network, case_id: str, targets: Targets, report:
         f"R9: D's referral waits in Seodaemun's inbox, due {referral.get('due_on')}; closure's "
         f"scheduler runs ({scheduler.get('detail')}): unanswered by then, it records "
         "ReferralOverdue and issues Yeonhui, the next eligible target, in one append",
+    )
+    if not training_calendar_available():
+        report.step(
+            "   this build has no training calendar: no referral of a run can fall due within it"
+        )
+        return
+    await restart(
+        "closure",
+        {
+            "CASELINE_TRAINING_NETWORK": "true",
+            "CASELINE_CALENDAR_OFFSET_DAYS": str(TRAINING_OFFSET_DAYS),
+        },
+    )
+    moved, after = await until_case(
+        net,
+        case_id,
+        lambda s: ((s["referral"] or {}).get("target") or {}).get("agency_id") == targets.yeonhui,
+    )
+    calendar = (await net.closure.get("/health")).json().get("calendar", {})
+    moved_on = after.get("referral") or {}
+    report.check(
+        moved and moved_on.get("attempt") == 2,
+        f"R9: closure restarted on a training calendar {TRAINING_OFFSET_DAYS} days ahead "
+        f"(today {calendar.get('today')}): its scheduler recorded ReferralOverdue for "
+        f"Seodaemun and issued D's referral to Yeonhui (attempt {moved_on.get('attempt')}, "
+        f"due {moved_on.get('due_on')}) in one append",
     )
 
 

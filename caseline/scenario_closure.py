@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caseline.scenario_agency_closure import agency_closure, overdue_referral
+from caseline.scenario_agency_closure import Restart, agency_closure, overdue_referral
 from caseline.scenario_closure_desk import (
     CLOSURE_WAIT_SECONDS,
     Targets,
@@ -248,11 +248,13 @@ async def run_closure(
     cases: CareCases,
     screened_out: str,
     report: Reporter,
+    restart: Restart,
 ) -> None:
-    """Stages 7 and 8 for Mapo's cases, then Mapo's closure."""
+    """Stages 7 and 8 for Mapo's cases, then Mapo's closure; `restart` starts a service
+    again with more settings (closure on a training calendar, where the build has one)."""
     targets = await extend_network(desk, agencies, report)
     await planned_end(desk, cases, report)
     await client_ends(desk, cases, targets, report)
     await departure(desk, cases, targets, agencies["mapo"]["staff"], report)
     await agency_closure(desk, cases, targets, screened_out, report)
-    await overdue_referral(desk.net, cases.paper, targets, report)
+    await overdue_referral(desk.net, cases.paper, targets, report, restart)
