@@ -1,5 +1,7 @@
 """The demo's multi-agency scenario: a network in the directory, cases through intake, then
-care planning and monitoring (`scenario_care`, `scenario_monitoring`), then the auditors.
+care planning and monitoring (`scenario_care`, `scenario_monitoring`), termination and
+referral (`scenario_closure`, `scenario_agency_closure`), then the auditors and `caseline
+verify`'s check.
 
 The services run as they do in production, as `caseline serve` child processes talking to
 the same Kafka and PostgreSQL, and the scenario drives them over HTTP with signed tokens.
@@ -523,7 +525,7 @@ async def check_records(
     private_words: Sequence[str] = (),
 ) -> None:
     """No personal data in the intake events, no words about a client in careplan's or
-    monitoring's; every case's chain verifies in each store that holds it."""
+    monitoring's; every case's chain verifies in each store that holds it (closure's too)."""
     report.step("23. Auditors: words about people stay in the vaults, every chain verifies")
     cases = list(labelled.values())
     rows = await pool.fetch(
