@@ -261,7 +261,7 @@ def demo_command() -> None:
     report = Report()
     report.step(
         "caseline demo: the event kit, then a network of agencies from intake through care "
-        "planning, monitoring and evaluation, end to end\n"
+        "planning, monitoring, evaluation, termination and referral, end to end\n"
     )
     report.step("1. The stack: Kafka and PostgreSQL")
     tried: list[str] = []

@@ -1,5 +1,7 @@
 """The demo's multi-agency scenario: a network in the directory, cases through intake, then
-care planning and monitoring (`scenario_care`, `scenario_monitoring`), then the auditors.
+care planning and monitoring (`scenario_care`, `scenario_monitoring`), termination and
+referral (`scenario_closure`, `scenario_agency_closure`), then the auditors and `caseline
+verify`'s check.
 
 The services run as they do in production, as `caseline serve` child processes talking to
 the same Kafka and PostgreSQL, and the scenario drives them over HTTP with signed tokens.
@@ -24,8 +26,10 @@ import httpx
 
 from caseline.catalog import runnable_services
 from caseline.processes import ServiceProcess, start_service
+from caseline.scenario_agency_closure import verify_network
 from caseline.scenario_care import PRIVATE_WORDS as PLAN_WORDS
 from caseline.scenario_care import run_care, words_read_back
+from caseline.scenario_closure import run_closure
 from caseline.scenario_desk import CareCases
 from caseline.scenario_http import (
     Network,
@@ -35,7 +39,7 @@ from caseline.scenario_http import (
     eventually,
     succeeded,
 )
-from caseline.scenario_later import a_month_later
+from caseline.scenario_later import a_month_later, restart_ahead
 from caseline.scenario_monitoring import PRIVATE_WORDS as MONITORING_WORDS
 from caseline.scenario_monitoring import run_monitoring
 from shared.envelope import Role
@@ -45,6 +49,11 @@ from shared.store import EventStore
 
 CARE_STORES = ("careplan", "monitoring")
 """The stores of the care stages whose events the auditors read beside intake's."""
+
+SCHEDULER_SECONDS = "5"
+"""The demo's services run their schedulers (monitoring's overdue pass, closure's fan-out and
+referral pass) every few seconds instead of their production intervals, so a run's
+departures and closures are acted on within it."""
 
 
 def resident_number(born: date, serial: str) -> str:
@@ -303,8 +312,11 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
     return agencies
 
 
-async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -> list[str]:
-    """Open, register, consent, screen, assess and assign cases; show the rules refusing."""
+async def run_intake(
+    net: Network, agencies: dict[str, Any], report: Reporter
+) -> tuple[list[str], str]:
+    """Open, register, consent, screen, assess and assign cases; show the rules refusing.
+    The assigned cases, and the case screened out (still open when Mapo closes)."""
     mapo = agencies["mapo"]
     kim, lee = mapo["staff"]["kim"], mapo["staff"]["lee"]
     manager = net.token(Role.CASE_MANAGER, mapo["id"], kim)
@@ -504,7 +516,7 @@ async def run_intake(net: Network, agencies: dict[str, Any], report: Reporter) -
 
     held, loads = await eventually(directory_loads, lambda d: d.get(kim) == 2 and d.get(lee) == 2)
     report.check(held, f"the directory counted the caseloads from caseline.intake.v1: {loads}")
-    return cases
+    return cases, fresh
 
 
 async def check_records(
@@ -514,8 +526,8 @@ async def check_records(
     private_words: Sequence[str] = (),
 ) -> None:
     """No personal data in the intake events, no words about a client in careplan's or
-    monitoring's; every case's chain verifies in each store that holds it."""
-    report.step("16. Auditors: words about people stay in the vaults, every chain verifies")
+    monitoring's; every case's chain verifies in each store that holds it (closure's too)."""
+    report.step("23. Auditors: words about people stay in the vaults, every chain verifies")
     cases = list(labelled.values())
     rows = await pool.fetch(
         "SELECT payload::text || metadata::text AS body FROM intake.events "
@@ -539,7 +551,7 @@ async def check_records(
             f"{len(rows)} {service} events hold no goal wording, helper's name, note or "
             "form answer in clear",
         )
-    stores = {service: EventStore(pool, service) for service in ("intake", *CARE_STORES)}
+    stores = {service: EventStore(pool, service) for service in ("intake", *CARE_STORES, "closure")}
     for label, case_id in labelled.items():
         chains = {service: await store.verify_case(case_id) for service, store in stores.items()}
         counts = ", ".join(f"{s} {c.events_checked}" for s, c in chains.items())
@@ -558,6 +570,7 @@ async def run_network_scenario(
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "CASELINE_LOG_FORMAT": "json",
         "CASELINE_RELAY_POLL_SECONDS": "0.1",
+        "CASELINE_SCHEDULER_SECONDS": SCHEDULER_SECONDS,
         "CASELINE_TOKEN_SECRET": settings.token_secret.get_secret_value(),
         "CASELINE_PII_KEK": settings.pii_kek.get_secret_value(),
         "CASELINE_PII_INDEX_KEY": settings.pii_index_key.get_secret_value(),
@@ -566,6 +579,12 @@ async def run_network_scenario(
     }
     services: list[ServiceProcess] = []
     net: Network | None = None
+
+    async def move_calendar(days: int) -> None:
+        """Restart every service on its port with the agencies' calendar `days` ahead (the
+        whole network agrees on one today; logs in `log_dir/ahead-<days>/`)."""
+        services[:] = await restart_ahead(services, env, log_dir, days)
+
     try:
         for name in runnable_services():
             services.append(start_service(name, env, log_dir))
@@ -577,13 +596,17 @@ async def run_network_scenario(
         net = Network(settings, uuid.uuid4().hex[:6], urls)
         await enroll_administrator(net, env, report)
         agencies = await build_network(net, report)
-        cases = await run_intake(net, agencies, report)
+        cases, screened_out = await run_intake(net, agencies, report)
         care = CareCases(*cases)
         desk = await run_care(net, agencies, care, report)
         form_id = await run_monitoring(desk, care, pool, report)
-        await check_records(pool, care.labelled(), report, (*PLAN_WORDS, *MONITORING_WORDS))
+        # Read back while Mapo's staff may still act: from its closure on, they may not.
+        report.step("16. Careplan's vault gives the goals' wording back to the case's manager")
         await words_read_back(desk, care, report)
-        services = await a_month_later(services, env, log_dir, desk, care, form_id, report)
+        await a_month_later(move_calendar, desk, care, form_id, report)
+        await run_closure(desk, agencies, care, screened_out, report, move_calendar)
+        await check_records(pool, care.labelled(), report, (*PLAN_WORDS, *MONITORING_WORDS))
+        await verify_network(pool, report)
     finally:
         if net is not None:
             await net.close()

@@ -61,6 +61,11 @@ class Network:
         """The monitoring service's HTTP client."""
         return self.clients["monitoring"]
 
+    @property
+    def closure(self) -> httpx.AsyncClient:
+        """The closure service's HTTP client."""
+        return self.clients["closure"]
+
     def token(self, role: Role, agency_id: str, staff_id: str) -> dict[str, str]:
         """Authorization header for one member of staff."""
         token = issue_token(self.settings, agency_id=agency_id, staff_id=staff_id, role=role)

@@ -13,7 +13,7 @@ not only the ones with schedulers, so the whole network agrees on one today.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,25 +26,29 @@ from caseline.scenario_monitoring import board, on
 MONTH_AHEAD_DAYS = 31
 """Past D's form (due tomorrow), its first review and its item's end."""
 
-LATER = {
-    "CASELINE_TRAINING_NETWORK": "1",
-    "CASELINE_CALENDAR_OFFSET_DAYS": str(MONTH_AHEAD_DAYS),
-    "CASELINE_SCHEDULER_SECONDS": "1",
-}
-"""What the restarted services add to their environment."""
+MoveCalendar = Callable[[int], Awaitable[None]]
+"""Restarts every service of the network with the agencies' calendar so many days ahead."""
 
 SCHEDULER_WAIT_SECONDS = 90.0
 """The consumers catch up after the restart, then the schedulers look every second."""
 
 
-async def restart_later(
-    services: list[ServiceProcess], env: Mapping[str, str], log_dir: Path
+async def restart_ahead(
+    services: list[ServiceProcess], env: Mapping[str, str], log_dir: Path, days: int
 ) -> list[ServiceProcess]:
-    """Every service stopped and started again on its port with the calendar moved ahead."""
+    """Every service stopped and started again on its port with the agencies' calendar
+    `days` ahead on the training network, its schedulers looking every second. A later move
+    goes further ahead, never back: what fell due stays recorded once."""
+    ahead = {
+        "CASELINE_TRAINING_NETWORK": "1",
+        "CASELINE_CALENDAR_OFFSET_DAYS": str(days),
+        "CASELINE_SCHEDULER_SECONDS": "1",
+    }
     for service in services:
         service.stop()
     later = [
-        start_service(s.service, {**env, **LATER}, log_dir / "later", port=s.port) for s in services
+        start_service(s.service, {**env, **ahead}, log_dir / f"ahead-{days}", port=s.port)
+        for s in services
     ]
     for service in later:
         await service.wait_healthy()
@@ -52,20 +56,18 @@ async def restart_later(
 
 
 async def a_month_later(
-    services: list[ServiceProcess],
-    env: Mapping[str, str],
-    log_dir: Path,
+    move_calendar: MoveCalendar,
     desk: Desk,
     cases: CareCases,
     form_id: str,
     report: Reporter,
-) -> list[ServiceProcess]:
-    """Move the training network a month ahead and show what fell due; the new processes."""
+) -> None:
+    """Move the training network a month ahead and show what fell due."""
     report.step(
         f"17. A month later: every service restarted with the agencies' calendar "
         f"{MONTH_AHEAD_DAYS} days ahead (training network)"
     )
-    later = await restart_later(services, env, log_dir)
+    await move_calendar(MONTH_AHEAD_DAYS)
     health: dict[str, Any] = checked(await desk.net.monitoring.get("/health"))
     calendar = health.get("calendar", {})
     moved_today = desk.today + timedelta(days=MONTH_AHEAD_DAYS)
@@ -107,4 +109,3 @@ async def a_month_later(
         "careplan's board lists D's income item as not received (past its end): advocacy "
         "may start (R6b)",
     )
-    return later

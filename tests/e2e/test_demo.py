@@ -61,3 +61,29 @@ def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
         "events; every chain verifies",
     ):
         assert claim in out, claim
+    # Termination and referral: closure driven over HTTP, then `caseline verify`'s check.
+    for claim in (
+        "R1: a planned end while the last evaluation does not permit it is refused",
+        "R10: ending before the preparation is recorded is refused",
+        "R8: a termination that types its own class is refused (422)",
+        "A ends goals_achieved (complete, no referral)",
+        "R8: a client-initiated end without the client's answer to the referral offer is refused",
+        "the referral goes to Seodaemun, not Incheon",
+        "R4: B then declines the referral",
+        "R12: intake read A's and B's CaseTerminated from caseline.closure.v1",
+        "closure's scheduler ends C (manager_left, incomplete)",
+        "D, reassigned to kim before, stays open",
+        "the next eligible target, Seodaemun, is issued in the same append",
+        "closure closes the loop (ReferralCompleted)",
+        "ServiceRequest completed, one Task per target",
+        "every open case of Mapo ends agency_closed (incomplete) with its referral",
+        "referral pending (no_consent)",
+        "/referral-options (D, needs",
+        "excluded incheon-mh   already_served",
+        "R9 (a): Incheon covers every need but already served this client",
+        "the screened-out client's referral waits on closure's board",
+        "closure's scheduler runs",
+        "closure: referral invariant over",
+        "verify: ok",
+    ):
+        assert claim in out, claim
