@@ -109,7 +109,11 @@ class Directory:
 async def directory(
     database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[Directory]:
-    topics = Topics(directory=unique_topic("directory"), intake=unique_topic("intake"))
+    topics = Topics(
+        directory=unique_topic("directory"),
+        intake=unique_topic("intake"),
+        closure=unique_topic("closure"),
+    )
     intake = EventStore(pg_pool, "intake", schema=unique_schema("intake"), events=events)
     await intake.migrate()
     producer = idempotent_producer(kafka_bootstrap)
