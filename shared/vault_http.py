@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BeforeValidator
 
 from shared.auth import Principal, require_roles
 from shared.envelope import Role
@@ -17,6 +18,22 @@ AUDIT_ROLES = (Role.AUDITOR, Role.NETWORK_ADMIN)
 Auditor = Annotated[Principal, Depends(require_roles(*AUDIT_ROLES))]
 
 
+def refuse_numbers(value: object) -> object:
+    """A time is written as the OpenAPI says (ISO 8601): pydantic would otherwise read a bare
+    number as seconds since 1970 and answer 200 to a request the document calls invalid."""
+    if not isinstance(value, str):
+        return value
+    try:
+        float(value.strip())
+    except ValueError:
+        return value
+    raise ValueError("a time is written as ISO 8601 (2026-01-31T09:00:00Z), not a number")
+
+
+Since = Annotated[datetime | None, BeforeValidator(refuse_numbers)]
+"""`since` of the access log: an ISO 8601 time, never a number of seconds."""
+
+
 def vault_router() -> APIRouter:
     """`GET /vault/access-log`, on every service that keeps a vault."""
     router = APIRouter(tags=["vault"])
@@ -26,7 +43,7 @@ def vault_router() -> APIRouter:
         request: Request,
         principal: Auditor,
         client_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-        since: datetime | None = None,
+        since: Since = None,
         limit: Annotated[int, Query(ge=1, le=ACCESS_LOG_LIMIT)] = ACCESS_LOG_LIMIT,
     ) -> list[AccessLogEntry]:
         """Every read of the vault, allowed or refused, oldest first (of one client, since)."""

@@ -33,6 +33,8 @@ class Topics:
     """The network: agencies, services, capacity, closures, and who may act."""
     monitoring: str = field(default_factory=lambda: topic_for("monitoring"))
     """Reviews that send a case back to planning (R6d)."""
+    closure: str = field(default_factory=lambda: topic_for("closure"))
+    """Terminations: an ended case takes no further plan command (R8)."""
 
 
 def compose(runtime: Runtime) -> Careplan:
@@ -59,7 +61,7 @@ def service_spec(
         consumers=[
             ConsumerSpec(
                 name="facts",
-                topics=(chosen.intake, chosen.directory),
+                topics=(chosen.intake, chosen.directory, chosen.closure),
                 handle=facts.apply,
                 events=events,
                 reads=facts.READS,

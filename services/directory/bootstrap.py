@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from services.closure.contract import CaseTerminated
 from services.directory.adapters.read_model import DirectoryReadModel
 from services.directory.application.handlers import Directory
 from services.directory.contract import PUBLISHED
@@ -33,6 +34,8 @@ class Topics:
     """Where the relay publishes the directory's events, and the read model reads them back."""
     intake: str = field(default_factory=lambda: topic_for("intake"))
     """Where case assignments come from, for the caseload counts."""
+    closure: str = field(default_factory=lambda: topic_for("closure"))
+    """Where terminations come from: an ended case leaves its manager's caseload (R12)."""
 
 
 def compose(runtime: Runtime) -> Directory:
@@ -51,11 +54,11 @@ def service_spec(
         consumers=[
             ConsumerSpec(
                 name="read-model",
-                topics=(chosen.directory, chosen.intake),
+                topics=(chosen.directory, chosen.intake, chosen.closure),
                 handle=DirectoryReadModel.apply,
                 events=events,
-                # Its own events, and of intake's only the two that move caseloads.
-                reads=(*PUBLISHED, CaseAssigned, CaseReassigned),
+                # Its own events, and of the others' only those that move caseloads.
+                reads=(*PUBLISHED, CaseAssigned, CaseReassigned, CaseTerminated),
             )
         ],
         migrations=[DirectoryReadModel.migrate],

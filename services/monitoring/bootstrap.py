@@ -51,6 +51,8 @@ class Topics:
     """Plan versions, agreements, item states and returns to planning."""
     directory: str = field(default_factory=lambda: topic_for("directory"))
     """Who may act: the members every request's token is checked against."""
+    closure: str = field(default_factory=lambda: topic_for("closure"))
+    """Terminations: an ended case takes no further monitoring command (R8)."""
 
 
 async def _incomplete(request: Request, exc: Exception) -> JSONResponse:
@@ -109,7 +111,7 @@ def service_spec(
             ),
             ConsumerSpec(
                 name="cases",
-                topics=(chosen.intake, chosen.careplan),
+                topics=(chosen.intake, chosen.careplan, chosen.closure),
                 bind=Learner,
                 events=events,
                 reads=READS,

@@ -1,12 +1,14 @@
-"""Schemathesis over every route of intake and the directory, authenticated, on the real stack.
+"""Schemathesis over every route of every service, authenticated, on the real stack.
 
-Both apps run in-process (`running_network`: their own schemas and topics, the real broker and
-database), with an agency, its staff, a service and cases made first, so that generated
-requests reach real records as well as unknown ones. For every operation of each app's own
-OpenAPI, schemathesis generates valid and invalid requests; each is sent with a token whose
-role fits the route, and about half of the valid ones have a resident number or a phone
-number put into one of their text values (ids, names, reasons, query values). Every answer
-must be:
+Intake and the directory run in-process together (`running_network`: their own schemas and
+topics, the real broker and database), with an agency, its staff, a service and cases made
+first, so that generated requests reach real records as well as unknown ones. Careplan,
+monitoring and closure run each alone (`fuzz_targets`), as the service contract runs a
+service: their principals recorded, and one case each learned from real upstream events.
+For every operation of each app's own OpenAPI, schemathesis generates valid and invalid
+requests; each is sent with a token whose role fits the route, and about half of the valid
+ones have a resident number or a phone number put into one of their text values (ids, names,
+reasons, query values). Every answer must be:
 
 - no 5xx (`not_a_server_error`);
 - free of every resident number (`\\d{6}-?\\d{7}`) and phone number (`01\\d-?\\d{3,4}-?\\d{4}`)
@@ -19,7 +21,8 @@ must be:
 
 Bounded for `make test`: `MAX_EXAMPLES` per operation, derandomized (the same requests on
 every run), no shrinking and no example database, so a run is repeatable: about 40 s for
-both services on two cores, the apps' start included.
+intake and the directory on two cores, the apps' start included, and as long again for the
+three services fuzzed alone.
 
 What the fuzzing found in the kit's 422 stays as two focused tests at the end.
 
@@ -35,6 +38,7 @@ import copy
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -53,11 +57,15 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core import NOT_SET
 from urllib3 import HTTPHeaderDict, HTTPResponse
 
+from services.careplan.bootstrap import build as build_careplan
+from services.closure.bootstrap import build as build_closure
 from services.directory.bootstrap import build as build_directory
 from services.intake.bootstrap import build as build_intake
+from services.monitoring.bootstrap import build as build_monitoring
 from shared.envelope import Role
 from shared.settings import load_settings
 from tests.harness import token_for
+from tests.integration.fuzz_targets import AloneServices, Seed, Target
 from tests.integration.intake.conftest import (
     CONSENT_UNTIL,
     Agency,
@@ -108,6 +116,9 @@ HYPOTHESIS = settings(
 CASE_WORKERS = (Role.CASE_MANAGER, Role.SUPERVISOR)
 ANYONE = (Role.CASE_MANAGER, Role.SUPERVISOR, Role.AUDITOR)
 ADMIN = (Role.NETWORK_ADMIN,)
+STAFF = (Role.CASE_MANAGER, Role.SUPERVISOR, Role.AGENCY_ADMIN)
+READERS = (*STAFF, Role.AUDITOR, Role.NETWORK_ADMIN)
+AUDIT = (Role.AUDITOR, Role.NETWORK_ADMIN)
 
 ROLES: dict[str, dict[str, tuple[Role, ...]]] = {
     "intake": {
@@ -151,6 +162,68 @@ ROLES: dict[str, dict[str, tuple[Role, ...]]] = {
         "GET /health/live": ANYONE,
         "GET /metrics": ANYONE,
     },
+    "careplan": {
+        "POST /cases/{case_id}/crisis-interventions": CASE_WORKERS,
+        "POST /cases/{case_id}/plan-versions": CASE_WORKERS,
+        "POST /cases/{case_id}/plan-versions/{version}/agreement": CASE_WORKERS,
+        "POST /cases/{case_id}/direct-services": CASE_WORKERS,
+        "POST /cases/{case_id}/items/{item_id}/links": CASE_WORKERS,
+        "POST /links/{link_id}/answer": STAFF,
+        "POST /cases/{case_id}/advocacies": CASE_WORKERS,
+        "POST /cases/{case_id}/advocacies/{advocacy_id}/steps": CASE_WORKERS,
+        "POST /cases/{case_id}/advocacies/{advocacy_id}/conclusion": CASE_WORKERS,
+        "GET /cases/{case_id}": READERS,
+        "GET /cases/{case_id}/plan-versions/{version}/words": CASE_WORKERS,
+        "GET /agencies/{agency_id}/board": READERS,
+        "GET /agencies/{agency_id}/inbox": STAFF,
+        "GET /vault/access-log": AUDIT,
+        "GET /health": ANYONE,
+        "GET /health/live": ANYONE,
+        "GET /metrics": ANYONE,
+    },
+    "monitoring": {
+        "POST /cases/{case_id}/reviews": CASE_WORKERS,
+        "POST /cases/{case_id}/visits": CASE_WORKERS,
+        "POST /cases/{case_id}/forms": CASE_WORKERS,
+        "POST /cases/{case_id}/forms/{form_id}/return": CASE_WORKERS,
+        "POST /cases/{case_id}/forms/{form_id}/follow-up": CASE_WORKERS,
+        "POST /cases/{case_id}/baselines": CASE_WORKERS,
+        "POST /cases/{case_id}/evaluations": CASE_WORKERS,
+        "GET /cases/{case_id}": READERS,
+        "GET /board": READERS,
+        "GET /instruments": READERS,
+        "GET /vault/access-log": AUDIT,
+        "GET /health": ANYONE,
+        "GET /health/live": ANYONE,
+        "GET /metrics": ANYONE,
+    },
+    "closure": {
+        "POST /cases/{case_id}/preparation": CASE_WORKERS,
+        "POST /cases/{case_id}/approval": (Role.SUPERVISOR,),
+        "POST /cases/{case_id}/termination": CASE_WORKERS,
+        "GET /cases/{case_id}": READERS,
+        "GET /cases/{case_id}/referral-options": READERS,
+        "POST /cases/{case_id}/referral/client-decline": CASE_WORKERS,
+        "POST /referrals/{referral_id}/acceptance": STAFF,
+        "POST /referrals/{referral_id}/decline": STAFF,
+        "GET /referrals/{referral_id}/fhir": READERS,
+        "GET /board": READERS,
+        "GET /inbox": STAFF,
+        "GET /health": ANYONE,
+        "GET /health/live": ANYONE,
+        "GET /metrics": ANYONE,
+    },
+}
+
+ON_THE_NETWORK = ("intake", "directory")
+"""Fuzzed together on the running network; the others each alone (`fuzz_targets`)."""
+
+BUILDS = {
+    "intake": build_intake,
+    "directory": build_directory,
+    "careplan": build_careplan,
+    "monitoring": build_monitoring,
+    "closure": build_closure,
 }
 
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
@@ -158,23 +231,23 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _declared_operations() -> list[tuple[str, str]]:
-    """Every operation of both apps' OpenAPI, read from apps that are built but never started."""
+    """Every operation of every app's OpenAPI, read from apps that are built but never started."""
     placeholder = load_settings(
         database_url="postgresql://unused@127.0.0.1:1/unused",
         kafka_bootstrap_servers="127.0.0.1:1",
     )
     found: list[tuple[str, str]] = []
-    for service, app in (
-        ("intake", build_intake(placeholder)),
-        ("directory", build_directory(placeholder)),
-    ):
+    for service, build in BUILDS.items():
+        app = build(placeholder)
         for path, methods in app.openapi()["paths"].items():
             found.extend((service, f"{method.upper()} {path}") for method in methods)
     return found
 
 
-def _params() -> Iterator[Any]:
+def _params(services: tuple[str, ...]) -> Iterator[Any]:
     for service, operation in _declared_operations():
+        if service not in services:
+            continue
         reason = KNOWN_FAILURES.get((service, operation))
         marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
         yield pytest.param(service, operation, marks=marks, id=f"{service}: {operation}")
@@ -186,14 +259,6 @@ def test_every_operation_has_roles_to_fuzz_it_with() -> None:
 
 
 # --- the running network and its records --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seed:
-    """A request that reaches past validation: a body and query of real records, to vary."""
-
-    body: dict[str, Any] | None = None
-    query: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +328,28 @@ async def fuzzed(
                 "directory": _directory_seeds(),
             },
         )
+
+
+@pytest.fixture(scope="module")
+async def alone(database_url: str, kafka_bootstrap: str) -> AsyncIterator[AloneServices]:
+    """Careplan, monitoring and closure, each started alone when first fuzzed."""
+    async with AsyncExitStack() as exits:
+        yield AloneServices(database_url, kafka_bootstrap, exits)
+
+
+def _on_the_network(fuzzed: Fuzzed, service: str) -> Target:
+    """Intake or the directory on the running network, as the fuzzed agency's staff."""
+    net = fuzzed.net
+    app, http = (
+        (net.intake_app, net.intake) if service == "intake" else (net.directory_app, net.directory)
+    )
+    members = {
+        Role.NETWORK_ADMIN: ("network", "netadmin-1"),
+        Role.AUDITOR: ("network", "auditor-1"),
+        Role.SUPERVISOR: (fuzzed.agency.agency_id, fuzzed.agency.supervisor),
+        Role.CASE_MANAGER: (fuzzed.agency.agency_id, fuzzed.agency.managers[0]),
+    }
+    return Target(app, http, net.settings, members, fuzzed.records[service], fuzzed.seeds[service])
 
 
 def _intake_seeds(agency: Agency, details: dict[str, Any], client: str) -> dict[str, Seed]:
@@ -499,18 +586,32 @@ def lace(case: schemathesis.Case, data: st.DataObject) -> None:
 
 # The apps' Kafka clients use `random` on the event loop while the worker thread draws.
 @pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
-@pytest.mark.parametrize(("service", "operation"), list(_params()))
+@pytest.mark.parametrize(("service", "operation"), list(_params(ON_THE_NETWORK)))
 async def test_fuzzed_requests_get_no_server_error_nor_a_personal_number_back(
     fuzzed: Fuzzed, service: str, operation: str
 ) -> None:
-    net = fuzzed.net
-    app = net.intake_app if service == "intake" else net.directory_app
-    client = net.intake if service == "intake" else net.directory
+    await _fuzz(_on_the_network(fuzzed, service), service, operation)
+
+
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+@pytest.mark.parametrize(
+    ("service", "operation"),
+    list(_params(tuple(s for s in ROLES if s not in ON_THE_NETWORK))),
+)
+async def test_fuzzed_requests_to_a_service_alone_get_no_server_error_nor_a_personal_number_back(
+    alone: AloneServices, service: str, operation: str
+) -> None:
+    await _fuzz(await alone.target(service), service, operation)
+
+
+async def _fuzz(target: Target, service: str, operation: str) -> None:
+    """Schemathesis' requests for one operation, sent to the target as roles that may call it."""
+    app, client = target.app, target.http
     base_url = str(client.base_url).rstrip("/")
     schema = schemathesis.openapi.from_dict(app.openapi(), config=CONFIG)
     method, path = operation.split(" ", 1)
     api_operation = schema[path][method]
-    records = fuzzed.records[service]
+    records = target.records
     real_ids = [
         {name: ids[i % len(ids)] for name, ids in records.items() if "{" + name + "}" in path}
         for i in range(3)
@@ -524,7 +625,7 @@ async def test_fuzzed_requests_get_no_server_error_nor_a_personal_number_back(
             api_operation.as_strategy(GenerationMode.POSITIVE, path_parameters=ids)
             for ids in real_ids
         ]
-    seed = fuzzed.seeds[service].get(operation)
+    seed = target.seeds.get(operation)
     if seed is not None:
         strategies += [
             api_operation.as_strategy(
@@ -540,20 +641,9 @@ async def test_fuzzed_requests_get_no_server_error_nor_a_personal_number_back(
     checks = [CHECKS.get_one(name) for name in CHECKS_RUN]
     session = loop_session(client, asyncio.get_running_loop())
 
-    def token(role: Role) -> str:
-        # Every token is a registered member's: the network's own were enrolled with the
-        # network (running_network), the agency's staff registered in the directory.
-        if role is Role.NETWORK_ADMIN:
-            agency_id, staff_id = "network", "netadmin-1"
-        elif role is Role.AUDITOR:
-            agency_id, staff_id = "network", "auditor-1"
-        elif role is Role.SUPERVISOR:
-            agency_id, staff_id = fuzzed.agency.agency_id, fuzzed.agency.supervisor
-        else:
-            agency_id, staff_id = fuzzed.agency.agency_id, fuzzed.agency.managers[0]
-        return token_for(net.settings, role, agency_id, staff_id)
-
-    tokens = {role: token(role) for role in roles}
+    # Every token is a registered member's: on the network, enrolled with it or registered in
+    # the directory; a service alone, recorded in its members.
+    tokens = {role: token_for(target.settings, role, *target.members[role]) for role in roles}
 
     @HYPOTHESIS
     @given(case=st.one_of(strategies), data=st.data())

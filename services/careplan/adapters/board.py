@@ -2,7 +2,8 @@
 
 Written in the command's own transaction (`on_recorded`) from the plan as it stands after
 the command, so a board never shows what was not recorded and a refused command changes
-nothing. The crisis flag comes from intake's facts; the rest from careplan's own events.
+nothing. The crisis flag comes from intake's facts; the rest from careplan's own events. A
+case closure ended (R8) waits on no one: the board leaves it out.
 """
 
 from __future__ import annotations
@@ -181,35 +182,44 @@ async def inbox(conn: asyncpg.Connection | asyncpg.Pool, partner_id: str) -> lis
     return [LinkEntry(**dict(r)) for r in rows]
 
 
+def _not_ended(table: str) -> str:
+    """A row of `table` whose case has not ended (R8): a terminated case waits on no one."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM case_facts ended WHERE ended.case_id = {table}.case_id "
+        "AND ended.terminated_on IS NOT NULL)"
+    )
+
+
 async def board(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, today: date) -> Board:
     """The supervisor's board of one agency on `today`."""
     crisis = await conn.fetch(
         "SELECT f.case_id FROM case_facts f LEFT JOIN plan_cases p ON p.case_id = f.case_id "
-        "WHERE f.agency_id = $1 AND f.crisis AND f.assigned "
+        "WHERE f.agency_id = $1 AND f.crisis AND f.assigned AND f.terminated_on IS NULL "
         "AND COALESCE(p.crisis_interventions, 0) = 0 ORDER BY f.case_id",
         agency_id,
     )
     pending = await conn.fetch(
         "SELECT case_id, pending, in_force FROM plan_cases WHERE agency_id = $1 "
-        "AND pending IS NOT NULL ORDER BY case_id",
+        f"AND pending IS NOT NULL AND {_not_ended('plan_cases')} ORDER BY case_id",
         agency_id,
     )
     not_received = await conn.fetch(
         "SELECT case_id, item_id, need_domain, status, end_on FROM plan_items "
         "WHERE agency_id = $1 AND (status IN ('link_declined', 'not_delivered') OR "
         "(end_on < $2 AND NOT delivered AND status <> 'client_declined')) "
-        "ORDER BY case_id, item_id",
+        f"AND {_not_ended('plan_items')} ORDER BY case_id, item_id",
         agency_id,
         today,
     )
     advocacy = await conn.fetch(
         "SELECT case_id, advocacy_id, item_id, last_step FROM plan_advocacies "
-        "WHERE agency_id = $1 AND open ORDER BY case_id, advocacy_id",
+        f"WHERE agency_id = $1 AND open AND {_not_ended('plan_advocacies')} "
+        "ORDER BY case_id, advocacy_id",
         agency_id,
     )
     returned = await conn.fetch(
         "SELECT case_id FROM plan_cases WHERE agency_id = $1 AND returned_to_planning "
-        "ORDER BY case_id",
+        f"AND {_not_ended('plan_cases')} ORDER BY case_id",
         agency_id,
     )
     return Board(

@@ -1,11 +1,11 @@
 """What careplan learns from other services' topics: cases from intake, the network from the
-directory.
+directory, and from closure which cases ended (R8: they take no further plan command).
 
-An idempotent consumer applies intake's and the directory's events (through their contract
-classes) in its own transaction, so each is applied once however often it is delivered. The
-commands read these tables on their own connection and carry what they found to the pure
-domain as `CaseFacts` and `NetworkService`. Queries are unqualified: the pool's search path
-is careplan's schema.
+An idempotent consumer applies intake's, the directory's and closure's events (through their
+contract classes) in its own transaction, so each is applied once however often it is
+delivered. The commands read these tables on their own connection and carry what they found
+to the pure domain as `CaseFacts` and `NetworkService`. Queries are unqualified: the pool's
+search path is careplan's schema.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import date
 import asyncpg
 
 from services.careplan.domain.commands import CaseFacts, Consent, NetworkService
+from services.closure.contract import CaseTerminated
 from services.directory.contract import (
     PRINCIPAL_EVENTS,
     AgencyClosed,
@@ -54,8 +55,10 @@ READS: tuple[type[DomainEvent], ...] = (
     ServiceOffered,
     ServiceWithdrawn,
     CapacityChanged,
+    CaseTerminated,
 )
-"""The event types careplan's facts consumer reads from intake's and the directory's topics."""
+"""The event types careplan's facts consumer reads from intake's, the directory's and
+closure's topics."""
 
 
 MIGRATION = """
@@ -72,6 +75,8 @@ CREATE TABLE IF NOT EXISTS case_facts (
     interpreter_needed  boolean NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS case_facts_by_client ON case_facts (client_id);
+-- R8: when closure ended the case; added after the first tables.
+ALTER TABLE case_facts ADD COLUMN IF NOT EXISTS terminated_on date;
 
 -- The agencies' calendar date of intake's CaseAssigned (R1: no plan is dated before it).
 -- Rows learned before this column existed keep NULL: the date is unknown, nothing is bound.
@@ -116,12 +121,24 @@ async def migrate(pool: asyncpg.Pool) -> None:
 
 
 async def apply(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
-    """Apply one of intake's or the directory's events, in the consumer's transaction."""
+    """Apply one of intake's, the directory's or closure's events, in the consumer's
+    transaction."""
     meta = event.envelope.metadata
     payload = event.envelope.payload
     if event.service == "directory":
         await record_principals(conn, event)
         await _apply_directory(conn, meta.case_id, payload)
+        return
+    if event.service == "closure":
+        if isinstance(payload, CaseTerminated):
+            # Read before intake's events of the case, it still holds once they arrive.
+            await conn.execute(
+                "INSERT INTO case_facts (case_id, agency_id, terminated_on) VALUES ($1, $2, $3) "
+                "ON CONFLICT (case_id) DO UPDATE SET terminated_on = EXCLUDED.terminated_on",
+                meta.case_id,
+                payload.agency_id,
+                payload.terminated_on,
+            )
         return
     case_id = meta.case_id
     match payload:
@@ -290,6 +307,7 @@ async def case_facts(conn: asyncpg.Connection | asyncpg.Pool, case_id: str) -> C
         interpreter_needed=row["interpreter_needed"],
         consents=tuple(consents),
         erased=row["erased"],
+        terminated_on=row["terminated_on"],
     )
 
 

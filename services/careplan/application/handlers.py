@@ -23,6 +23,7 @@ from services.careplan.domain.commands import (
     NetworkService,
     ReturnToPlanning,
 )
+from services.careplan.domain.errors import CaseEnded
 from services.careplan.domain.events import CareplanEvent
 from services.careplan.domain.model import CarePlan, decide, evolve
 from services.monitoring.contract import PlanRevisionRequired
@@ -131,6 +132,7 @@ class Careplan:
         Runs in the consumer's transaction (the dedup record, the event and the board commit
         together); the domain records one `CaseReturnedToPlanning` per review however often
         the review arrives. A concurrent command on the case makes it retry, never lose it.
+        A case closure ended meanwhile goes back nowhere (R8): the review passes by.
         """
         payload = event.envelope.payload
         meta = event.envelope.metadata
@@ -156,7 +158,11 @@ class Careplan:
             correlation_id=meta.correlation_id,
             causation_id=meta.event_id,
         )
-        await UnitOfWork(self.path, conn).record(loaded, context, decide(loaded.state, command))
+        try:
+            events = decide(loaded.state, command)
+        except CaseEnded:
+            return
+        await UnitOfWork(self.path, conn).record(loaded, context, events)
 
 
 def compose_path(store: EventStore) -> CommandPath[CarePlan]:

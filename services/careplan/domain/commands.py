@@ -64,6 +64,8 @@ class CaseFacts(Fact):
     interpreter_needed: bool = False
     consents: tuple[Consent, ...] = ()
     erased: bool = False
+    terminated_on: date | None = None
+    """When closure ended the case (R8): from then on it takes no plan command."""
 
     def consents_to_linking(self, agency_id: str, on: date) -> bool:
         """Whether a consent in force names `agency_id` for linking (R4)."""

@@ -69,5 +69,9 @@ class AdvocacyRefused(CareplanError):
     """Advocacy the rules do not allow: the item was received, a step skipped (R6b)."""
 
 
+class CaseEnded(CareplanError):
+    """Closure terminated the case: it takes no further plan command (R8)."""
+
+
 class ClientErasedError(CareplanError):
     """The client was erased: nothing more is planned or kept (R11)."""

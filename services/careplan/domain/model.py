@@ -18,6 +18,7 @@ from services.careplan.domain.commands import (
     StartAdvocacy,
     TakeAdvocacyStep,
 )
+from services.careplan.domain.errors import CaseEnded
 from services.careplan.domain.events import CareplanEvent
 from services.careplan.domain.state import (
     AdvocacyState,
@@ -41,6 +42,13 @@ __all__ = [
 
 def decide(state: CarePlan, command: CareplanCommand) -> list[CareplanEvent]:
     """The events a command records, or a `CareplanError` naming the rule it breaks."""
+    ended_on = command.case.terminated_on
+    if ended_on is not None:
+        # R8: termination is the last stage; whatever the command, the plan is closed.
+        raise CaseEnded(
+            f"the case ended on {ended_on.isoformat()}: it takes no further plan command",
+            rule="R8",
+        )
     match command:
         case RecordCrisisIntervention():
             return planning.record_crisis_intervention(state, command)

@@ -1,10 +1,10 @@
 """The directory read model in PostgreSQL: who offers what with room, which managers have room.
 
 Built only from events, the way any other consumer would build it: the directory's own
-events from `caseline.directory.v1`, and assignments from `caseline.intake.v1` for the
-caseload counts. The projector (`apply`) runs inside the idempotent consumer's
-transaction, so each event's effects are written exactly once; the queries are the
-directory's read port (`application.handlers.Directory.read_model`).
+events from `caseline.directory.v1`, assignments from `caseline.intake.v1` and terminations
+from `caseline.closure.v1` for the caseload counts. The projector (`apply`) runs inside the
+idempotent consumer's transaction, so each event's effects are written exactly once; the
+queries are the directory's read port (`application.handlers.Directory.read_model`).
 
 Tables are unqualified: the service's pool has its own schema on the search path, so the
 same SQL serves the `directory` schema and every schema a test gives the service.
@@ -18,6 +18,7 @@ from typing import Any, Literal
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
+from services.closure.contract import CaseTerminated
 from services.directory.contract import record_principals
 from services.directory.domain.events import (
     AgencyClosed,
@@ -95,6 +96,13 @@ CREATE TABLE IF NOT EXISTS caseloads (
     assigned_at  timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS caseloads_by_staff ON caseloads (agency_id, staff_id);
+
+-- Cases closure terminated (R8, R12): they no longer count against their manager's caseload.
+-- Kept apart from `caseloads`, so a termination read before its assignment still counts.
+CREATE TABLE IF NOT EXISTS case_endings (
+    case_id        text PRIMARY KEY,
+    terminated_on  date NOT NULL
+);
 
 -- Agency administrators are staff too: the first tables allowed two roles only.
 ALTER TABLE staff DROP CONSTRAINT IF EXISTS staff_role_check;
@@ -194,6 +202,8 @@ class DirectoryReadModel:
             await _apply_directory(conn, event)
         elif event.service == "intake":
             await _apply_intake(conn, event)
+        elif event.service == "closure":
+            await _apply_closure(conn, event)
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -266,7 +276,9 @@ class DirectoryReadModel:
         """Staff with their caseloads; `with_room`: active case managers under their limit."""
         rows = await self.pool.fetch(
             "WITH loads AS (SELECT agency_id, staff_id, count(*)::int AS caseload "
-            "FROM caseloads GROUP BY agency_id, staff_id) "
+            "FROM caseloads c WHERE NOT EXISTS "
+            "(SELECT 1 FROM case_endings e WHERE e.case_id = c.case_id) "
+            "GROUP BY agency_id, staff_id) "
             "SELECT st.*, coalesce(l.caseload, 0) AS caseload, "
             "CASE WHEN st.status = 'active' AND a.status = 'active' "
             "THEN greatest(st.caseload_limit - coalesce(l.caseload, 0), 0) ELSE 0 END AS room, "
@@ -401,6 +413,19 @@ async def _apply_intake(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
         override,
         meta.occurred_at,
     )
+
+
+async def _apply_closure(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+    # A terminated case leaves its manager's caseload (R12: counts fall when cases end); of
+    # closure's events only `CaseTerminated` is read, its class from closure's contract.
+    match event.envelope.payload:
+        case CaseTerminated(terminated_on=terminated_on):
+            await conn.execute(
+                "INSERT INTO case_endings (case_id, terminated_on) VALUES ($1, $2) "
+                "ON CONFLICT DO NOTHING",
+                event.envelope.metadata.case_id,
+                terminated_on,
+            )
 
 
 def _columns(row: asyncpg.Record, model: type[BaseModel]) -> dict[str, Any]:

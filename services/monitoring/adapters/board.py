@@ -2,8 +2,9 @@
 overdue scheduler must look at.
 
 Written from the folded state in the transaction of the events that changed it (the command
-path's `on_recorded`), so the board never shows what the store does not hold. Unqualified SQL
-on the pool's search path (the service's schema).
+path's `on_recorded`), so the board never shows what the store does not hold. A case closure
+ended (R8) keeps its row, marked, and leaves the board and the scheduler's list. Unqualified
+SQL on the pool's search path (the service's schema).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ CREATE TABLE IF NOT EXISTS monitored_items (
     delayed       boolean NOT NULL,
     PRIMARY KEY (case_id, item_id)
 );
+
+-- R8: when closure ended the case; added after the first tables.
+ALTER TABLE monitored_cases ADD COLUMN IF NOT EXISTS terminated_on date;
 """
 
 _UNRECEIVED = sorted(p.value for p in UNRECEIVED)
@@ -95,13 +99,15 @@ class BoardReadModel:
         plan = state.plan
         await conn.execute(
             "INSERT INTO monitored_cases (case_id, agency_id, manager_id, plan_version, "
-            "next_review_on, review_overdue, revision_pending, termination_permitted) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (case_id) DO UPDATE SET "
+            "next_review_on, review_overdue, revision_pending, termination_permitted, "
+            "terminated_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "ON CONFLICT (case_id) DO UPDATE SET "
             "agency_id = EXCLUDED.agency_id, manager_id = EXCLUDED.manager_id, "
             "plan_version = EXCLUDED.plan_version, next_review_on = EXCLUDED.next_review_on, "
             "review_overdue = EXCLUDED.review_overdue, "
             "revision_pending = EXCLUDED.revision_pending, "
-            "termination_permitted = EXCLUDED.termination_permitted",
+            "termination_permitted = EXCLUDED.termination_permitted, "
+            "terminated_on = EXCLUDED.terminated_on",
             case_id,
             state.agency_id,
             state.manager_id,
@@ -110,8 +116,12 @@ class BoardReadModel:
             plan is not None and plan.next_review_on in plan.overdue_reviews,
             state.revision_pending_for is not None,
             state.planned_termination_permitted,
+            state.terminated_on,
         )
         await conn.execute("DELETE FROM monitored_forms WHERE case_id = $1", case_id)
+        await conn.execute("DELETE FROM monitored_items WHERE case_id = $1", case_id)
+        if state.terminated_on is not None:
+            return  # an ended case's forms and items wait on no one (R8)
         await conn.executemany(
             "INSERT INTO monitored_forms (case_id, form_id, sent_on, due_on, returned_on, "
             "negative, overdue, followed_up) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -129,7 +139,6 @@ class BoardReadModel:
                 for f in state.forms.values()
             ],
         )
-        await conn.execute("DELETE FROM monitored_items WHERE case_id = $1", case_id)
         if plan is not None:
             await conn.executemany(
                 "INSERT INTO monitored_items (case_id, item_id, plan_version, ends_on, "
@@ -151,7 +160,7 @@ class BoardReadModel:
         """Cases where something fell due before `today` and is not yet said to be overdue."""
         rows = await pool.fetch(
             "SELECT case_id FROM monitored_cases "
-            "WHERE next_review_on < $1 AND NOT review_overdue "
+            "WHERE next_review_on < $1 AND NOT review_overdue AND terminated_on IS NULL "
             "UNION SELECT case_id FROM monitored_forms "
             "WHERE returned_on IS NULL AND due_on < $1 AND NOT overdue "
             "UNION SELECT case_id FROM monitored_items "
@@ -168,13 +177,14 @@ class BoardReadModel:
         async with pool.acquire() as conn:
             reviews = await conn.fetch(
                 "SELECT case_id, manager_id, 'review' AS subject, next_review_on AS due_on "
-                "FROM monitored_cases WHERE agency_id = $1 AND review_overdue ORDER BY case_id",
+                "FROM monitored_cases WHERE agency_id = $1 AND review_overdue "
+                "AND terminated_on IS NULL ORDER BY case_id",
                 agency_id,
             )
             pending = await conn.fetch(
                 "SELECT case_id, manager_id, 'revision' AS subject, NULL::date AS due_on "
                 "FROM monitored_cases WHERE agency_id = $1 AND revision_pending "
-                "ORDER BY case_id",
+                "AND terminated_on IS NULL ORDER BY case_id",
                 agency_id,
             )
             forms = await conn.fetch(

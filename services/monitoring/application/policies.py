@@ -1,5 +1,5 @@
-"""What monitoring learns from intake and careplan: each event read through their contracts
-becomes a `Learn...` command on the case's monitoring stream.
+"""What monitoring learns from intake, careplan and closure: each event read through their
+contracts becomes a `Learn...` command on the case's monitoring stream.
 
 Applied inside the idempotent consumer's transaction, on its connection: the dedup record,
 the learned events and the board move together. The commands are idempotent too (a fact
@@ -24,6 +24,7 @@ from services.careplan.contract import (
     ServiceDelivered,
     ServiceNotDelivered,
 )
+from services.closure.contract import CaseTerminated
 from services.intake.contract import (
     CaseAssigned,
     CaseReassigned,
@@ -43,6 +44,7 @@ from services.monitoring.domain.commands import (
     LearnItemProgress,
     LearnPlanInForce,
     LearnReturnToPlanning,
+    LearnTermination,
 )
 from services.monitoring.domain.events import ItemProgress, PlannedItem
 from services.monitoring.domain.model import decide
@@ -68,13 +70,14 @@ READS: tuple[type[DomainEvent], ...] = (
     ServiceNotDelivered,
     AdvocacyConcluded,
     CaseReturnedToPlanning,
+    CaseTerminated,
 )
-"""The events of intake and careplan monitoring reads; others on their topics pass by."""
+"""The events of intake, careplan and closure monitoring reads; others on their topics pass by."""
 
 
 class Learner:
-    """The consumer handler applying intake's and careplan's events to monitoring streams,
-    on the ports `compose` built (`ConsumerSpec(bind=Learner)`)."""
+    """The consumer handler applying intake's, careplan's and closure's events to monitoring
+    streams, on the ports `compose` built (`ConsumerSpec(bind=Learner)`)."""
 
     def __init__(self, ports: object) -> None:
         if not isinstance(ports, Monitoring):
@@ -173,6 +176,8 @@ async def _commands(
             return [LearnItemProgress(item_id=item_id, progress=progress)]
         case CaseReturnedToPlanning(plan_version=version):
             return [LearnReturnToPlanning(plan_version=version)]
+        case CaseTerminated(terminated_on=day):
+            return [LearnTermination(terminated_on=day)]
     return []
 
 

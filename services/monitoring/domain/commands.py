@@ -87,6 +87,12 @@ class LearnReturnToPlanning(MonitoringCommand):
     plan_version: int = Field(ge=0)
 
 
+class LearnTermination(MonitoringCommand):
+    """Remember that closure ended the case (R8)."""
+
+    terminated_on: date
+
+
 # --- stage 5 -----------------------------------------------------------------------------
 
 
@@ -177,6 +183,7 @@ Command = (
     | LearnPlanInForce
     | LearnItemProgress
     | LearnReturnToPlanning
+    | LearnTermination
     | RecordReview
     | RecordHomeVisit
     | SendForm

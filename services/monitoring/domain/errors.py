@@ -13,6 +13,7 @@ R1 = "R1"
 R4 = "R4"
 R6D = "R6d"
 R7 = "R7"
+R8 = "R8"
 R11 = "R11"
 
 
@@ -22,6 +23,10 @@ class MonitoringError(RuleViolation):
 
 class NotYetMonitored(MonitoringError):
     """The stage before is not done: no manager assigned, or no plan version in force (R1)."""
+
+
+class CaseEnded(MonitoringError):
+    """Closure terminated the case: it takes no further monitoring command (R8)."""
 
 
 class RevisionPending(MonitoringError):

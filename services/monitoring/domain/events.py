@@ -213,6 +213,14 @@ class ReturnToPlanningLearned(MonitoringEvent):
     plan_version: int = Field(ge=0)
 
 
+@registry.register
+class CaseTerminationLearned(MonitoringEvent):
+    """Closure ended the case (R8): it takes no further monitoring command, and nothing of it
+    falls overdue any more."""
+
+    terminated_on: date
+
+
 # --- stage 5: monitoring ----------------------------------------------------------------
 
 
@@ -346,6 +354,7 @@ PUBLISHED: tuple[type[MonitoringEvent], ...] = (
     PlanInForceLearned,
     ItemProgressLearned,
     ReturnToPlanningLearned,
+    CaseTerminationLearned,
     ReviewRecorded,
     PlanRevisionRequired,
     ReviewOverdue,

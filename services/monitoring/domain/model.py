@@ -9,6 +9,7 @@ from other services is recorded once: a repeated or stale fact decides nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from services.monitoring.domain.commands import (
     Command,
@@ -20,6 +21,7 @@ from services.monitoring.domain.commands import (
     LearnItemProgress,
     LearnPlanInForce,
     LearnReturnToPlanning,
+    LearnTermination,
     MarkOverdue,
     RecordBaseline,
     RecordEvaluation,
@@ -28,9 +30,11 @@ from services.monitoring.domain.commands import (
     ReturnForm,
     SendForm,
 )
+from services.monitoring.domain.errors import R8, CaseEnded
 from services.monitoring.domain.evaluation import record_baseline, record_evaluation
 from services.monitoring.domain.events import (
     CaseAssignmentLearned,
+    CaseTerminationLearned,
     ClientLearned,
     ItemProgressLearned,
     MonitoringConsentLearned,
@@ -58,6 +62,8 @@ __all__ = ["MonitoringState", "decide", "evolve"]
 
 def decide(state: MonitoringState, command: Command) -> Sequence[MonitoringEvent]:
     """The events `command` leads to in `state`; raises a `MonitoringError` to refuse it."""
+    if state.terminated_on is not None:
+        return _after_termination(state.terminated_on, command)
     match command:
         case LearnClient():
             return _learn_client(state, command)
@@ -73,6 +79,8 @@ def decide(state: MonitoringState, command: Command) -> Sequence[MonitoringEvent
             return _learn_item_progress(state, command)
         case LearnReturnToPlanning():
             return _learn_return(state, command)
+        case LearnTermination(terminated_on=day):
+            return [CaseTerminationLearned(terminated_on=day)]
         case RecordReview():
             return record_review(state, command)
         case RecordHomeVisit():
@@ -89,6 +97,28 @@ def decide(state: MonitoringState, command: Command) -> Sequence[MonitoringEvent
             return record_baseline(state, command)
         case RecordEvaluation():
             return record_evaluation(state, command)
+
+
+def _after_termination(ended_on: date, command: Command) -> Sequence[MonitoringEvent]:
+    # R8: termination is the last stage. Facts other services publish later change nothing
+    # (the case is not watched any more), nothing falls overdue, and staff commands are refused.
+    match command:
+        case (
+            LearnClient()
+            | LearnAssignment()
+            | LearnConsent()
+            | LearnConsentWithdrawal()
+            | LearnPlanInForce()
+            | LearnItemProgress()
+            | LearnReturnToPlanning()
+            | LearnTermination()
+            | MarkOverdue()
+        ):
+            return []
+    raise CaseEnded(
+        f"the case ended on {ended_on.isoformat()}: it takes no further monitoring command",
+        rule=R8,
+    )
 
 
 def _learn_client(state: MonitoringState, command: LearnClient) -> list[MonitoringEvent]:

@@ -14,6 +14,7 @@ from typing import TypeVar
 from services.monitoring.domain.events import (
     BaselineRecorded,
     CaseAssignmentLearned,
+    CaseTerminationLearned,
     ClientLearned,
     EvaluationRecorded,
     FormFollowedUp,
@@ -141,6 +142,8 @@ class MonitoringState:
     baselines: Mapping[str, Baseline] = field(default_factory=lambda: _frozen({}))
     evaluations: frozenset[str] = frozenset()
     planned_termination_permitted: bool = False
+    terminated_on: date | None = None
+    """When closure ended the case (R8): nothing more is recorded or falls overdue."""
 
 
 def _with_plan(state: MonitoringState, plan: Plan) -> MonitoringState:
@@ -205,6 +208,8 @@ def evolve(state: MonitoringState, event: MonitoringEvent) -> MonitoringState:
         case BaselineRecorded(instrument=code, score=score, scored_on=day):
             baselines = _frozen({**state.baselines, code: Baseline(score, day)})
             return replace(state, baselines=baselines)
+        case CaseTerminationLearned(terminated_on=day):
+            return replace(state, terminated_on=day)
         case EvaluationRecorded() as evaluation:
             return replace(
                 state,

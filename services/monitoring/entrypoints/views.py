@@ -64,6 +64,8 @@ class CaseView(View):
     baselines: dict[str, int]
     evaluations: list[str]
     planned_termination_permitted: bool
+    terminated_on: date | None = None
+    """When closure ended the case (R8): it takes no further monitoring command."""
 
     @classmethod
     def of(cls, case_id: str, state: MonitoringState) -> CaseView:
@@ -94,6 +96,7 @@ class CaseView(View):
             baselines={code: b.score for code, b in sorted(state.baselines.items())},
             evaluations=sorted(state.evaluations),
             planned_termination_permitted=state.planned_termination_permitted,
+            terminated_on=state.terminated_on,
         )
 
 

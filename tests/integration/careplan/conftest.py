@@ -104,14 +104,26 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     """Directory, intake and careplan on schemas and topics of their own; dropped after."""
     topics = CareplanTopics(
-        **{name: unique_topic(name) for name in ("careplan", "intake", "directory", "monitoring")}
+        **{
+            name: unique_topic(name)
+            for name in ("careplan", "intake", "directory", "monitoring", "closure")
+        }
     )
-    directory_topics = DirectoryTopics(directory=topics.directory, intake=topics.intake)
-    intake_topics = IntakeTopics(intake=topics.intake, directory=topics.directory)
+    directory_topics = DirectoryTopics(
+        directory=topics.directory, intake=topics.intake, closure=topics.closure
+    )
+    intake_topics = IntakeTopics(
+        intake=topics.intake, directory=topics.directory, closure=topics.closure
+    )
     infra: dict[str, Any] = {"database_url": database_url, "kafka_bootstrap": kafka_bootstrap}
     async with (
         fresh_topics(
-            kafka_bootstrap, topics.careplan, topics.intake, topics.directory, topics.monitoring
+            kafka_bootstrap,
+            topics.careplan,
+            topics.intake,
+            topics.directory,
+            topics.monitoring,
+            topics.closure,
         ),
         running_service(
             lambda settings: build_directory(settings, topics=directory_topics),

@@ -25,7 +25,7 @@ AGENCY = "ag-careplan-contract"
 
 class TestCareplanContract(ServiceContract):
     service_name = "careplan"
-    topics = ("careplan", "intake", "directory", "monitoring")
+    topics = ("careplan", "intake", "directory", "monitoring", "closure")
     allowed = Member(Role.CASE_MANAGER, AGENCY, "cm-contract")
     refused = Member(Role.AGENCY_ADMIN, AGENCY, "admin-contract")
     intake_topic: str = ""

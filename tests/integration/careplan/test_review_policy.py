@@ -72,3 +72,24 @@ async def test_a_review_returns_the_case_to_planning_on_the_consumers_only_conne
         "SELECT returned_to_planning FROM plan_cases WHERE case_id = $1", case_id
     )
     assert returned is True
+
+
+async def test_a_review_arriving_after_the_case_ended_sends_it_back_nowhere_r6d_r8(
+    one_connection: asyncpg.Pool, schema_name: str
+) -> None:
+    pool = one_connection
+    store = EventStore(pool, "careplan", schema=schema_name, events=registry)
+    ports = Careplan(compose_path(store), Vault.from_settings(load_settings(), "careplan"), pool)
+    case_id, agency_id = unique("case"), unique("ag")
+    await pool.execute(
+        "INSERT INTO case_facts (case_id, agency_id, assigned, terminated_on) "
+        "VALUES ($1, $2, true, current_date)",
+        case_id,
+        agency_id,
+    )
+
+    # Passed by, not refused: a refusal would dead-letter a review that is simply too late.
+    async with pool.acquire() as conn, conn.transaction():
+        await ports.revision_required(conn, _review(case_id, agency_id, unique("review")))
+
+    assert await store.read_stream(case_id) == []

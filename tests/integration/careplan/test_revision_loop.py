@@ -37,6 +37,7 @@ async def monitoring(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
         intake=stack.topics.intake,
         careplan=stack.topics.careplan,
         directory=stack.topics.directory,
+        closure=stack.topics.closure,
     )
     async with stack.serve(
         lambda settings: build_monitoring(settings, topics=topics),

@@ -1,6 +1,7 @@
 """The loop across three real services (R8, R9, R12): the directory, intake and closure apps
 on topics and schemas of their own. A case taken through intake's API ends at closure with
-its referral; intake's roster counts one fewer for the manager; the target accepts, and
+its referral; intake's roster and the directory's read model both count one fewer for the
+manager; the target accepts, and
 intake at the target opens the linked inbound-referral case once (however often the
 acceptance is delivered), which closure then records as the referral completed."""
 
@@ -59,7 +60,10 @@ async def three(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Three]
         ),
         running_service(
             lambda s: build_directory(
-                s, topics=DirectoryTopics(directory=topics.directory, intake=topics.intake)
+                s,
+                topics=DirectoryTopics(
+                    directory=topics.directory, intake=topics.intake, closure=topics.closure
+                ),
             ),
             schema=unique_schema("directory"),
             base_url="http://directory",
@@ -134,7 +138,17 @@ async def _caseload(net: Three, agency_id: str) -> int:
     return next(s["caseload"] for s in board.json()["staff"] if s["staff_id"] == "mgr-1")
 
 
-async def test_an_ended_case_refers_on_and_the_target_opens_the_linked_case_once_r4_r8_r9_r12(
+async def _directory_caseload(net: Three, agency_id: str) -> int:
+    staff = await net.directory.http.get(
+        "/staff",
+        params={"agency_id": agency_id, "role": "case_manager"},
+        headers=net.auth(Role.SUPERVISOR, agency_id, "sup-1"),
+    )
+    assert staff.status_code == 200, staff.text
+    return next(int(s["caseload"]) for s in staff.json() if s["staff_id"] == "mgr-1")
+
+
+async def test_an_ended_case_leaves_both_caseloads_refers_and_the_target_opens_it_once_r4_r8_r9_r12(
     three: Three,
 ) -> None:
     home = await _agency(three, offers_services=False)
@@ -178,6 +192,9 @@ async def test_an_ended_case_refers_on_and_the_target_opens_the_linked_case_once
     for step, body in steps:
         await _post(http, f"/cases/{case_id}/{step}", body, manager)
     assert await _caseload(three, home) == 1
+    await eventually(
+        lambda: _directory_caseload(three, home), lambda n: n == 1, "the directory counts it"
+    )
 
     closure = three.closure
     await eventually(
@@ -196,7 +213,11 @@ async def test_an_ended_case_refers_on_and_the_target_opens_the_linked_case_once
     )
     assert ended["events"] == ["CaseTerminated", "ReferralIssued"]
     assert ended["target"]["agency_id"] == target
+    # R12: both rosters count one fewer once the case has ended.
     await eventually(lambda: _caseload(three, home), lambda n: n == 0, "intake's caseload falls")
+    await eventually(
+        lambda: _directory_caseload(three, home), lambda n: n == 0, "the directory's falls"
+    )
 
     referral_id = ended["referral_id"]
     target_manager = three.auth(Role.CASE_MANAGER, target, "mgr-1")

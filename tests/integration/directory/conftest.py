@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from services.closure import contract as closure_contract
 from services.directory import contract as directory_contract
 from services.directory.bootstrap import Topics, build
 from services.intake import contract as intake_contract
@@ -42,6 +44,7 @@ for _cls in (
     intake_contract.CaseAssigned,
     intake_contract.CaseReassigned,
     intake_contract.CaseScreenedIn,
+    closure_contract.CaseTerminated,
 ):
     events.register(_cls)
 
@@ -84,6 +87,8 @@ class Directory:
     intake_relay: Relay
     pool: asyncpg.Pool
     """The directory's own pool (its schema on the search path)."""
+    closure: EventStore
+    closure_relay: Relay
 
     def auth(
         self, role: Role, agency_id: str = "network", staff_id: str = "admin-1"
@@ -109,9 +114,15 @@ class Directory:
 async def directory(
     database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[Directory]:
-    topics = Topics(directory=unique_topic("directory"), intake=unique_topic("intake"))
+    topics = Topics(
+        directory=unique_topic("directory"),
+        intake=unique_topic("intake"),
+        closure=unique_topic("closure"),
+    )
     intake = EventStore(pg_pool, "intake", schema=unique_schema("intake"), events=events)
     await intake.migrate()
+    closure = EventStore(pg_pool, "closure", schema=unique_schema("closure"), events=events)
+    await closure.migrate()
     producer = idempotent_producer(kafka_bootstrap)
     await producer.start()
     try:
@@ -120,7 +131,7 @@ async def directory(
             database_url=database_url,
             kafka_bootstrap=kafka_bootstrap,
             schema=unique_schema("directory"),
-            topics=(topics.directory, topics.intake),
+            topics=(topics.directory, topics.intake, topics.closure),
             base_url="http://directory",
         ) as running:
             runtime = running.app.state.runtime
@@ -136,10 +147,13 @@ async def directory(
                 intake,
                 Relay(intake, producer, topic=topics.intake),
                 running.pool,
+                closure,
+                Relay(closure, producer, topic=topics.closure),
             )
     finally:
         await producer.stop()
-        await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{intake.schema}" CASCADE')
+        for store in (intake, closure):
+            await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{store.schema}" CASCADE')
 
 
 async def get_json(d: Directory, url: str, **params: Any) -> Any:
@@ -210,3 +224,28 @@ async def assign(d: Directory, agency: str, *assignments: DomainEvent, case_id: 
         ],
     )
     await d.intake_relay.drain()
+
+
+async def terminate(d: Directory, agency: str, manager: str, *, case_id: str) -> None:
+    """Closure's termination of one case (the client died), relayed to its topic."""
+    ended = closure_contract.CaseTerminated(
+        termination_id=unique("termination"),
+        reason=closure_contract.TerminationReason.CLIENT_DIED,
+        termination_class=closure_contract.TerminationClass.ENDED,
+        terminated_on=date(2025, 6, 1),
+        agency_id=agency,
+        manager_id=manager,
+    )
+    actor = Actor(staff_id="closure", role=Role.SYSTEM)
+    version = await d.closure.stream_version(case_id)
+    await d.closure.append(
+        case_id,
+        version,
+        [
+            Envelope(
+                metadata=EventMetadata(case_id=case_id, agency_id=agency, actor=actor),
+                payload=ended,
+            )
+        ],
+    )
+    await d.closure_relay.drain()

@@ -19,6 +19,7 @@ from tests.integration.directory.conftest import (
     get_json,
     post,
     register,
+    terminate,
     unique,
 )
 
@@ -207,6 +208,46 @@ async def test_r12_caseloads_follow_intake_assignments_and_overload_is_visible(
     # The intake event the directory does not use changed nothing and went to no DLQ.
     dead = await pg_pool.fetchval(f'SELECT count(*) FROM "{d.schema}".dead_lettered_messages')
     assert dead == 0
+
+
+async def test_r12_a_case_closure_ended_leaves_its_managers_caseload_whenever_it_is_read(
+    directory: Directory,
+) -> None:
+    d = directory
+    agency = await register(d)
+    await add_manager(d, agency, "kim", limit=3)
+    kept, ended, ended_first = unique("case"), unique("case"), unique("case")
+    for case_id in (kept, ended):
+        await assign(d, agency, case_assigned("kim", agency), case_id=case_id)
+    await eventually(
+        lambda: get_json(d, "/staff", agency_id=agency),
+        lambda rows: [s["caseload"] for s in rows] == [2],
+        "counting Kim's two cases",
+    )
+
+    await terminate(d, agency, "kim", case_id=ended)
+    # Closure's topic and intake's are read apart: a termination read before the case's
+    # assignment must still keep the case out of the count once the assignment arrives.
+    await terminate(d, agency, "kim", case_id=ended_first)
+    await eventually(
+        lambda: d.pool.fetchval(
+            "SELECT count(*) FROM case_endings WHERE case_id = $1", ended_first
+        ),
+        lambda n: n == 1,
+        "the early termination read",
+    )
+    await assign(d, agency, case_assigned("kim", agency), case_id=ended_first)
+    await eventually(
+        lambda: d.pool.fetchval("SELECT count(*) FROM caseloads WHERE case_id = $1", ended_first),
+        lambda n: n == 1,
+        "the late assignment read",
+    )
+    staff = await eventually(
+        lambda: get_json(d, "/staff", agency_id=agency),
+        lambda rows: [s["caseload"] for s in rows] == [1],
+        "Kim carrying the one case still open",
+    )
+    assert (staff[0]["room"], staff[0]["overloaded"]) == (2, False)
 
 
 # --- departure and closure --------------------------------------------------------------------

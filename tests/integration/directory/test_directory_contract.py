@@ -19,14 +19,12 @@ from tests.integration.service_contract import SECRET, Member, ServiceContract, 
 
 class TestDirectoryContract(ServiceContract):
     service_name = "directory"
-    topics = ("directory", "intake")
+    topics = ("directory", "intake", "closure")
     allowed = Member(Role.NETWORK_ADMIN, "network", "admin-contract")
     refused = Member(Role.AUDITOR, "network", "auditor-contract")
 
     def build(self, settings: Settings, topics: Mapping[str, str]) -> FastAPI:
-        return build(
-            settings, topics=Topics(directory=topics["directory"], intake=topics["intake"])
-        )
+        return build(settings, topics=Topics(**topics))
 
     def _registration(self, served: RunningService, agency_id: str) -> Submission:
         body = {"agency_id": agency_id, "name": "Contract Welfare Centre", "region": "Seoul"}

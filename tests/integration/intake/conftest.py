@@ -86,13 +86,19 @@ async def running_network(
     database_url: str, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[Network]:
     """Start a directory and an intake app on topics and schemas of their own; drop them after."""
-    topics = Topics(intake=unique_topic("intake"), directory=unique_topic("directory"))
+    topics = Topics(
+        intake=unique_topic("intake"),
+        directory=unique_topic("directory"),
+        closure=unique_topic("closure"),
+    )
     schema, directory_schema = unique_schema("intake"), unique_schema("directory")
     infra: dict[str, Any] = {"database_url": database_url, "kafka_bootstrap": kafka_bootstrap}
-    directory_topics = DirectoryTopics(directory=topics.directory, intake=topics.intake)
+    directory_topics = DirectoryTopics(
+        directory=topics.directory, intake=topics.intake, closure=topics.closure
+    )
     service_pool: asyncpg.Pool | None = None
     async with (
-        fresh_topics(kafka_bootstrap, topics.intake, topics.directory),
+        fresh_topics(kafka_bootstrap, topics.intake, topics.directory, topics.closure),
         running_service(
             lambda settings: build_directory(settings, topics=directory_topics),
             schema=directory_schema,

@@ -1,6 +1,7 @@
 """The running monitoring app its integration tests share, fed by real upstream events.
 
-Monitoring reads intake's, careplan's and the directory's topics through their contracts.
+Monitoring reads intake's, careplan's, closure's and the directory's topics through their
+contracts.
 These tests record those services' real contract events in event stores of their own (a
 schema per service) and publish them with the kit's relay to topics of the module's own, so
 monitoring's consumers read exactly what the other services would publish. The agencies'
@@ -105,6 +106,7 @@ class Stack:
     intake: Upstream
     careplan: Upstream
     directory: Upstream
+    closure: Upstream
     producer: AIOKafkaProducer
     clock: Clock = field(default_factory=Clock)
     scheduler_seconds: float = 0.2
@@ -150,6 +152,7 @@ async def stack_of(
         intake=unique_topic("intake"),
         careplan=unique_topic("careplan"),
         directory=unique_topic("directory"),
+        closure=unique_topic("closure"),
     )
     schema = unique_schema("monitoring")
     settings = service_settings(database_url, kafka_bootstrap, schema)
@@ -160,13 +163,19 @@ async def stack_of(
         ("intake", topics.intake),
         ("careplan", topics.careplan),
         ("directory", topics.directory),
+        ("closure", topics.closure),
     ):
         store = EventStore(pg_pool, service, schema=unique_schema(service))
         await store.migrate()
         upstream[service] = Upstream(store, Relay(store, producer, topic=topic))
     try:
         async with fresh_topics(
-            kafka_bootstrap, topics.monitoring, topics.intake, topics.careplan, topics.directory
+            kafka_bootstrap,
+            topics.monitoring,
+            topics.intake,
+            topics.careplan,
+            topics.directory,
+            topics.closure,
         ):
             yield Stack(
                 database_url,
@@ -177,6 +186,7 @@ async def stack_of(
                 upstream["intake"],
                 upstream["careplan"],
                 upstream["directory"],
+                upstream["closure"],
                 producer,
             )
     finally:

@@ -58,6 +58,7 @@ async def network(
                     intake=topics.intake,
                     careplan=topics.careplan,
                     directory=topics.directory,
+                    closure=topics.closure,
                 ),
                 today=clock,
                 scheduler_seconds=0.2,

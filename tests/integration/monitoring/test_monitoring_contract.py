@@ -29,7 +29,7 @@ ANSWERS = {"answers": [{"question": "contact_ok", "answer": "yes", "negative": F
 
 class TestMonitoringContract(ServiceContract):
     service_name = "monitoring"
-    topics = ("monitoring", "intake", "careplan", "directory")
+    topics = ("monitoring", "intake", "careplan", "directory", "closure")
     allowed = Member(Role.CASE_MANAGER, "ag-contract", "cm-contract")
     refused = Member(Role.AUDITOR, "network", "auditor-contract")
 

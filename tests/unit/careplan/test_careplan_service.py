@@ -8,7 +8,7 @@ from services.monitoring.contract import PlanRevisionRequired
 from shared.settings import load_settings
 
 
-def test_careplan_publishes_to_its_topic_and_learns_from_intake_the_directory_and_monitoring() -> (
+def test_careplan_publishes_to_its_topic_and_learns_from_intake_directory_closure_monitoring() -> (
     None
 ):
     spec = service_spec(load_settings())
@@ -16,7 +16,7 @@ def test_careplan_publishes_to_its_topic_and_learns_from_intake_the_directory_an
     assert spec.topic == "caseline.careplan.v1"
     learned, revisions = spec.consumers
     assert learned.name == "facts"
-    assert learned.topics == ("caseline.intake.v1", "caseline.directory.v1")
+    assert learned.topics == ("caseline.intake.v1", "caseline.directory.v1", "caseline.closure.v1")
     assert learned.reads == facts.READS
     assert revisions.name == "revisions"
     assert revisions.topics == ("caseline.monitoring.v1",)
@@ -31,10 +31,16 @@ def test_the_review_policy_r6d_is_bound_to_the_ports_the_runtime_composes() -> N
 
 
 def test_tests_can_give_careplan_topics_of_their_own() -> None:
-    topics = Topics(careplan="t.c.v1", intake="t.i.v1", directory="t.d.v1", monitoring="t.m.v1")
+    topics = Topics(
+        careplan="t.c.v1",
+        intake="t.i.v1",
+        directory="t.d.v1",
+        monitoring="t.m.v1",
+        closure="t.x.v1",
+    )
     spec = service_spec(load_settings(), topics=topics)
     assert spec.topic == "t.c.v1"
-    assert [c.topics for c in spec.consumers] == [("t.i.v1", "t.d.v1"), ("t.m.v1",)]
+    assert [c.topics for c in spec.consumers] == [("t.i.v1", "t.d.v1", "t.x.v1"), ("t.m.v1",)]
 
 
 def test_the_planning_implementation_and_board_routes_are_served() -> None:

@@ -6,18 +6,21 @@ from services.directory.bootstrap import SERVICE, Topics, build, service_spec
 from shared.settings import load_settings
 
 
-def test_the_directory_publishes_to_its_topic_and_reads_its_own_and_intakes_events() -> None:
+def test_the_directory_publishes_to_its_topic_and_reads_its_own_intakes_and_closures_r12() -> None:
     spec = service_spec(load_settings())
     assert spec.name == SERVICE == "directory"
     assert spec.topic == "caseline.directory.v1"
     [consumer] = spec.consumers
     assert consumer.name == "read-model"
-    assert consumer.topics == ("caseline.directory.v1", "caseline.intake.v1")
+    assert consumer.topics == ("caseline.directory.v1", "caseline.intake.v1", "caseline.closure.v1")
+    # R12: of closure's events only the termination, which lowers a caseload.
+    assert [e.event_type() for e in consumer.reads if e.service == "closure"] == ["CaseTerminated"]
 
 
 def test_tests_can_give_the_directory_topics_of_their_own() -> None:
-    spec = service_spec(load_settings(), topics=Topics(directory="t.d.v1", intake="t.i.v1"))
-    assert spec.topic == "t.d.v1" and spec.consumers[0].topics == ("t.d.v1", "t.i.v1")
+    topics = Topics(directory="t.d.v1", intake="t.i.v1", closure="t.c.v1")
+    spec = service_spec(load_settings(), topics=topics)
+    assert spec.topic == "t.d.v1" and spec.consumers[0].topics == ("t.d.v1", "t.i.v1", "t.c.v1")
 
 
 def test_the_admin_and_query_routes_are_served() -> None:
