@@ -24,13 +24,26 @@ CREATE TABLE IF NOT EXISTS network_agencies (
 );
 ALTER TABLE network_agencies ADD COLUMN IF NOT EXISTS closed_by uuid;
 CREATE TABLE IF NOT EXISTS network_services (
-    service_id     text    PRIMARY KEY,
+    service_id     text    NOT NULL,
     agency_id      text    NOT NULL,
     department_id  text,
     need_domain    text    NOT NULL,
     capacity       integer NOT NULL,
-    active         boolean NOT NULL
+    active         boolean NOT NULL,
+    PRIMARY KEY (agency_id, service_id)
 );
+-- A service id is unique within its agency only. Tables made when the key was the service
+-- id alone are re-keyed (the rows an agency took over from another stay wrong until a replay).
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_index i
+        WHERE i.indrelid = 'network_services'::regclass AND i.indisprimary AND i.indnatts = 1
+    ) THEN
+        ALTER TABLE network_services DROP CONSTRAINT network_services_pkey;
+        ALTER TABLE network_services ADD PRIMARY KEY (agency_id, service_id);
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS network_staff (
     agency_id      text NOT NULL,
     staff_id       text NOT NULL,
@@ -91,8 +104,9 @@ class NetworkReadModel:
         """A service is offered (again)."""
         await conn.execute(
             "INSERT INTO network_services (service_id, agency_id, department_id, need_domain, "
-            "capacity, active) VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (service_id) DO "
-            "UPDATE SET agency_id = EXCLUDED.agency_id, department_id = EXCLUDED.department_id, "
+            "capacity, active) VALUES ($1, $2, $3, $4, $5, true) "
+            "ON CONFLICT (agency_id, service_id) DO UPDATE SET "
+            "department_id = EXCLUDED.department_id, "
             "need_domain = EXCLUDED.need_domain, capacity = EXCLUDED.capacity, active = true",
             service_id,
             agency_id,
@@ -101,18 +115,25 @@ class NetworkReadModel:
             capacity,
         )
 
-    async def service_withdrawn(self, conn: asyncpg.Connection, service_id: str) -> None:
-        """A service is no longer offered."""
+    async def service_withdrawn(
+        self, conn: asyncpg.Connection, agency_id: str, service_id: str
+    ) -> None:
+        """A service of an agency is no longer offered (another agency's same id is not)."""
         await conn.execute(
-            "UPDATE network_services SET active = false WHERE service_id = $1", service_id
+            "UPDATE network_services SET active = false WHERE agency_id = $1 AND service_id = $2",
+            agency_id,
+            service_id,
         )
 
     async def capacity_changed(
-        self, conn: asyncpg.Connection, service_id: str, capacity: int
+        self, conn: asyncpg.Connection, agency_id: str, service_id: str, capacity: int
     ) -> None:
         """A service's free places changed (none left: only a waiting list)."""
         await conn.execute(
-            "UPDATE network_services SET capacity = $2 WHERE service_id = $1", service_id, capacity
+            "UPDATE network_services SET capacity = $3 WHERE agency_id = $1 AND service_id = $2",
+            agency_id,
+            service_id,
+            capacity,
         )
 
     async def staff_joined(

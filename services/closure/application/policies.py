@@ -238,9 +238,9 @@ def network_learner(ports: Closure) -> EventHandler:
                     offered.capacity,
                 )
             case ServiceWithdrawn(service_id=service_id):
-                await network.service_withdrawn(conn, service_id)
+                await network.service_withdrawn(conn, agency_id, service_id)
             case CapacityChanged(service_id=service_id, capacity=capacity):
-                await network.capacity_changed(conn, service_id, capacity)
+                await network.capacity_changed(conn, agency_id, service_id, capacity)
             case StaffJoined(staff_id=staff_id, department_id=department_id):
                 await network.staff_joined(conn, agency_id, staff_id, department_id)
             case AgencyClosed(closed_on=closed_on):
