@@ -9,8 +9,6 @@ agencies' calendar is a clock the tests move.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -49,6 +47,8 @@ from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings, load_settings
 from shared.store import EventStore
 from shared.vocabulary import NeedDomain, ResourceKind
+from tests import harness
+from tests.harness import unique as unique
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import until_known
 
@@ -217,20 +217,9 @@ async def closure(stack: Stack) -> AsyncIterator[Running]:
         yield app
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
-    """Poll `probe` until `holds` (consumers are eventually consistent), or fail."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        value = await probe()
-        if holds(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
-        await asyncio.sleep(0.05)
+    """The harness's `eventually`, with closure's longer bound (a fan-out of hundreds)."""
+    return await harness.eventually(probe, holds, what, timeout=WAIT_SECONDS)
 
 
 async def enroll_auditor(app: Running) -> None:

@@ -7,10 +7,8 @@ test or engineer publishes reaches it. A copy of the template keeps this file, r
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -29,6 +27,7 @@ from shared.envelope import Actor, Role
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings, load_settings
 from shared.store import EventStore
+from tests.harness import eventually as eventually
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import until_known
 
@@ -134,15 +133,3 @@ async def template(
             await producer.stop()
             for name in (schema, directory_schema):
                 await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], what: str) -> T:
-    """Poll `probe` until `holds` (the read model is eventually consistent), or fail."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        value = await probe()
-        if holds(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"after {WAIT_SECONDS:.0f} s still not {what}: {value!r}")
-        await asyncio.sleep(0.05)
