@@ -42,7 +42,7 @@ from services.intake.contract import (
     Severity,
 )
 from shared.auth import issue_token
-from shared.envelope import Actor, DomainEvent, Envelope, EventMetadata, Role
+from shared.envelope import DomainEvent, Role
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings, load_settings
 from shared.store import EventStore
@@ -51,45 +51,11 @@ from tests import harness
 from tests.harness import unique as unique
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import until_known
+from tests.integration.upstream import Clock, Upstream
 
 WAIT_SECONDS = 30.0
 T = TypeVar("T")
 TODAY = date(2026, 6, 1)
-
-
-@dataclass
-class Clock:
-    """The agencies' calendar as the app under test reads it."""
-
-    day: date = TODAY
-
-    def __call__(self) -> date:
-        return self.day
-
-
-@dataclass
-class Upstream:
-    """One upstream service's event store and the relay publishing it to its test topic."""
-
-    store: EventStore
-    relay: Relay
-
-    async def record(self, stream: str, agency: str, *payloads: DomainEvent) -> None:
-        """Append the events to `stream` and publish them."""
-        actor = Actor(staff_id="upstream", role=Role.SYSTEM)
-        version = await self.store.stream_version(stream)
-        await self.store.append(
-            stream,
-            version,
-            [
-                Envelope(
-                    metadata=EventMetadata(case_id=stream, agency_id=agency, actor=actor),
-                    payload=p,
-                )
-                for p in payloads
-            ],
-        )
-        await self.relay.drain()
 
 
 @dataclass
@@ -104,7 +70,7 @@ class Stack:
     monitoring: Upstream
     directory: Upstream
     producer: AIOKafkaProducer
-    clock: Clock = field(default_factory=Clock)
+    clock: Clock = field(default_factory=lambda: Clock(TODAY))
     scheduler_seconds: float = 0.2
 
     def app(self) -> FastAPI:

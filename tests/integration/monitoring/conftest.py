@@ -37,7 +37,7 @@ from services.intake.contract import (
     ConsentRecorded,
 )
 from services.monitoring.bootstrap import Topics, build
-from shared.envelope import Actor, DomainEvent, Envelope, EventMetadata, Role
+from shared.envelope import Role
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings
 from shared.store import EventStore
@@ -54,44 +54,15 @@ from tests.harness import (
 )
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import until_known
+from tests.integration.upstream import Clock, Upstream
 
 START = date(2026, 3, 2)
 """The day the first plans take effect; the clock starts a week later."""
 
 
-@dataclass
-class Clock:
-    """The agencies' calendar as the app under test reads it."""
-
-    day: date = START + timedelta(days=7)
-
-    def __call__(self) -> date:
-        return self.day
-
-
-@dataclass
-class Upstream:
-    """One upstream service's event store and the relay publishing it to its test topic."""
-
-    store: EventStore
-    relay: Relay
-
-    async def record(self, stream: str, agency: str, *payloads: DomainEvent) -> None:
-        """Append the events to `stream` and publish them."""
-        actor = Actor(staff_id="upstream", role=Role.SYSTEM)
-        version = await self.store.stream_version(stream)
-        await self.store.append(
-            stream,
-            version,
-            [
-                Envelope(
-                    metadata=EventMetadata(case_id=stream, agency_id=agency, actor=actor),
-                    payload=p,
-                )
-                for p in payloads
-            ],
-        )
-        await self.relay.drain()
+def first_week() -> Clock:
+    """The monitoring tests' calendar: a week after the first plans took effect."""
+    return Clock(START + timedelta(days=7))
 
 
 @dataclass
@@ -108,7 +79,7 @@ class Stack:
     directory: Upstream
     closure: Upstream
     producer: AIOKafkaProducer
-    clock: Clock = field(default_factory=Clock)
+    clock: Clock = field(default_factory=lambda: first_week())
     scheduler_seconds: float = 0.2
 
     def app(self, settings: Settings) -> FastAPI:

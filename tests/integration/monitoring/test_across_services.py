@@ -27,7 +27,7 @@ from tests.integration.careplan.conftest import (
     through_intake,
 )
 from tests.integration.careplan.test_careplan_api import plan_body
-from tests.integration.monitoring.conftest import Clock
+from tests.integration.upstream import Clock
 
 TODAY = agency_today()
 

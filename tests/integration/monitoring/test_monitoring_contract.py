@@ -21,7 +21,13 @@ from services.monitoring.bootstrap import Topics, build
 from shared.envelope import Role
 from shared.settings import Settings
 from tests.harness import RunningService, running_service
-from tests.integration.monitoring.conftest import Agency, Clock, Running, case_in_force, stack_of
+from tests.integration.monitoring.conftest import (
+    Agency,
+    Running,
+    case_in_force,
+    first_week,
+    stack_of,
+)
 from tests.integration.service_contract import SECRET, Member, ServiceContract, Submission
 
 ANSWERS = {"answers": [{"question": "contact_ok", "answer": "yes", "negative": False}]}
@@ -36,7 +42,7 @@ class TestMonitoringContract(ServiceContract):
     def build(self, settings: Settings, topics: Mapping[str, str]) -> FastAPI:
         # On the stack's calendar: a week into the plans `case_in_force` agrees, when nothing
         # is overdue yet, so no scheduler append races the contract's commands.
-        return build(settings, topics=Topics(**topics), today=Clock())
+        return build(settings, topics=Topics(**topics), today=first_week())
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -73,7 +79,7 @@ class TestMonitoringContract(ServiceContract):
 
     async def command(self, served: RunningService) -> Submission:
         case_id = await self._case(served)
-        due_on = Clock()() + timedelta(days=14)
+        due_on = first_week()() + timedelta(days=14)
         body = {"due_on": due_on.isoformat()}
         return Submission("POST", f"/cases/{case_id}/forms", body, self.auth(served, self.allowed))
 
