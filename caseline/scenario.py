@@ -37,6 +37,8 @@ from caseline.scenario_http import (
     ScenarioError,
     checked,
     eventually,
+    offer_service,
+    register_agency,
     succeeded,
 )
 from caseline.scenario_later import a_month_later, restart_ahead
@@ -198,35 +200,9 @@ async def build_network(net: Network, report: Reporter) -> dict[str, Any]:
     report.step("8. The directory registers a network of three agencies (admin HTTP API)")
     for key, agency in agencies.items():
         aid = agency["id"]
-        await succeeded(
-            net.directory.post(
-                "/agencies",
-                headers=admin,
-                json={"agency_id": aid, "name": agency["name"], "region": agency["region"]},
-            )
-        )
-        await succeeded(
-            net.directory.post(
-                f"/agencies/{aid}/departments",
-                headers=admin,
-                json={"department_id": f"{key}-casework", "name": "사례관리팀"},
-            )
-        )
+        await register_agency(net, admin, aid, key, agency["name"], agency["region"])
         for domain, name, places in agency["services"]:
-            await succeeded(
-                net.directory.post(
-                    f"/agencies/{aid}/services",
-                    headers=admin,
-                    json={
-                        "service_id": f"{key}-{domain}",
-                        "name": name,
-                        "need_domain": domain,
-                        "resource": "formal",
-                        "department_id": f"{key}-casework",
-                        "capacity": places,
-                    },
-                )
-            )
+            await offer_service(net, admin, aid, key, f"{key}-{domain}", name, domain, places)
             if places == 0:
                 await succeeded(
                     net.directory.put(
@@ -527,7 +503,7 @@ async def check_records(
 ) -> None:
     """No personal data in the intake events, no words about a client in careplan's or
     monitoring's; every case's chain verifies in each store that holds it (closure's too)."""
-    report.step("23. Auditors: words about people stay in the vaults, every chain verifies")
+    report.step("24. Auditors: words about people stay in the vaults, every chain verifies")
     cases = list(labelled.values())
     rows = await pool.fetch(
         "SELECT payload::text || metadata::text AS body FROM intake.events "

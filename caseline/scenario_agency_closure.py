@@ -79,7 +79,7 @@ async def agency_closure(
 ) -> None:
     """R8, R9: Mapo closes; every open case, at whatever stage, ends with its referral."""
     net, d = desk.net, cases.paper
-    report.step("21. Mapo closes with open cases at three stages (R8, R9)")
+    report.step("22. Mapo closes with open cases at three stages (R8, R9)")
     e = await open_at_assessment(desk, targets, report)
     known = await until_eligible(net, e, [targets.incheon, targets.seodaemun])
     known = known and await until_eligible(net, d, [targets.seodaemun, targets.yeonhui])
@@ -172,7 +172,7 @@ async def overdue_referral(
     demo network is a training network: the whole network is then moved 15 days further
     ahead and the scheduler's `ReferralOverdue` and next target are watched for.
     """
-    report.step("22. An unanswered referral: due in 14 days, then moved on by the scheduler (R9)")
+    report.step("23. An unanswered referral: due in 14 days, then moved on by the scheduler (R9)")
     seen = await closure_case(net, case_id) or {}
     referral = seen.get("referral") or {}
     inbox = await succeeded(net.closure.get("/inbox", headers=targets.seodaemun_staff))
@@ -208,7 +208,7 @@ async def verify_network(pool: asyncpg.Pool, report: Reporter) -> None:
     """`caseline verify`'s own check, on the stores the demo's services wrote: every hash
     chain, and R9 proven from closure's events alone (against the directory's history)."""
     report.step(
-        "24. caseline verify: every service's hash chains, and R9 from closure's events alone"
+        "25. caseline verify: every service's hash chains, and R9 from closure's events alone"
     )
     verdict = await verify(pool, today=agency_today(), pending_bound_days=PENDING_BOUND_DAYS)
     for line in verdict.checked:

@@ -36,7 +36,7 @@ from caseline.scenario_monitoring import LATER_SCORES
 async def planned_end(desk: Desk, cases: CareCases, report: Reporter) -> None:
     """R1, R8, R10: A's case ends as planned, after an evaluation that permits it."""
     net, a = desk.net, cases.crisis
-    report.step("18. A planned termination (closure): evaluation, preparation, approval (R8)")
+    report.step("19. A planned termination (closure): evaluation, preparation, approval (R8)")
     known, _ = await until_case(net, a, lambda c: c["manager_id"] is not None)
     early = await net.closure.post(
         f"/cases/{a}/termination", headers=desk.kim, json={"reason": "goals_achieved"}
@@ -112,7 +112,7 @@ async def planned_end(desk: Desk, cases: CareCases, report: Reporter) -> None:
 async def client_ends(desk: Desk, cases: CareCases, targets: Targets, report: Reporter) -> None:
     """R8, R4: B moves away and accepts a referral, then declines it; never forced."""
     net, b = desk.net, cases.interpreter
-    report.step("19. B moves away: a referral is offered, accepted, then declined by B (R4)")
+    report.step("20. B moves away: a referral is offered, accepted, then declined by B (R4)")
     await consent_to_referral(desk, b, desk.kim, [targets.seodaemun])
     learned = await until_eligible(net, b, [targets.seodaemun])
     unanswered = await net.closure.post(
@@ -154,7 +154,7 @@ async def departure(
     terminated with a referral that is declined, moves on, is accepted and opens a case."""
     net, c, d = desk.net, cases.declining, cases.paper
     kim, lee = staff["kim"], staff["lee"]
-    report.step("20. A manager departs: one case reassigned first, the other referred (R8, R9)")
+    report.step("21. A manager departs: one case reassigned first, the other referred (R8, R9)")
 
     async def loads() -> dict[str, int]:
         board = await succeeded(

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from caseline.scenario_desk import Desk
-from caseline.scenario_http import Network, Reporter, checked, eventually, succeeded
+from caseline.scenario_http import (
+    Network,
+    Reporter,
+    checked,
+    eventually,
+    offer_service,
+    register_agency,
+    succeeded,
+)
 from shared.envelope import Role
 
 PARTNERS: dict[str, dict[str, Any]] = {
@@ -101,56 +109,20 @@ async def extend_network(desk: Desk, agencies: dict[str, Any], report: Reporter)
     """Two agencies join and Incheon offers more, so Mapo's clients have somewhere to go."""
     net, admin = desk.net, desk.net.admin()
     report.step(
-        "17. The network grows: Seodaemun and Yeonhui join, Incheon adds housing, income and "
+        "18. The network grows: Seodaemun and Yeonhui join, Incheon adds housing, income and "
         "social-isolation services (directory admin API)"
     )
     incheon = agencies["incheon"]["id"]
     for domain in INCHEON_ADDS:
-        await succeeded(
-            net.directory.post(
-                f"/agencies/{incheon}/services",
-                headers=admin,
-                json={
-                    "service_id": f"incheon-{domain}-{net.run}",
-                    "name": domain,
-                    "need_domain": domain,
-                    "resource": "formal",
-                    "department_id": "incheon-casework",
-                    "capacity": 3,
-                },
-            )
-        )
+        service_id = f"incheon-{domain}-{net.run}"
+        await offer_service(net, admin, incheon, "incheon", service_id, domain, domain, 3)
     staff: dict[str, dict[str, str]] = {}
     for key, agency in PARTNERS.items():
         aid = f"{key}-{net.run}"
-        await succeeded(
-            net.directory.post(
-                "/agencies",
-                headers=admin,
-                json={"agency_id": aid, "name": agency["name"], "region": agency["region"]},
-            )
-        )
-        await succeeded(
-            net.directory.post(
-                f"/agencies/{aid}/departments",
-                headers=admin,
-                json={"department_id": f"{key}-casework", "name": "사례관리팀"},
-            )
-        )
+        await register_agency(net, admin, aid, key, agency["name"], agency["region"])
         for domain in agency["services"]:
-            await succeeded(
-                net.directory.post(
-                    f"/agencies/{aid}/services",
-                    headers=admin,
-                    json={
-                        "service_id": f"{key}-{domain}-{net.run}",
-                        "name": domain,
-                        "need_domain": domain,
-                        "resource": "formal",
-                        "department_id": f"{key}-casework",
-                        "capacity": 5,
-                    },
-                )
+            await offer_service(
+                net, admin, aid, key, f"{key}-{domain}-{net.run}", domain, domain, 5
             )
         manager = f"cm-{key}-{net.run}"
         await succeeded(

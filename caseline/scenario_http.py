@@ -117,3 +117,51 @@ def checked(response: httpx.Response, expect: tuple[int, ...] = (200, 201)) -> A
 async def succeeded(answer: Awaitable[httpx.Response], expect: tuple[int, ...] = (200, 201)) -> Any:
     """Await a request that must succeed for the story to go on; its JSON."""
     return checked(await answer, expect)
+
+
+async def register_agency(
+    net: Network, admin: dict[str, str], agency_id: str, key: str, name: str, region: str
+) -> None:
+    """An agency and its casework department (`<key>-casework`), as the network's
+    administrator registers them in the directory."""
+    await succeeded(
+        net.directory.post(
+            "/agencies",
+            headers=admin,
+            json={"agency_id": agency_id, "name": name, "region": region},
+        )
+    )
+    await succeeded(
+        net.directory.post(
+            f"/agencies/{agency_id}/departments",
+            headers=admin,
+            json={"department_id": f"{key}-casework", "name": "사례관리팀"},
+        )
+    )
+
+
+async def offer_service(
+    net: Network,
+    admin: dict[str, str],
+    agency_id: str,
+    key: str,
+    service_id: str,
+    name: str,
+    need_domain: str,
+    places: int,
+) -> None:
+    """A formal service of the agency's casework department, with its open places."""
+    await succeeded(
+        net.directory.post(
+            f"/agencies/{agency_id}/services",
+            headers=admin,
+            json={
+                "service_id": service_id,
+                "name": name,
+                "need_domain": need_domain,
+                "resource": "formal",
+                "department_id": f"{key}-casework",
+                "capacity": places,
+            },
+        )
+    )
