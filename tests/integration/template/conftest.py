@@ -18,18 +18,17 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from services._template.bootstrap import Topics, build
-from services.directory.application.handlers import Directory, handle
-from services.directory.domain.commands import AddStaff, RegisterAgency
-from shared.application import CommandContext
+from services.directory.contract import AgencyRegistered, StaffJoined
 from shared.auth import issue_token
 from shared.clock import agency_today
-from shared.envelope import Actor, Role
+from shared.envelope import Role
 from shared.relay import Relay, idempotent_producer
 from shared.settings import Settings, load_settings
 from shared.store import EventStore
 from tests.harness import eventually as eventually
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import until_known
+from tests.integration.upstream import Upstream
 
 WAIT_SECONDS = 15.0
 T = TypeVar("T")
@@ -69,29 +68,24 @@ class TemplateApp:
 
 
 async def publish_members(store: EventStore, relay: Relay) -> None:
-    """Register the test agency and its staff in a directory store of the test's own and
-    publish them on the test's directory topic, as the directory service would."""
-    directory = Directory.over(store)
-    actor = Actor(staff_id="net", role=Role.SYSTEM)
+    """Publish the test agencies and their staff on the test's directory topic, as the
+    directory would: its contract's events, from a directory store of the test's own."""
+    directory = Upstream(store, relay)
     today = agency_today()
     for agency_id in (AGENCY, OTHER_AGENCY):
-        registration = RegisterAgency(
+        registered = AgencyRegistered(
             agency_id=agency_id, name="Template Centre", region="Seoul", registered_on=today
         )
-        await handle(directory, CommandContext(agency_id=agency_id, actor=actor), registration)
+        await directory.record(agency_id, agency_id, registered)
     for staff_id, (agency_id, role) in MEMBERS.items():
-        context = CommandContext(agency_id=agency_id, actor=actor)
-        limit = 5 if role is Role.CASE_MANAGER else None
-        command = AddStaff(
+        joined = StaffJoined(
             staff_id=staff_id,
             name=staff_id.title(),
             role=role.value,  # type: ignore[arg-type]
-            caseload_limit=limit,
+            caseload_limit=5 if role is Role.CASE_MANAGER else 0,
             joined_on=today,
-            today=today,
         )
-        await handle(directory, context, command)
-    await relay.drain()
+        await directory.record(agency_id, agency_id, joined)
 
 
 @pytest.fixture(scope="module")
