@@ -27,9 +27,15 @@ from services.closure.contract import (
     ReferralIssued,
 )
 from services.intake.contract import CaseFound
-from services.monitoring.contract import EvaluationRecorded, FormOverdue, FormSent, ReviewRecorded
-from services.monitoring.contract import GoalRated, InstrumentResult
-from shared.envelope import Role
+from services.monitoring.contract import (
+    EvaluationRecorded,
+    FormOverdue,
+    FormSent,
+    GoalRated,
+    InstrumentResult,
+    ReviewRecorded,
+)
+from shared.envelope import DomainEvent, Role
 from shared.vocabulary import NeedDomain
 from tests.harness import unique
 from tests.integration.careplan.intake_events import assigned_case
@@ -38,7 +44,7 @@ from tests.integration.projections.conftest import AGENCY, PARTNER, Projections
 DAY = date(2026, 3, 2)
 
 
-def plan() -> list[object]:
+def plan() -> list[DomainEvent]:
     goal = PlanGoal(goal_id="goal-1", target_date=DAY + timedelta(days=90), strengths=("skills",))
     items = (
         PlanItem(
@@ -96,8 +102,8 @@ async def referred_case(app: Projections) -> tuple[str, str]:
     """Record the whole story; the referring case's id and the linked case's id."""
     case_id, linked_id = unique("case-north"), unique("case-south")
     feed = app.feed
-    await feed.record("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-north"))  # type: ignore[arg-type]
-    await feed.record("careplan", case_id, AGENCY, plan())  # type: ignore[arg-type]
+    await feed.record("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-north"))
+    await feed.record("careplan", case_id, AGENCY, plan())
     await feed.record(
         "monitoring",
         case_id,

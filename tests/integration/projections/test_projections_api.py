@@ -58,7 +58,7 @@ async def test_r11_staff_read_their_own_agency_journeys_and_another_agency_s_cas
         "intake",
         case_id,
         AGENCY,
-        assigned_case(AGENCY, "cm-north"),  # type: ignore[arg-type]
+        assigned_case(AGENCY, "cm-north"),
     )
     await eventually(lambda: _journey(projections, case_id, "cm-north"), bool, "projected")
     http = projections.served.http
@@ -78,7 +78,7 @@ async def test_an_agency_dashboard_counts_its_open_cases_overdue_work_and_caselo
 ) -> None:
     case_id = unique("case-north")
     feed = projections.feed
-    await feed.record("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-dash"))  # type: ignore[arg-type]
+    await feed.record("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-dash"))
     from services.monitoring.contract import FormOverdue, ReviewOverdue
 
     await feed.record(
@@ -114,7 +114,7 @@ async def test_network_figures_are_aggregates_for_administrators_and_auditors_on
     projections: Projections,
 ) -> None:
     case_id = unique("case-north")
-    await projections.feed.record("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-fig"))  # type: ignore[arg-type]
+    await projections.feed.record("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-fig"))
     await eventually(lambda: _journey(projections, case_id), bool, "projected")
     http = projections.served.http
     for staff_id in ("netadmin-1", "auditor-1"):
@@ -130,7 +130,7 @@ async def test_network_figures_are_aggregates_for_administrators_and_auditors_on
 async def test_a_redelivered_event_is_applied_once(projections: Projections) -> None:
     case_id = unique("case-north")
     feed = projections.feed
-    await feed.record("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-north"))  # type: ignore[arg-type]
+    await feed.record("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-north"))
     await feed.record("monitoring", case_id, AGENCY, [review()])
     await eventually(
         lambda: _journey(projections, case_id),

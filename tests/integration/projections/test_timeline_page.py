@@ -137,6 +137,7 @@ async def test_a_supervisor_sees_only_their_own_agency_s_events_and_a_case_manag
     page = await http.get(f"/cases/{case_id}/timeline", headers=projections.auth("sup-north"))
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.text.count('<tr class="event">') == len(REFERRING_CASE)
+    assert f'data-case="{linked_id}"' in page.text  # the chain names it, its events stay out
     theirs = await http.get(f"/cases/{case_id}/timeline", headers=projections.auth("sup-south"))
     assert theirs.status_code == 404
     manager = await http.get(f"/cases/{case_id}/timeline", headers=projections.auth("cm-north"))
