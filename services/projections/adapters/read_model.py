@@ -101,6 +101,7 @@ CREATE TABLE IF NOT EXISTS events_seen (
     event_id     uuid        PRIMARY KEY,
     case_id      text        NOT NULL,
     service      text        NOT NULL,
+    stream_version integer   NOT NULL,
     event_type   text        NOT NULL,
     occurred_at  timestamptz NOT NULL,
     recorded_at  timestamptz,
@@ -169,9 +170,9 @@ class ProjectionsReadModel:
         case_id, at = meta.case_id, meta.occurred_at
         await _ensure(conn, case_id, meta.agency_id, at)
         await conn.execute(
-            "INSERT INTO events_seen (event_id, case_id, service, event_type, occurred_at, "
-            "recorded_at, agency_id, actor_role, codes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-            "$9::jsonb) ON CONFLICT (event_id) DO NOTHING",
+            "INSERT INTO events_seen (event_id, case_id, service, stream_version, event_type, "
+            "occurred_at, recorded_at, agency_id, actor_role, codes) VALUES ($1, $2, $3, $10, "
+            "$4, $5, $6, $7, $8, $9::jsonb) ON CONFLICT (event_id) DO NOTHING",
             meta.event_id,
             case_id,
             event.service,
@@ -181,6 +182,7 @@ class ProjectionsReadModel:
             meta.agency_id,
             meta.actor.role.value,
             json.dumps(key_codes(payload)),
+            event.stream_version,
         )
         stage = STAGE_OF_EVENT.get(kind)
         if stage is not None:
@@ -404,11 +406,12 @@ class ProjectionsReadModel:
         return None if row is None else dict(row)
 
     async def events(self, case_ids: list[str]) -> list[dict[str, Any]]:
-        """The events seen of these cases, in the order they happened."""
+        """The events seen of these cases, in the order they happened (one stream's events
+        that happened in the same instant in their stream's order)."""
         rows = await self.pool.fetch(
             "SELECT case_id, service, event_type, occurred_at, recorded_at, agency_id, "
             "actor_role, codes FROM events_seen WHERE case_id = ANY($1::text[]) "
-            "ORDER BY occurred_at, recorded_at NULLS LAST, event_id",
+            "ORDER BY occurred_at, recorded_at NULLS LAST, case_id, service, stream_version",
             case_ids,
         )
         return [{**dict(r), "codes": json.loads(r["codes"])} for r in rows]
