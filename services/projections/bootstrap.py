@@ -1,10 +1,11 @@
 """Projections' composition root: a consumer per topic it reads, its tables, its read model.
 
-Projections records no events: its runtime's relay has nothing to publish (its topic,
-`caseline.projections.v1`, stays empty). It reads intake's, careplan's, monitoring's and
-closure's topics through their contracts into its read models, and the directory's into the
-kit's principals, each with a consumer of its own so each topic's position and dedup are its
-own.
+Projections records no events: its runtime's relay has nothing to publish, so its topic
+(`caseline.projections.v1`, which the kit's runtime names) is never written and need not
+exist (`caseline.catalog.CONSUMING_ONLY`: no topic is created for it). It reads intake's,
+careplan's, monitoring's and closure's topics through their contracts into its read models,
+and the directory's into the kit's principals, each with a consumer of its own so each
+topic's position and dedup are its own.
 """
 
 from __future__ import annotations

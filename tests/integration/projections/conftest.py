@@ -93,7 +93,8 @@ async def projections(
             database_url=database_url,
             kafka_bootstrap=kafka_bootstrap,
             schema=unique_schema("projections"),
-            topics=tuple(getattr(topics, name) for name in names),
+            # Its own topic is not created: projections publishes nothing and needs none.
+            topics=tuple(getattr(topics, name) for name in (*UPSTREAM, "directory")),
             base_url="http://projections",
         ) as served:
             for staff_id, (agency_id, role) in MEMBERS.items():
