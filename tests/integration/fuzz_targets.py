@@ -1,9 +1,9 @@
 """What the fuzzer sends requests to: one running app, its principals, real records and seeds.
 
 Intake and the directory are fuzzed on the running network (`test_fuzz.fuzzed`). Careplan,
-monitoring and closure are fuzzed each alone, as `ServiceContract.served` runs a service: on
-a schema and topics of its own, its principals recorded straight into its members (no
-directory beside it), and one case it learned from real upstream events (intake's, and for
+monitoring, closure and projections are fuzzed each alone, as `ServiceContract.served` runs a
+service: on a schema and topics of its own, its principals recorded straight into its members
+(no directory beside it), and one case it learned from real upstream events (intake's, and for
 monitoring careplan's plan in force) published by the kit's relay to its topics, so that
 generated requests reach a real case as well as unknown ones.
 """
@@ -27,6 +27,8 @@ from services.closure.bootstrap import Topics as ClosureTopics
 from services.closure.bootstrap import build as build_closure
 from services.monitoring.bootstrap import Topics as MonitoringTopics
 from services.monitoring.bootstrap import build as build_monitoring
+from services.projections.bootstrap import Topics as ProjectionsTopics
+from services.projections.bootstrap import build as build_projections
 from shared.application import CommandContext
 from shared.envelope import Actor, DomainEvent, Role, registry
 from shared.relay import Relay, idempotent_producer
@@ -205,11 +207,19 @@ ALONE: dict[str, Alone] = {
         ),
         _closure_seeds,
     ),
+    "projections": Alone(
+        ("projections", "intake", "careplan", "monitoring", "closure", "directory"),
+        lambda settings, topics: build_projections(settings, topics=ProjectionsTopics(**topics)),
+        lambda served, case_id: served.pool.fetchval(
+            "SELECT manager_id FROM journeys WHERE case_id = $1", case_id
+        ),
+        dict,
+    ),
 }
 
 
 class AloneServices:
-    """Careplan, monitoring and closure, each started alone the first time a test asks."""
+    """Careplan, monitoring, closure and projections, each started alone when a test first asks."""
 
     def __init__(self, database_url: str, kafka_bootstrap: str, exits: AsyncExitStack) -> None:
         self.database_url = database_url

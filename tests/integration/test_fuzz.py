@@ -62,6 +62,7 @@ from services.closure.bootstrap import build as build_closure
 from services.directory.bootstrap import build as build_directory
 from services.intake.bootstrap import build as build_intake
 from services.monitoring.bootstrap import build as build_monitoring
+from services.projections.bootstrap import build as build_projections
 from shared.envelope import Role
 from shared.settings import load_settings
 from tests.harness import token_for
@@ -213,6 +214,15 @@ ROLES: dict[str, dict[str, tuple[Role, ...]]] = {
         "GET /health/live": ANYONE,
         "GET /metrics": ANYONE,
     },
+    "projections": {
+        "GET /cases/{case_id}/journey": READERS,
+        "GET /cases/{case_id}/timeline": (Role.SUPERVISOR, Role.AUDITOR),
+        "GET /agencies/{agency_id}/dashboard": READERS,
+        "GET /network/figures": AUDIT,
+        "GET /health": ANYONE,
+        "GET /health/live": ANYONE,
+        "GET /metrics": ANYONE,
+    },
 }
 
 ON_THE_NETWORK = ("intake", "directory")
@@ -224,6 +234,7 @@ BUILDS = {
     "careplan": build_careplan,
     "monitoring": build_monitoring,
     "closure": build_closure,
+    "projections": build_projections,
 }
 
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
@@ -332,7 +343,7 @@ async def fuzzed(
 
 @pytest.fixture(scope="module")
 async def alone(database_url: str, kafka_bootstrap: str) -> AsyncIterator[AloneServices]:
-    """Careplan, monitoring and closure, each started alone when first fuzzed."""
+    """Careplan, monitoring, closure and projections, each started alone when first fuzzed."""
     async with AsyncExitStack() as exits:
         yield AloneServices(database_url, kafka_bootstrap, exits)
 
