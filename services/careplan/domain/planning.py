@@ -89,6 +89,7 @@ def record_crisis_intervention(
 ) -> list[CareplanEvent]:
     """R5a: from assignment on, before any plan, naming the risk it addresses."""
     require_assigned(command)
+    require_on_or_after_assignment(command, command.delivered_on, "a crisis intervention on")
     if command.intervention_id in state.crisis_interventions:
         raise DuplicateRecord(f"intervention {command.intervention_id} is recorded", rule="R5")
     if command.case.risks and command.risk not in command.case.risks:

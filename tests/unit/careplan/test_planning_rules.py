@@ -129,6 +129,18 @@ def test_a_crisis_intervention_before_assignment_is_refused_r1() -> None:
     assert refused.value.rule == "R1"
 
 
+def test_a_crisis_intervention_dated_before_the_assignment_is_refused_r1() -> None:
+    assigned_on = TODAY - timedelta(days=2)
+    case = facts(assigned_on=assigned_on)
+
+    with pytest.raises(StageNotReached) as refused:
+        decide(CarePlan(), crisis(case=case, delivered_on=assigned_on - timedelta(days=1)))
+
+    assert refused.value.rule == "R1"
+    assert f"earliest allowed date is {assigned_on}" in refused.value.reason
+    assert decide(CarePlan(), crisis(case=case, delivered_on=assigned_on))
+
+
 def test_a_crisis_intervention_names_a_risk_the_assessment_found_r5() -> None:
     with pytest.raises(DirectServiceRefused) as refused:
         decide(CarePlan(), crisis(risk="substance_use"))
