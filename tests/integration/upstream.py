@@ -11,9 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import asyncpg
+
+from services.directory.contract import NetworkMemberEnrolled
 from shared.envelope import Actor, DomainEvent, Envelope, EventMetadata, Role
 from shared.relay import Relay
 from shared.store import EventStore
+from tests.integration.members import until_known
 
 
 @dataclass
@@ -49,3 +53,16 @@ class Upstream:
             ],
         )
         await self.relay.drain()
+
+
+async def enroll_auditor(directory: Upstream, pool: asyncpg.Pool) -> None:
+    """The network's auditor `auditor-1`, enrolled through the directory's upstream store and
+    known to the service whose pool is `pool` once its principals consumer has read it."""
+    await directory.record(
+        "network",
+        "network",
+        NetworkMemberEnrolled(
+            staff_id="auditor-1", name="Auditor", role="auditor", enrolled_on=date(2025, 1, 1)
+        ),
+    )
+    await until_known(pool, "network", "auditor-1", Role.AUDITOR)

@@ -26,7 +26,6 @@ from fastapi import FastAPI
 from services.closure.bootstrap import Topics, build
 from services.directory.contract import (
     AgencyRegistered,
-    NetworkMemberEnrolled,
     ServiceOffered,
     StaffJoined,
 )
@@ -49,6 +48,7 @@ from shared.store import EventStore
 from shared.vocabulary import NeedDomain, ResourceKind
 from tests import harness
 from tests.harness import unique as unique
+from tests.integration import upstream
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import until_known
 from tests.integration.upstream import Clock, Upstream
@@ -190,14 +190,7 @@ async def eventually(probe: Callable[[], Awaitable[T]], holds: Callable[[T], boo
 
 async def enroll_auditor(app: Running) -> None:
     """The network's auditor `auditor-1`, enrolled in the directory and known to closure."""
-    await app.stack.directory.record(
-        "network",
-        "network",
-        NetworkMemberEnrolled(
-            staff_id="auditor-1", name="Auditor", role="auditor", enrolled_on=date(2025, 1, 1)
-        ),
-    )
-    await until_known(app.pool, "network", "auditor-1", Role.AUDITOR)
+    await upstream.enroll_auditor(app.stack.directory, app.pool)
 
 
 @dataclass(frozen=True)

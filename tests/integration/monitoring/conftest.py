@@ -29,7 +29,7 @@ from services.careplan.contract import (
     PlanItem,
     PlanVersionDrafted,
 )
-from services.directory.contract import AgencyRegistered, NetworkMemberEnrolled, StaffJoined
+from services.directory.contract import AgencyRegistered, StaffJoined
 from services.intake.contract import (
     CaseAssigned,
     ClientRegistered,
@@ -52,6 +52,7 @@ from tests.harness import (
     unique_schema,
     unique_topic,
 )
+from tests.integration import upstream
 from tests.integration.kafka_reading import fresh_topics
 from tests.integration.members import until_known
 from tests.integration.upstream import Clock, Upstream
@@ -207,14 +208,7 @@ async def monitoring(stack: Stack) -> AsyncIterator[Running]:
 
 async def enroll_auditor(app: Running) -> None:
     """The network's auditor `auditor-1`, enrolled in the directory and known to monitoring."""
-    await app.stack.directory.record(
-        "network",
-        "network",
-        NetworkMemberEnrolled(
-            staff_id="auditor-1", name="Auditor", role="auditor", enrolled_on=date(2025, 1, 1)
-        ),
-    )
-    await until_known(app.pool, "network", "auditor-1", Role.AUDITOR)
+    await upstream.enroll_auditor(app.stack.directory, app.pool)
 
 
 @dataclass(frozen=True)
