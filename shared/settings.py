@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     local_dir: Path = Path(".local")
     relay_batch_size: int = 500
     relay_poll_seconds: float = 0.5
+    topic_partitions: int = Field(default=3, ge=1, le=1000)
+    """Partitions of each topic `caseline up` and the demo create (an existing topic keeps
+    its own): the most replicas of one consumer that can share a topic's work."""
     topic_namespace: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
     """When set, a service built without explicit topics uses `caseline.<namespace>-<service>.v1`:
     a process of its own on topics of its own (tests that kill a real `caseline serve`)."""

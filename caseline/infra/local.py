@@ -165,9 +165,10 @@ def up(
 
 async def _topics(bootstrap: str) -> None:
     from caseline.catalog import all_topics
+    from shared.settings import load_settings
     from shared.topics import ensure_topics
 
-    await ensure_topics(bootstrap, all_topics())
+    await ensure_topics(bootstrap, all_topics(), load_settings().topic_partitions)
 
 
 def _all_topics() -> tuple[str, ...]:

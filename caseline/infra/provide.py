@@ -16,6 +16,7 @@ from caseline.catalog import all_topics
 from caseline.infra.local import LocalStackError, database_answers, kafka_answers
 from caseline.infra.local import up as local_up
 from caseline.infra.system import run_async
+from shared.settings import load_settings
 from shared.topics import ensure_topics
 
 _CREDENTIAL = "caseline"  # user, password and database name in every path
@@ -61,7 +62,8 @@ def provide_kafka(cleanup: contextlib.ExitStack, tried: list[str]) -> str:
         except LocalStackError as exc:
             tried.append(f"local runner (caseline up): {exc}")
             return ""
-    run_async(lambda: ensure_topics(bootstrap, all_topics()))
+    partitions = load_settings().topic_partitions
+    run_async(lambda: ensure_topics(bootstrap, all_topics(), partitions))
     return bootstrap
 
 

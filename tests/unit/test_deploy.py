@@ -114,7 +114,9 @@ def test_the_topics_job_creates_every_caseline_topic_once_kafka_is_healthy(
     assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert "kafka-topics.sh" in script
     assert "--if-not-exists" in script
-    assert "--partitions 3" in script
+    assert '--partitions "$${PARTITIONS}"' in script  # $$: compose's escape
+    # Three partitions unless the operator asks for more (README: scaling out).
+    assert topics["environment"]["PARTITIONS"] == "${CASELINE_TOPIC_PARTITIONS:-3}"
     for topic in TOPICS:
         assert topic in script
 
@@ -169,3 +171,19 @@ def test_the_landed_services_run_from_the_template_with_a_healthcheck(
         assert spec["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
         assert "CASELINE_PII_KEK" in spec["environment"]
         assert spec["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+
+
+def test_topics_are_created_with_three_partitions_unless_the_operator_asks_for_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from shared.settings import load_settings
+
+    monkeypatch.delenv("CASELINE_TOPIC_PARTITIONS", raising=False)
+    assert load_settings().topic_partitions == 3
+    monkeypatch.setenv("CASELINE_TOPIC_PARTITIONS", "12")
+    assert load_settings().topic_partitions == 12
+    monkeypatch.setenv("CASELINE_TOPIC_PARTITIONS", "0")
+    with pytest.raises(ValidationError):
+        load_settings()
