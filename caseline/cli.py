@@ -67,6 +67,37 @@ def bench_kit(
     typer.echo(render(figures))
 
 
+@bench_app.command("backlog")
+def bench_backlog(
+    events: int = typer.Option(100_000, min=100, help="Events in the backlog."),
+) -> None:
+    """A day's backlog: a relay and a consumer catch up on it; rates, memory and order."""
+    import asyncio
+
+    from caseline.bench_backlog import render_backlog, run_backlog_benchmark
+    from shared.errors import CaselineError
+    from shared.logging import configure_logging
+    from shared.settings import load_settings
+
+    settings = load_settings(log_level="WARNING")
+    configure_logging(settings)
+    try:
+        figures = asyncio.run(
+            run_backlog_benchmark(
+                settings.database_url,
+                settings.kafka_bootstrap_servers,
+                events=events,
+                progress=lambda line: typer.echo(line, err=True),
+            )
+        )
+    except CaselineError as e:
+        typer.echo(f"caseline bench backlog: {e}", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(render_backlog(figures))
+    if not figures.held:
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo() -> None:
     """Start the stack if needed; walk cases through the kit and every service; print a report."""

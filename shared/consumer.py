@@ -35,7 +35,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.broker.registrator import KafkaRegistrator
@@ -484,6 +484,55 @@ async def _body_as_bytes(message: StreamMessage[Any]) -> Any:
     return message.body
 
 
+COMMIT_EVERY_SECONDS = 0.5
+"""How long a settled message's Kafka offset may wait to be committed with the next ones."""
+
+
+class OffsetCommitter:
+    """Commits the Kafka offsets of settled messages together, at most every half second.
+
+    An offset commit is a round trip to the group coordinator (several milliseconds), far
+    dearer than the message's own PostgreSQL transaction; committing each one held a
+    catching-up consumer to about a hundred messages a second. The record of what was
+    applied is PostgreSQL's (dedup record and stored position, one transaction with the
+    effects), so a commit that waits, or is lost when the process stops or its partition
+    moves, only means a redelivery that is recognised as a duplicate. Only offsets of
+    settled messages are committed, never the consumer's read position (which may be past
+    a message still being applied), so a commit never passes an unsettled message.
+    """
+
+    def __init__(self, consumer_name: str, every: float = COMMIT_EVERY_SECONDS) -> None:
+        self.consumer_name = consumer_name
+        self.every = every
+        self._pending: dict[TopicPartition, int] = {}
+        self._kafka: AIOKafkaConsumer | None = None
+        self._flush: asyncio.Task[None] | None = None
+
+    def settled(self, kafka: Any, record: ConsumerRecord[Any, Any]) -> None:
+        """Note a settled message; its offset is committed within `every` seconds."""
+        self._kafka = kafka
+        self._pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._commit_later())
+
+    async def _commit_later(self) -> None:
+        await asyncio.sleep(self.every)
+        offsets, self._pending = self._pending, {}
+        if not offsets or self._kafka is None:
+            return
+        try:
+            await self._kafka.commit(offsets)
+        except (KafkaError, RuntimeError) as e:
+            # Not assigned any more, or the consumer stopped: the effects are committed in
+            # PostgreSQL, and the redelivery this causes is recognised as a duplicate.
+            log.warning(
+                "consumer.commit_failed",
+                consumer=self.consumer_name,
+                partitions=len(offsets),
+                reason=str(e) or type(e).__name__,
+            )
+
+
 def subscribe_idempotent(
     broker: KafkaRegistrator,
     consumer: IdempotentConsumer,
@@ -495,12 +544,14 @@ def subscribe_idempotent(
     """Subscribe `consumer` on a `KafkaBroker` or `KafkaRouter`, acknowledging manually.
 
     The Kafka offset is committed only after the PostgreSQL commit (or the DLQ's
-    confirmation). An unsettled message is rewound to and retried after a backoff, so a later
-    commit can never skip it. Returns the FastStream subscriber, for a `ConsumerWatch`.
+    confirmation), together with the next settled ones (`OffsetCommitter`). An unsettled
+    message is rewound to and retried after a backoff, so a later commit can never skip it.
+    Returns the FastStream subscriber, for a `ConsumerWatch`.
     """
     if not topics:
         raise ValueError("subscribe_idempotent needs at least one topic")
     retry = backoff or Backoff()
+    offsets = OffsetCommitter(consumer.name)
 
     async def consume(message: KafkaMessage) -> None:
         record = message.raw_message
@@ -523,19 +574,7 @@ def subscribe_idempotent(
         if rewind:
             return
         retry.succeeded()
-        try:
-            await message.ack()
-        except KafkaError as e:
-            # The effects are committed in PostgreSQL; if this offset is not committed, the
-            # redelivery is recognised as a duplicate.
-            log.warning(
-                "consumer.ack_failed",
-                consumer=consumer.name,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                reason=str(e),
-            )
+        offsets.settled(message.consumer, record)
 
     consume.__name__ = f"consume_{consumer.name}".replace("-", "_").replace(".", "_")
     subscriber = broker.subscriber(
