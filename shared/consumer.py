@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -358,6 +359,123 @@ class IdempotentConsumer:
                 )
             return outcome
 
+    async def process_batch(self, messages: Sequence[IncomingMessage]) -> list[Outcome]:
+        """Settle the messages a fetch returned in ONE transaction; one outcome each, in order.
+
+        A consumer that has fallen behind gets many messages per fetch; one transaction for
+        all of them (dedup records in one statement, each fresh event's effects, the
+        positions once per partition) costs a fraction of one transaction each. Messages are
+        applied in the order given, so each partition's order holds. When a message cannot
+        be decoded or a handler refuses one, the whole transaction is rolled back and the
+        messages go through `process` one at a time, which dead-letters only that one. An
+        outage leaves the whole batch unsettled (`Outcome.REDELIVER` for each).
+        """
+        if len(messages) == 1:
+            return [await self.process(messages[0])]
+        started = time.perf_counter()
+        try:
+            try:
+                outcomes = await self._apply_together(messages)
+            except CaselineError as error:
+                if is_transient(error):
+                    raise
+                return await self._one_at_a_time(messages)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning(
+                "consumer.redeliver",
+                consumer=self.name,
+                messages=len(messages),
+                error=error_name(error),
+                reason=failure_reason(error),
+            )
+            if self.control is not None:
+                self.control.failing(error)
+            each = (time.perf_counter() - started) / len(messages)
+            for _ in messages:
+                self._settled(Outcome.REDELIVER, time.perf_counter() - each)
+            return [Outcome.REDELIVER] * len(messages)
+        if self.control is not None:
+            self.control.running()
+        each = (time.perf_counter() - started) / len(messages)
+        for message, outcome in zip(messages, outcomes, strict=True):
+            self._settled(outcome, time.perf_counter() - each)
+            if outcome is not Outcome.PASSED_OVER:
+                with event_context(
+                    consumer=self.name,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    case_id=message.header("ce_subject"),
+                    event_id=message.header("ce_id"),
+                ):
+                    log.info(f"consumer.{outcome.name.lower()}")
+        return outcomes
+
+    async def _one_at_a_time(self, messages: Sequence[IncomingMessage]) -> list[Outcome]:
+        """Each message in its own transaction; after an outage, the rest stay unsettled."""
+        outcomes: list[Outcome] = []
+        for message in messages:
+            outcome = await self.process(message)
+            outcomes.append(outcome)
+            if outcome is Outcome.REDELIVER:
+                break
+        return outcomes + [Outcome.REDELIVER] * (len(messages) - len(outcomes))
+
+    async def _apply_together(self, messages: Sequence[IncomingMessage]) -> list[Outcome]:
+        read = [
+            None if self._passes_over(m) else from_kafka(m.value, m.headers, self.events)
+            for m in messages
+        ]
+        # The first delivery of an event in the batch is the one applied.
+        first: dict[uuid.UUID, int] = {}
+        for index, event in enumerate(read):
+            if event is not None:
+                first.setdefault(event.envelope.metadata.event_id, index)
+        outcomes: list[Outcome] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = {
+                row["event_id"]
+                for row in await conn.fetch(
+                    f"INSERT INTO {self._s}.processed_messages "
+                    '(consumer, event_id, topic, "partition", "offset") '
+                    "SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::integer[], "
+                    "$5::bigint[]) ON CONFLICT DO NOTHING RETURNING event_id",
+                    self.name,
+                    list(first),
+                    [messages[i].topic for i in first.values()],
+                    [messages[i].partition for i in first.values()],
+                    [messages[i].offset for i in first.values()],
+                )
+            }
+            for index, event in enumerate(read):
+                if event is None:
+                    outcomes.append(Outcome.PASSED_OVER)
+                    continue
+                event_id = event.envelope.metadata.event_id
+                if event_id in fresh and first[event_id] == index:
+                    await self.handle(conn, event)
+                    outcomes.append(Outcome.PROCESSED)
+                else:
+                    outcomes.append(Outcome.DUPLICATE)
+            ends: dict[tuple[str, int], int] = {}
+            for m in messages:
+                key = (m.topic, m.partition)
+                ends[key] = max(ends.get(key, 0), m.offset + 1)
+            await conn.execute(
+                f'INSERT INTO {self._s}.consumer_offsets (consumer, topic, "partition", '
+                '"offset") SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::bigint[]) '
+                'ON CONFLICT (consumer, topic, "partition") DO UPDATE '
+                f'SET "offset" = GREATEST({self._s}.consumer_offsets."offset", '
+                'EXCLUDED."offset"), updated_at = now()',
+                self.name,
+                [t for t, _ in ends],
+                [p for _, p in ends],
+                list(ends.values()),
+            )
+        return outcomes
+
     def _settled(self, outcome: Outcome, started: float) -> None:
         self.outcomes[outcome.value] += 1
         if self.timed is not None:
@@ -455,16 +573,28 @@ def faststream_can_parse(headers: Sequence[tuple[str, bytes | None]]) -> bool:
 
 
 async def parse_keeping_every_message(
-    record: ConsumerRecord[Any, Any],
-    parse: Callable[[ConsumerRecord[Any, Any]], Awaitable[StreamMessage[Any]]],
+    fetched: ConsumerRecord[Any, Any] | tuple[ConsumerRecord[Any, Any], ...],
+    parse: Callable[[Any], Awaitable[StreamMessage[Any]]],
 ) -> StreamMessage[Any]:
     """A FastStream parser that never fails on headers, so every message reaches the consumer."""
     # FastStream's parser decodes every header as UTF-8 and fails on any other bytes before
-    # a handler sees the message; the consumer would then skip it unacknowledged and lose
-    # it at the next commit. Such a message is exactly one for the DLQ, so FastStream gets a
-    # copy without the unreadable headers and the handler still gets the original record.
+    # a handler sees the message (or the batch); the consumer would then skip it
+    # unacknowledged and lose it at the next commit. Such a message is exactly one for the
+    # DLQ, so FastStream gets copies without the unreadable headers and the handler still
+    # gets the original records.
+    records = fetched if isinstance(fetched, tuple) else (fetched,)
+    if all(faststream_can_parse(record.headers) for record in records):
+        return await parse(fetched)
+    readable = tuple(_readable(record) for record in records)
+    message = await parse(readable if isinstance(fetched, tuple) else readable[0])
+    message.raw_message = fetched
+    return message
+
+
+def _readable(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    """A copy of the record with only the headers FastStream can decode."""
     if faststream_can_parse(record.headers):
-        return await parse(record)
+        return record
     readable = dataclasses.replace(
         record,
         headers=[(n, v) for n, v in record.headers if faststream_can_parse([(n, v)])],
@@ -473,9 +603,7 @@ async def parse_keeping_every_message(
     if worker is not None:
         # Per-partition workers hang their consumer on the record; the ack must reach it.
         readable.consumer = worker
-    message = await parse(readable)
-    message.raw_message = record
-    return message
+    return readable
 
 
 async def _body_as_bytes(message: StreamMessage[Any]) -> Any:
@@ -483,6 +611,14 @@ async def _body_as_bytes(message: StreamMessage[Any]) -> Any:
     # consumer decodes the raw record itself, so the body is left alone.
     return message.body
 
+
+BATCH_MAX_MESSAGES = 200
+"""The most messages one fetch hands the consumer: one transaction settles them together.
+A consumer that keeps up gets what has arrived since its last fetch, often one message."""
+
+BATCH_WAIT_MS = 20
+"""How long an idle consumer's fetch waits for a message, and then pauses, before the next
+fetch: the most a message arriving at an idle consumer waits before it is read."""
 
 COMMIT_EVERY_SECONDS = 0.5
 """How long a settled message's Kafka offset may wait to be committed with the next ones."""
@@ -554,32 +690,40 @@ def subscribe_idempotent(
     offsets = OffsetCommitter(consumer.name)
 
     async def consume(message: KafkaMessage) -> None:
-        record = message.raw_message
-        if isinstance(record, tuple):
-            raise TypeError("the idempotent consumer takes one message at a time, not batches")
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        if not records:
+            return
         rewind = True
         try:
-            outcome = await consumer.process(IncomingMessage.from_record(record))
-            rewind = outcome is Outcome.REDELIVER
+            outcomes = await consumer.process_batch(
+                [IncomingMessage.from_record(r) for r in records]
+            )
+            rewind = Outcome.REDELIVER in outcomes
         except asyncio.CancelledError:
-            # Stopping: nothing is committed past this message, the next start reads it again.
+            # Stopping: nothing is committed past this batch, the next start reads it again.
             rewind = False
             raise
         finally:
             # Unsettled after an outage, or because an error no one classified (a bug)
-            # escaped: either way rewind to it, so that the next commit cannot pass it.
+            # escaped: either way rewind each partition to its first message of the batch,
+            # so that no commit can pass it (the settled ones come back as duplicates).
             if rewind:
                 await message.nack()
                 await asyncio.sleep(retry.failed())
         if rewind:
             return
         retry.succeeded()
-        offsets.settled(message.consumer, record)
+        for record in records:
+            offsets.settled(message.consumer, record)
 
     consume.__name__ = f"consume_{consumer.name}".replace("-", "_").replace(".", "_")
     subscriber = broker.subscriber(
         *topics,
         group_id=group_id,
+        batch=True,
+        max_records=BATCH_MAX_MESSAGES,
+        batch_timeout_ms=BATCH_WAIT_MS,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset=auto_offset_reset,
         parser=parse_keeping_every_message,

@@ -619,3 +619,84 @@ async def test_types_a_consumer_does_not_read_are_passed_over_and_those_it_claim
     )
     assert [(r["offset"], r["error"]) for r in dead] == [(3, "shared.errors.UnknownEventType")]
     assert await count(store.pool, f'SELECT count(*) FROM "{store.schema}".notes_seen') == 1
+
+
+async def test_a_batch_is_settled_in_order_with_each_event_applied_once(
+    store: EventStore, producer: AIOKafkaProducer
+) -> None:
+    consumer = await make_consumer(store, producer)
+    first, second, third = await stored_records(store, "case-batch", "one", "two", "three")
+
+    def at(offset: int, record: KafkaRecord, value: bytes | None = None) -> IncomingMessage:
+        return IncomingMessage(
+            "test.consumer.batch",
+            offset % 2,
+            offset,
+            record.key,
+            record.value if value is None else value,
+            tuple(record.headers),
+        )
+
+    assert await consumer.process(at(0, first)) is Outcome.PROCESSED
+    outcomes = await consumer.process_batch(
+        [at(1, first), at(2, second), at(3, second), at(4, third)]
+    )
+
+    assert outcomes == [Outcome.DUPLICATE, Outcome.PROCESSED, Outcome.DUPLICATE, Outcome.PROCESSED]
+    notes = await store.pool.fetch(f'SELECT note FROM "{store.schema}".notes_seen ORDER BY note')
+    assert [n["note"] for n in notes] == ["one", "three", "two"]
+    assert await consumer.stored_offsets() == {
+        ("test.consumer.batch", 0): 5,
+        ("test.consumer.batch", 1): 4,
+    }
+
+
+async def test_a_poisoned_message_in_a_batch_is_dead_lettered_alone(
+    store: EventStore, producer: AIOKafkaProducer
+) -> None:
+    consumer = await make_consumer(store, producer)
+    before, after = await stored_records(store, "case-batch-poison", "before", "after")
+
+    def at(offset: int, record: KafkaRecord, value: bytes | None = None) -> IncomingMessage:
+        return IncomingMessage(
+            "test.consumer.poison",
+            0,
+            offset,
+            record.key,
+            record.value if value is None else value,
+            tuple(record.headers),
+        )
+
+    outcomes = await consumer.process_batch([at(0, before), at(1, before, b"["), at(2, after)])
+
+    assert outcomes == [Outcome.PROCESSED, Outcome.DEAD_LETTERED, Outcome.PROCESSED]
+    assert await count_is(store, "SELECT count(*) FROM {s}.notes_seen", 2)
+    assert await count_is(store, "SELECT count(*) FROM {s}.dead_lettered_messages", 1)
+    assert await consumer.stored_offsets() == {("test.consumer.poison", 0): 3}
+
+
+async def test_a_batch_that_meets_an_outage_is_left_unsettled_with_nothing_written(
+    store: EventStore, producer: AIOKafkaProducer
+) -> None:
+    calls = 0
+
+    async def flaky(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
+        nonlocal calls
+        calls += 1
+        await recording_handler(store.schema)(conn, event)
+        if calls == 2:
+            raise asyncpg.exceptions.DeadlockDetectedError("a lost race, as after a deadlock")
+
+    consumer = await make_consumer(store, producer, flaky)
+    records = await stored_records(store, "case-batch-outage", "a", "b", "c")
+    messages = [
+        IncomingMessage("test.consumer.outage", 0, n, r.key, r.value, tuple(r.headers))
+        for n, r in enumerate(records)
+    ]
+
+    assert await consumer.process_batch(messages) == [Outcome.REDELIVER] * 3
+    assert await count_is(store, "SELECT count(*) FROM {s}.notes_seen", 0)
+    assert await consumer.stored_offsets() == {}
+
+    assert await consumer.process_batch(messages) == [Outcome.PROCESSED] * 3
+    assert await count_is(store, "SELECT count(*) FROM {s}.notes_seen", 3)
