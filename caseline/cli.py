@@ -8,6 +8,7 @@ from caseline.asyncapi import asyncapi_command
 from caseline.enroll_command import enroll_command
 from caseline.history import history_command
 from caseline.infra.commands import register as register_infra_commands
+from caseline.replay_command import replay_command
 from caseline.token_command import token
 from caseline.verify_command import verify_command
 
@@ -27,6 +28,7 @@ app.command("token")(token)
 app.command("enroll")(enroll_command)
 app.command("verify")(verify_command)
 app.command("history")(history_command)
+app.command("replay")(replay_command)
 app.command("asyncapi")(asyncapi_command)
 register_infra_commands(app)  # up, down, status: the local stack
 

@@ -22,8 +22,9 @@ from caseline.scenario_desk import CareCases, Desk
 from caseline.scenario_http import Network, Reporter, succeeded
 from caseline.scenario_later import MONTH_AHEAD_DAYS, MoveCalendar
 from caseline.verify import verify
-from caseline.verify_command import PENDING_BOUND_DAYS
+from caseline.verify_command import PENDING_BOUND_DAYS, check_drift
 from shared.clock import agency_today
+from shared.settings import Settings
 
 
 async def open_at_assessment(desk: Desk, targets: Targets, report: Reporter) -> str:
@@ -204,13 +205,16 @@ async def overdue_referral(
     )
 
 
-async def verify_network(pool: asyncpg.Pool, report: Reporter) -> None:
+async def verify_network(settings: Settings, pool: asyncpg.Pool, report: Reporter) -> None:
     """`caseline verify`'s own check, on the stores the demo's services wrote: every hash
-    chain, and R9 proven from closure's events alone (against the directory's history)."""
+    chain, R9 proven from closure's events alone (against the directory's history), and
+    projections' read models against a replay of the history."""
     report.step(
-        "25. caseline verify: every service's hash chains, and R9 from closure's events alone"
+        "25. caseline verify: every service's hash chains, R9 from closure's events alone, "
+        "and projections' read models rebuilt from the stores (caseline replay)"
     )
     verdict = await verify(pool, today=agency_today(), pending_bound_days=PENDING_BOUND_DAYS)
+    await check_drift(settings, pool, {}, verdict, wait_seconds=60)
     for line in verdict.checked:
         report.step(f"   checked  {line}")
     for line in verdict.violations[:10]:
@@ -219,7 +223,7 @@ async def verify_network(pool: asyncpg.Pool, report: Reporter) -> None:
         verdict.ok,
         "verify: ok: every incomplete termination has its referral event, every issued "
         "referral's target was eligible that day (R9), no pending referral is past "
-        f"{PENDING_BOUND_DAYS} days unescalated"
+        f"{PENDING_BOUND_DAYS} days unescalated, projections' read models equal their replay"
         if verdict.ok
         else f"verify: {len(verdict.violations)} violation(s)",
     )

@@ -17,7 +17,6 @@ from typing import Any
 import asyncpg
 
 from services.careplan.contract import (
-    CaseReturnedToPlanning,
     ItemLinked,
     LinkAccepted,
     LinkDeclined,
@@ -48,10 +47,10 @@ from services.monitoring.contract import (
 )
 from services.projections.domain.journey import (
     RANK,
-    STAGE_OF_EVENT,
-    Stage,
+    STAGE_EVENT_TYPES,
     is_echo,
     key_codes,
+    stage_of,
 )
 from shared.codec import ReceivedEvent
 from shared.store import migrate_search_path
@@ -117,9 +116,12 @@ OPEN = "stage NOT IN ('screened_out', 'terminated')"
 
 
 async def _ensure(conn: asyncpg.Connection, case_id: str, agency_id: str, at: Any) -> None:
+    """The case's row exists, and its `updated_at` is the latest time of any event seen of it
+    (a maximum, so the same whatever order the events arrived in)."""
     await conn.execute(
         "INSERT INTO journeys (case_id, agency_id, stage, stage_rank, updated_at) "
-        "VALUES ($1, $2, 'found', 0, $3) ON CONFLICT (case_id) DO NOTHING",
+        "VALUES ($1, $2, 'found', 0, $3) ON CONFLICT (case_id) DO UPDATE "
+        "SET updated_at = GREATEST(journeys.updated_at, EXCLUDED.updated_at)",
         case_id,
         agency_id,
         at,
@@ -127,13 +129,30 @@ async def _ensure(conn: asyncpg.Connection, case_id: str, agency_id: str, at: An
 
 
 async def _set(conn: asyncpg.Connection, case_id: str, at: Any, **values: Any) -> None:
+    del at  # `_ensure` keeps `updated_at`
     names = list(values)
-    assignments = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(names))
+    assignments = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(names))
     await conn.execute(
-        f"UPDATE journeys SET {assignments}, updated_at = $2 WHERE case_id = $1",
+        f"UPDATE journeys SET {assignments} WHERE case_id = $1",
         case_id,
-        at,
         *values.values(),
+    )
+
+
+async def _restage(conn: asyncpg.Connection, case_id: str) -> None:
+    """Set the case's stage from every stage-bearing event seen of it (`stage_of`)."""
+    rows = await conn.fetch(
+        "SELECT event_type, occurred_at FROM events_seen "
+        "WHERE case_id = $1 AND event_type = ANY($2::text[])",
+        case_id,
+        list(STAGE_EVENT_TYPES),
+    )
+    stage = stage_of((r["event_type"], r["occurred_at"]) for r in rows)
+    await conn.execute(
+        "UPDATE journeys SET stage = $2, stage_rank = $3 WHERE case_id = $1",
+        case_id,
+        stage.value,
+        RANK[stage],
     )
 
 
@@ -184,16 +203,8 @@ class ProjectionsReadModel:
             json.dumps(key_codes(payload)),
             event.stream_version,
         )
-        stage = STAGE_OF_EVENT.get(kind)
-        if stage is not None:
-            await conn.execute(
-                "UPDATE journeys SET stage = $2, stage_rank = $3, updated_at = $4 "
-                "WHERE case_id = $1 AND stage_rank < $3",
-                case_id,
-                stage.value,
-                RANK[stage],
-                at,
-            )
+        if kind in STAGE_EVENT_TYPES:
+            await _restage(conn, case_id)
         await ProjectionsReadModel._facts(conn, case_id, at, payload)
 
     @staticmethod
@@ -234,14 +245,6 @@ class ProjectionsReadModel:
                     case_id,
                     agreed.plan_version,
                     list(agreed.declined_items),
-                )
-            case CaseReturnedToPlanning():
-                await conn.execute(
-                    "UPDATE journeys SET stage = 'planning', stage_rank = $2, updated_at = $3 "
-                    f"WHERE case_id = $1 AND {OPEN}",
-                    case_id,
-                    RANK[Stage.PLANNING],
-                    at,
                 )
             case ItemLinked() as linked:
                 await _item(

@@ -1,12 +1,15 @@
 """The stages of a case's journey and the codes a timeline row shows, without I/O.
 
-Events from five topics arrive in no order across topics, so a stage only ever moves forward
-(by rank), except back to planning, which careplan says explicitly. Nothing here reads a
-clock or a database: the projector asks, then writes.
+Events from five topics arrive in no order across topics, so a case's stage is a function of
+the SET of its events seen so far, never of the order they arrived in (`stage_of`): a live
+projection and one replayed from the stores in another order agree row for row. Nothing
+here reads a clock or a database: the projector asks, then writes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -46,6 +49,37 @@ STAGE_OF_EVENT: dict[str, Stage] = {
     "CaseTerminated": Stage.TERMINATED,
 }
 """The stage an event of that type shows the case has reached."""
+
+
+RETURNED_TO_PLANNING = "CaseReturnedToPlanning"
+"""Careplan's word that a case went back to planning (a review found new needs, R6d)."""
+
+STAGE_EVENT_TYPES: tuple[str, ...] = (*STAGE_OF_EVENT, RETURNED_TO_PLANNING)
+"""Every event type that bears on a case's stage."""
+
+
+def stage_of(seen: Iterable[tuple[str, datetime]]) -> Stage:
+    """A case's stage from its stage-bearing events seen so far, `(type, occurred_at)`.
+
+    A closed case (terminated, screened out) stays closed. Otherwise the furthest stage
+    reached counts, except that a return to planning sets back everything that happened
+    before its moment: only the stages reached at or after the latest return count, and the
+    case is at least in planning again. The answer depends on the set alone, not its order.
+    """
+    events = list(seen)
+    closed = [STAGE_OF_EVENT[t] for t, _ in events if STAGE_OF_EVENT.get(t) in CLOSED_STAGES]
+    if closed:
+        return max(closed, key=RANK.__getitem__)
+    returns = [at for t, at in events if t == RETURNED_TO_PLANNING]
+    since = max(returns) if returns else None
+    reached = [
+        STAGE_OF_EVENT[t]
+        for t, at in events
+        if t in STAGE_OF_EVENT and (since is None or at >= since)
+    ]
+    if since is not None:
+        reached.append(Stage.PLANNING)
+    return max(reached, key=RANK.__getitem__, default=Stage.FOUND)
 
 
 def is_echo(event_type: str) -> bool:

@@ -3,6 +3,12 @@ shows an event's scalar codes, and the service reads every topic through the con
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from services.careplan.contract import PUBLISHED as CAREPLAN_EVENTS
 from services.closure.contract import PUBLISHED as CLOSURE_EVENTS
 from services.closure.contract import Provider, ReferralCompleted
@@ -15,10 +21,12 @@ from services.projections.contract import PUBLISHED
 from services.projections.domain.journey import (
     CLOSED_STAGES,
     RANK,
+    STAGE_EVENT_TYPES,
     STAGE_OF_EVENT,
     Stage,
     is_echo,
     key_codes,
+    stage_of,
 )
 from services.projections.entrypoints.timeline import render_timeline
 from shared.settings import load_settings
@@ -109,3 +117,44 @@ def test_projections_serves_its_read_routes_and_health() -> None:
         ("GET", "/health"),
     } <= routes
     assert not any(method != "GET" for method, _ in routes)
+
+
+def _at(minute: int) -> datetime:
+    return datetime(2026, 3, 2, 9, minute, tzinfo=UTC)
+
+
+def test_a_case_stands_at_the_furthest_stage_its_events_reached() -> None:
+    assert stage_of([]) is Stage.FOUND
+    seen = [("CaseFound", _at(0)), ("CaseAssigned", _at(5)), ("PlanAgreed", _at(9))]
+    assert stage_of(seen) is Stage.IN_FORCE
+
+
+def test_r6d_a_return_to_planning_sets_back_what_came_before_it_only() -> None:
+    reviewed = [("PlanAgreed", _at(1)), ("ReviewRecorded", _at(2))]
+    returned = [*reviewed, ("CaseReturnedToPlanning", _at(3))]
+    assert stage_of(returned) is Stage.PLANNING
+    assert stage_of([*returned, ("PlanAgreed", _at(4))]) is Stage.IN_FORCE
+    assert stage_of([*returned, ("PlanAgreed", _at(4)), ("ReviewRecorded", _at(5))]) is (
+        Stage.MONITORING
+    )
+
+
+def test_r8_a_closed_case_stays_closed_whatever_is_seen_with_it() -> None:
+    ended = [("CaseTerminated", _at(1)), ("CaseReturnedToPlanning", _at(0))]
+    assert stage_of([*ended, ("EvaluationRecorded", _at(2))]) is Stage.TERMINATED
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(STAGE_EVENT_TYPES), st.integers(min_value=0, max_value=59)),
+        max_size=12,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_a_case_s_stage_is_the_same_whatever_order_its_events_arrive_in(
+    events: list[tuple[str, int]], shuffler: random.Random
+) -> None:
+    seen = [(kind, _at(minute)) for kind, minute in events]
+    arrived = list(seen)
+    shuffler.shuffle(arrived)
+    assert stage_of(arrived) is stage_of(seen)

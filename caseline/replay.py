@@ -1,0 +1,427 @@
+"""`caseline replay`: rebuild projections' read models from the event stores and compare.
+
+The read models are only a cache of the record: an auditor must be able to throw them away,
+rebuild them from every service's event store, and get the same rows. Replay does exactly
+that, through the very handlers the live consumers run: each stored event is encoded as the
+relay publishes it and decoded as a consumer receives it (upcasting included), then applied
+into a fresh schema migrated like the live one. Each store is read in commit order, a page
+at a time, so a replay of millions of events holds one page in memory; the stores are
+replayed one after another, an order the live consumers (one per topic) never saw, which is
+the point: a read model that depends on the order of arrival across topics shows up as drift.
+
+Then every read-model table is compared with the live one row by row, by primary key:
+rows missing from the live table, rows it has that the history does not give, and rows that
+differ, with a few keys and the columns that differ as examples (ids and codes only: these
+tables hold no personal data). The live projection is eventually consistent, so before
+comparing, replay waits (boundedly) until the live consumers have applied every event it
+replayed, and replays what the stores received meanwhile; a live projection still behind
+after the wait is reported as behind, not as drift.
+
+The kit's own tables (the event store, relay and consumer bookkeeping, and the members the
+routes authenticate against) are not read models of the case history and are not compared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from services.directory.contract import record_principals
+from services.projections.bootstrap import service_spec
+from shared.codec import from_kafka, to_kafka
+from shared.consumer import EventHandler, event_types
+from shared.envelope import EventRegistry
+from shared.service import ConsumerSpec
+from shared.settings import Settings
+from shared.store import EventStore, create_pool, quote_schema
+
+PAGE = 1000
+"""Events read from a store and applied in one transaction."""
+
+KIT_TABLES = frozenset(
+    {
+        "events",
+        "log_head",
+        "relay_positions",
+        "processed_messages",
+        "consumer_offsets",
+        "dead_lettered_messages",
+        "principals",
+        "principal_agencies",
+    }
+)
+"""Tables of the kit in a service's schema: not read models of the case history."""
+
+REPLAYED = "replayed_events"
+"""Replay's own note, in the replay schema, of the events it applied per consumer."""
+
+EXAMPLES = 3
+"""Keys shown per kind of drift and table."""
+
+Progress = Callable[[str, int, int], None]
+"""`progress(store, events done, events in all)`."""
+
+
+class ReplayError(Exception):
+    """Replay cannot run as asked (no live schema, a source store missing)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One live consumer's feed: the store it is fed from and what it applies."""
+
+    consumer: str
+    service: str
+    schema: str
+    handle: EventHandler
+    events: EventRegistry
+    reads: frozenset[tuple[str, str]] | None
+
+
+@dataclass(frozen=True)
+class TableDrift:
+    """How one read-model table differs from what the history gives."""
+
+    table: str
+    missing: int
+    """Rows the history gives that the live table lacks."""
+    extra: int
+    """Rows of the live table that the history does not give."""
+    different: int
+    """Rows under the same key whose values differ."""
+    examples: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line naming the table, the counts and a few keys."""
+        counts = ", ".join(
+            f"{n} {what}"
+            for n, what in (
+                (self.missing, "missing"),
+                (self.extra, "extra"),
+                (self.different, "different"),
+            )
+            if n
+        )
+        shown = f" (e.g. {'; '.join(self.examples)})" if self.examples else ""
+        return f"{self.table}: {counts}{shown}"
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """What one replay did and found."""
+
+    live_schema: str
+    events: int
+    seconds: float
+    rows: dict[str, int]
+    drift: tuple[TableDrift, ...]
+    behind: dict[str, int] = field(default_factory=dict)
+    """Per live consumer, replayed events it had not applied when the wait ran out."""
+    skipped: tuple[str, ...] = ()
+    """Sources with no store in this database (a service that never ran here)."""
+    kept_schema: str | None = None
+
+    @property
+    def events_per_second(self) -> float:
+        """The replay's rate, reading, decoding and applying included."""
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No drift and nothing behind."""
+        return not self.drift and not any(self.behind.values())
+
+
+def projection_sources(settings: Settings, schemas: Mapping[str, str]) -> list[Source]:
+    """Projections' case-history consumers, each with the store its topic is fed from."""
+    spec = service_spec(settings)
+    sources: list[Source] = []
+    for consumer in spec.consumers:
+        if consumer.handle is None or consumer.handle is record_principals:
+            continue  # the members the routes authenticate against are the kit's, not history
+        for topic in consumer.topics:
+            service = _service_of(topic)
+            sources.append(
+                Source(
+                    consumer=f"{spec.name}.{consumer.name}",  # as the runtime names it
+                    service=service,
+                    schema=schemas.get(service, service),
+                    handle=consumer.handle,
+                    events=consumer.events,
+                    reads=_reads(consumer),
+                )
+            )
+    return sources
+
+
+def _reads(consumer: ConsumerSpec) -> frozenset[tuple[str, str]] | None:
+    return None if consumer.reads is None else event_types(*consumer.reads)
+
+
+def _service_of(topic: str) -> str:
+    """`caseline.<service>.v1` -> service (a namespaced topic keeps its service last)."""
+    parts = topic.split(".")
+    if len(parts) != 3 or parts[0] != "caseline":
+        raise ReplayError(f"{topic!r} is not a caseline topic")
+    return parts[1].rsplit("-", 1)[-1]
+
+
+async def _has_table(pool: asyncpg.Pool, schema: str, table: str) -> bool:
+    found: bool = await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.tables "
+        "WHERE table_schema = $1 AND table_name = $2)",
+        schema,
+        table,
+    )
+    return found
+
+
+async def replay_projections(
+    database_url: str,
+    settings: Settings,
+    *,
+    live_schema: str = "projections",
+    schemas: Mapping[str, str] | None = None,
+    wait_seconds: float = 30.0,
+    keep: bool = False,
+    progress: Progress | None = None,
+) -> ReplayReport:
+    """Rebuild projections' read models into a fresh schema, compare them with the live ones."""
+    quote_schema(live_schema)
+    admin = await create_pool(database_url, min_size=1, max_size=2)
+    replay_schema = f"{live_schema}_replay_{uuid.uuid4().hex[:8]}"
+    created = False
+    try:
+        if not await _has_table(admin, live_schema, "processed_messages"):
+            raise ReplayError(f"no live projections in schema {live_schema!r}")
+        sources = projection_sources(settings, schemas or {})
+        present = [s for s in sources if await _has_table(admin, s.schema, "events")]
+        skipped = tuple(
+            sorted({f"{s.service} (schema {s.schema})" for s in sources if s not in present})
+        )
+        await admin.execute(f"CREATE SCHEMA {quote_schema(replay_schema)}")
+        created = True
+        pool = await create_pool(database_url, min_size=1, max_size=2, search_path=replay_schema)
+        try:
+            for migrate in service_spec(settings).migrations:
+                await migrate(pool)
+            await pool.execute(
+                f"CREATE TABLE {REPLAYED} (consumer text NOT NULL, event_id uuid NOT NULL, "
+                "PRIMARY KEY (consumer, event_id))"
+            )
+            replayer = _Replayer(pool, present, progress)
+            started = time.perf_counter()
+            await replayer.run()
+            seconds = time.perf_counter() - started
+            behind, unknown = await _settle(
+                admin, replayer, live_schema, replay_schema, wait_seconds
+            )
+            rows, drift = await _compare(admin, live_schema, replay_schema)
+        finally:
+            await pool.close()
+        if unknown:
+            drift.append(TableDrift("events applied live", 0, unknown, 0, ("no store holds them",)))
+        return ReplayReport(
+            live_schema=live_schema,
+            events=replayer.events,
+            seconds=seconds,
+            rows=rows,
+            drift=tuple(drift),
+            behind={k: v for k, v in behind.items() if v},
+            skipped=skipped,
+            kept_schema=replay_schema if keep else None,
+        )
+    finally:
+        if created and not keep:
+            await admin.execute(f"DROP SCHEMA IF EXISTS {quote_schema(replay_schema)} CASCADE")
+        await admin.close()
+
+
+class _Replayer:
+    """Applies every source's stored events after where it stood, a page per transaction."""
+
+    def __init__(self, pool: asyncpg.Pool, sources: Sequence[Source], progress: Progress | None):
+        self.pool = pool
+        self.sources = sources
+        self.progress = progress
+        self.after: dict[Source, int] = dict.fromkeys(sources, 0)
+        self.events = 0
+
+    async def run(self) -> None:
+        """Replay each source from where it stood to its store's current end."""
+        ends = {s: await _last_position(self.pool, s.schema) for s in self.sources}
+        total = sum(ends[s] - self.after[s] for s in self.sources)
+        done = 0
+        for source in self.sources:
+            store = EventStore(self.pool, source.service, schema=source.schema)
+            while page := await store.read_all_raw(self.after[source], PAGE):
+                applied = await self._apply_page(source, page)
+                self.events += applied
+                done += len(page)
+                self.after[source] = page[-1].position
+                if self.progress is not None:
+                    self.progress(source.service, done, max(total, done))
+
+    async def _apply_page(self, source: Source, page: Sequence[Any]) -> int:
+        applied = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            for stored in page:
+                if source.reads is not None and (source.service, stored.event_type) not in (
+                    source.reads
+                ):
+                    continue
+                record = to_kafka(stored, source.service)
+                await source.handle(conn, from_kafka(record.value, record.headers, source.events))
+                await conn.execute(
+                    f"INSERT INTO {REPLAYED} VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    source.consumer,
+                    stored.event_id,
+                )
+                applied += 1
+        return applied
+
+
+async def _last_position(pool: asyncpg.Pool, schema: str) -> int:
+    value = await pool.fetchval(f"SELECT last_position FROM {quote_schema(schema)}.log_head")
+    return int(value or 0)
+
+
+async def _settle(
+    admin: asyncpg.Pool,
+    replayer: _Replayer,
+    live_schema: str,
+    replay_schema: str,
+    wait_seconds: float,
+) -> tuple[dict[str, int], int]:
+    """Wait until the live consumers applied every replayed event, replaying what the stores
+    received meanwhile; then (per consumer) what live still lacks, and how many events live
+    applied that no store holds."""
+    live, replay = quote_schema(live_schema), quote_schema(replay_schema)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        rows = await admin.fetch(
+            f"SELECT r.consumer, count(*) AS n FROM {replay}.{REPLAYED} r "
+            f"LEFT JOIN {live}.processed_messages l USING (consumer, event_id) "
+            "WHERE l.event_id IS NULL GROUP BY r.consumer"
+        )
+        behind = {r["consumer"]: int(r["n"]) for r in rows}
+        ahead = int(
+            await admin.fetchval(
+                f"SELECT count(*) FROM {live}.processed_messages l WHERE l.consumer = ANY($1) "
+                f"AND NOT EXISTS (SELECT 1 FROM {replay}.{REPLAYED} r "
+                "WHERE r.consumer = l.consumer AND r.event_id = l.event_id)",
+                sorted({s.consumer for s in replayer.sources}),
+            )
+        )
+        if ahead:
+            before = replayer.events
+            await replayer.run()
+            if replayer.events > before:
+                continue
+        if not any(behind.values()) or time.monotonic() >= deadline:
+            return behind, ahead
+        await asyncio.sleep(0.5)
+
+
+async def _compare(
+    admin: asyncpg.Pool, live_schema: str, replay_schema: str
+) -> tuple[dict[str, int], list[TableDrift]]:
+    """Rows per replayed table, and how each live table differs from its replay."""
+    tables = [
+        r["table_name"]
+        for r in await admin.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name",
+            replay_schema,
+        )
+        if r["table_name"] not in KIT_TABLES and r["table_name"] != REPLAYED
+    ]
+    rows: dict[str, int] = {}
+    drift: list[TableDrift] = []
+    for table in tables:
+        found = await _compare_table(admin, live_schema, replay_schema, table)
+        rows[table] = found[0]
+        if found[1] is not None:
+            drift.append(found[1])
+    return rows, drift
+
+
+async def _columns(admin: asyncpg.Pool, schema: str, table: str) -> list[str]:
+    return [
+        r["column_name"]
+        for r in await admin.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 "
+            "AND table_name = $2 ORDER BY ordinal_position",
+            schema,
+            table,
+        )
+    ]
+
+
+async def _primary_key(admin: asyncpg.Pool, schema: str, table: str) -> list[str]:
+    return [
+        r["attname"]
+        for r in await admin.fetch(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
+            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY a.attnum",
+            f"{quote_schema(schema)}.{_ident(table)}",
+        )
+    ]
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _compare_table(
+    admin: asyncpg.Pool, live_schema: str, replay_schema: str, table: str
+) -> tuple[int, TableDrift | None]:
+    replayed = f"{quote_schema(replay_schema)}.{_ident(table)}"
+    live = f"{quote_schema(live_schema)}.{_ident(table)}"
+    count = int(await admin.fetchval(f"SELECT count(*) FROM {replayed}"))
+    columns = await _columns(admin, replay_schema, table)
+    live_columns = set(await _columns(admin, live_schema, table))
+    if not live_columns:
+        return count, TableDrift(table, count, 0, 0, ("the live schema has no such table",))
+    absent = [c for c in columns if c not in live_columns]
+    if absent:
+        return count, TableDrift(table, 0, 0, count, (f"live lacks columns {', '.join(absent)}",))
+    key = await _primary_key(admin, replay_schema, table) or columns
+
+    def same_key(a: str, b: str) -> str:
+        return " AND ".join(f"{a}.{_ident(k)} = {b}.{_ident(k)}" for k in key)
+
+    def shown(alias: str) -> str:
+        return " || '/' || ".join(f"coalesce({alias}.{_ident(k)}::text, '-')" for k in key)
+
+    missing = await admin.fetch(
+        f"SELECT {shown('r')} AS k FROM {replayed} r WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {live} l WHERE {same_key('r', 'l')}) ORDER BY 1"
+    )
+    extra = await admin.fetch(
+        f"SELECT {shown('l')} AS k FROM {live} l WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {replayed} r WHERE {same_key('r', 'l')}) ORDER BY 1"
+    )
+    differs = " OR ".join(f"r.{_ident(c)} IS DISTINCT FROM l.{_ident(c)}" for c in columns)
+    names = ", ".join(
+        f"CASE WHEN r.{_ident(c)} IS DISTINCT FROM l.{_ident(c)} THEN '{c}' END" for c in columns
+    )
+    different = await admin.fetch(
+        f"SELECT {shown('r')} AS k, concat_ws(',', {names}) AS cols "
+        f"FROM {replayed} r JOIN {live} l ON {same_key('r', 'l')} WHERE {differs} ORDER BY 1"
+    )
+    if not (missing or extra or different):
+        return count, None
+    examples = (
+        *(f"missing {r['k']}" for r in missing[:EXAMPLES]),
+        *(f"extra {r['k']}" for r in extra[:EXAMPLES]),
+        *(f"{r['k']} differs in {r['cols']}" for r in different[:EXAMPLES]),
+    )
+    return count, TableDrift(table, len(missing), len(extra), len(different), examples)
