@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,5 +86,12 @@ def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
         "closure's scheduler runs",
         "closure: referral invariant over",
         "verify: ok",
+        "projections' read models equal their replay",
     ):
         assert claim in out, claim
+    # The read models rebuilt from the stores equal the live ones (caseline replay).
+    assert re.search(
+        r"projections: [1-9]\d* event\(s\) replayed \([\d,]+/s\), "
+        r"\d+ read model\(s\) compared, 0 drifted",
+        out,
+    ), out
