@@ -4,8 +4,8 @@ Projections records no events: its runtime's relay has nothing to publish, so it
 (`caseline.projections.v1`, which the kit's runtime names) is never written and need not
 exist (`caseline.catalog.CONSUMING_ONLY`: no topic is created for it). It reads intake's,
 careplan's, monitoring's and closure's topics through their contracts into its read models,
-and the directory's into the kit's principals, each with a consumer of its own so each
-topic's position and dedup are its own.
+and the directory's into the managers' caseload limits and the kit's principals, each with a
+consumer of its own so each topic's position and dedup are its own.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from services.closure.contract import PUBLISHED as CLOSURE_EVENTS
 from services.directory.contract import PRINCIPAL_EVENTS, record_principals
 from services.intake.contract import PUBLISHED as INTAKE_EVENTS
 from services.monitoring.contract import PUBLISHED as MONITORING_EVENTS
+from services.projections.adapters.network_model import LIMIT_EVENTS, apply_directory_event
 from services.projections.adapters.read_model import ProjectionsReadModel
 from services.projections.entrypoints.http import router
 from shared.service import ConsumerSpec, Runtime, ServiceSpec, create_service_app
@@ -68,6 +69,12 @@ def service_spec(settings: Settings, *, topics: Topics | None = None) -> Service
                     reads=reads,
                 )
                 for name, topic, reads in feeds
+            ),
+            ConsumerSpec(
+                name="directory-limits",
+                topics=(chosen.directory,),
+                handle=apply_directory_event,
+                reads=LIMIT_EVENTS,
             ),
             ConsumerSpec(
                 name="principals",

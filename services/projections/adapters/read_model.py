@@ -45,6 +45,7 @@ from services.monitoring.contract import (
     ReviewOverdue,
     ReviewRecorded,
 )
+from services.projections.adapters import network_model
 from services.projections.domain.journey import (
     RANK,
     STAGE_EVENT_TYPES,
@@ -172,11 +173,13 @@ class ProjectionsReadModel:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.network = network_model.NetworkQueries(pool)
+        """Clients' paths, referral flows, what was addressed to an agency, caseload limits."""
 
     @staticmethod
     async def migrate(pool: asyncpg.Pool) -> None:
         """Create the tables in the pool's schema (idempotent)."""
-        await migrate_search_path(pool, MIGRATION)
+        await migrate_search_path(pool, MIGRATION + network_model.MIGRATION)
 
     @staticmethod
     async def apply(conn: asyncpg.Connection, event: ReceivedEvent) -> None:
@@ -206,6 +209,7 @@ class ProjectionsReadModel:
         if kind in STAGE_EVENT_TYPES:
             await _restage(conn, case_id)
         await ProjectionsReadModel._facts(conn, case_id, at, payload)
+        await network_model.apply_case_event(conn, event)
 
     @staticmethod
     async def _facts(conn: asyncpg.Connection, case_id: str, at: Any, payload: Any) -> None:
@@ -460,6 +464,8 @@ class ProjectionsReadModel:
             "referrals_overdue": counts["referrals_overdue"],
             "referrals_awaiting_answer": awaiting,
             "caseloads": {r["manager_id"]: r["open_cases"] for r in caseloads},
+            "managers": await self.network.caseloads(agency_id),
+            "referral_flows": await self.network.flows(agency_id),
         }
 
     async def figures(self) -> dict[str, Any]:
@@ -479,4 +485,5 @@ class ProjectionsReadModel:
             "terminations_by_class": await grouped("termination_class"),
             "referrals_by_state": await grouped("referral_state"),
             "events_seen": await self.pool.fetchval("SELECT count(*) FROM events_seen"),
+            "overloaded_managers": await self.network.overloaded_managers(),
         }

@@ -9,15 +9,22 @@ the network's aggregates.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from services.projections.adapters.read_model import ProjectionsReadModel
-from services.projections.entrypoints.schemas import AgencyId, CaseId
+from services.projections.entrypoints.schemas import AgencyId, CaseId, ClientId
 from services.projections.entrypoints.timeline import render_timeline
-from services.projections.entrypoints.views import DashboardView, FiguresView, JourneyView
+from services.projections.entrypoints.views import (
+    AddressedView,
+    ClientJourneyView,
+    DashboardView,
+    FiguresView,
+    FlowsView,
+    JourneyView,
+)
 from shared.application import NotFound
 from shared.auth import Principal, require_roles
 from shared.envelope import Role
@@ -65,7 +72,22 @@ async def get_timeline(case_id: CaseId, principal: TimelineReader, model: ReadMo
         raise NotFound(f"no case {case_id}")
     chain = await model.chain(case_id)
     shown = [link["case_id"] for link in chain if _sees(principal, link["agency_id"])]
-    return render_timeline(case_id, chain, await model.events(shown))
+    # A supervisor learns that the chain runs on at another agency, and its state, never
+    # which case it is there (R11: the minimum the referring agency needs).
+    chain = [link if link["case_id"] in shown else {**link, "case_id": None} for link in chain]
+    events = await model.events(shown)
+    if principal.role not in NETWORK_WIDE:
+        events = [_without_other_cases(e, shown) for e in events]
+    return render_timeline(case_id, chain, events)
+
+
+def _without_other_cases(event: dict[str, Any], shown: list[str]) -> dict[str, Any]:
+    """An event's codes without the id of a case the reader may not see."""
+    codes = {
+        k: ("(another agency's case)" if k.endswith("case_id") and v not in shown else v)
+        for k, v in event["codes"].items()
+    }
+    return {**event, "codes": codes}
 
 
 @router.get("/agencies/{agency_id}/dashboard")
@@ -77,6 +99,40 @@ async def get_dashboard(
     if not _sees(principal, agency_id):
         raise NotFound(f"no agency {agency_id}")
     return DashboardView(**await model.dashboard(agency_id))
+
+
+@router.get("/clients/{client_id}/journey")
+async def get_client_journey(
+    client_id: ClientId, principal: Reader, model: ReadModelDep
+) -> ClientJourneyView:
+    """A client's cases across the network, in the order they opened (pseudonymous: the id
+    intake gave, no personal data). Staff see it only while their agency holds one of the
+    cases, and then the other agencies' cases without their ids (R11)."""
+    cases = await model.network.client_cases(client_id)
+    if principal.role not in NETWORK_WIDE:
+        if not any(c["agency_id"] == principal.agency_id for c in cases):
+            raise NotFound(f"no client {client_id}")
+        cases = [c if _sees(principal, c["agency_id"]) else {**c, "case_id": None} for c in cases]
+    if not cases:
+        raise NotFound(f"no client {client_id}")
+    return ClientJourneyView(client_id=client_id, cases=cases)
+
+
+@router.get("/agencies/{agency_id}/addressed")
+async def get_addressed(
+    agency_id: AgencyId, principal: Reader, model: ReadModelDep
+) -> AddressedView:
+    """The links and referrals other agencies addressed to this one, with their states,
+    never the referring case's id or journey; another agency's is not found (R11)."""
+    if not _sees(principal, agency_id):
+        raise NotFound(f"no agency {agency_id}")
+    return AddressedView(agency_id=agency_id, **await model.network.addressed(agency_id))
+
+
+@router.get("/network/referral-flows")
+async def get_referral_flows(principal: NetworkReader, model: ReadModelDep) -> FlowsView:
+    """Referral attempts between agencies by state: counts only, no case or client."""
+    return FlowsView(flows=await model.network.flows())
 
 
 @router.get("/network/figures")

@@ -4,5 +4,6 @@ from shared.identifiers import PathId
 
 CaseId = PathId
 AgencyId = PathId
+ClientId = PathId
 
-__all__ = ["AgencyId", "CaseId"]
+__all__ = ["AgencyId", "CaseId", "ClientId"]

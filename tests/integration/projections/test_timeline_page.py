@@ -137,7 +137,10 @@ async def test_a_supervisor_sees_only_their_own_agency_s_events_and_a_case_manag
     page = await http.get(f"/cases/{case_id}/timeline", headers=projections.auth("sup-north"))
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.text.count('<tr class="event">') == len(REFERRING_CASE)
-    assert f'data-case="{linked_id}"' in page.text  # the chain names it, its events stay out
+    # The chain says it runs on at the partner agency, never which case it is there, and no
+    # event's codes name it (R11); its events stay out.
+    assert linked_id not in page.text
+    assert f"a case at another agency ({PARTNER}, found" in page.text
     theirs = await http.get(f"/cases/{case_id}/timeline", headers=projections.auth("sup-south"))
     assert theirs.status_code == 404
     manager = await http.get(f"/cases/{case_id}/timeline", headers=projections.auth("cm-north"))

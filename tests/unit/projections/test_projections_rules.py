@@ -16,6 +16,7 @@ from services.directory.contract import PRINCIPAL_EVENTS
 from services.intake.contract import PUBLISHED as INTAKE_EVENTS
 from services.intake.contract import CaseAssigned
 from services.monitoring.contract import PUBLISHED as MONITORING_EVENTS
+from services.projections.adapters.network_model import LIMIT_EVENTS
 from services.projections.bootstrap import SERVICE, Topics, build, service_spec
 from services.projections.contract import PUBLISHED
 from services.projections.domain.journey import (
@@ -98,6 +99,7 @@ def test_projections_publishes_nothing_and_reads_every_service_through_its_contr
         "careplan-journeys": (("t.careplan.v1",), CAREPLAN_EVENTS),
         "monitoring-journeys": (("t.monitoring.v1",), MONITORING_EVENTS),
         "closure-journeys": (("t.closure.v1",), CLOSURE_EVENTS),
+        "directory-limits": (("t.directory.v1",), LIMIT_EVENTS),
         "principals": (("t.directory.v1",), PRINCIPAL_EVENTS),
     }
 
@@ -114,6 +116,9 @@ def test_projections_serves_its_read_routes_and_health() -> None:
         ("GET", "/cases/{case_id}/timeline"),
         ("GET", "/agencies/{agency_id}/dashboard"),
         ("GET", "/network/figures"),
+        ("GET", "/network/referral-flows"),
+        ("GET", "/clients/{client_id}/journey"),
+        ("GET", "/agencies/{agency_id}/addressed"),
         ("GET", "/health"),
     } <= routes
     assert not any(method != "GET" for method, _ in routes)
