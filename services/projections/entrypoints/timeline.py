@@ -29,7 +29,8 @@ code { font-size: .8rem; }
 <h2>Referral chain</h2>
 <ol class="chain" id="chain">
 {% for link in chain %}
-<li class="{{ 'current' if link.case_id == case_id else 'linked' }}" data-case="{{ link.case_id or '' }}">
+<li class="{{ 'current' if link.case_id == case_id else 'linked' }}"
+ data-case="{{ link.case_id or '' }}">
 {{ link.case_id or "a case at another agency" }} ({{ link.agency_id }}, {{ link.stage }}
 {%- if link.referral_state %}, referral {{ link.referral_state }}{% endif %}
 {%- if link.referral_target %} to {{ link.referral_target }}{% endif %})
