@@ -101,11 +101,21 @@ def bench_backlog(
 
 
 @app.command("demo")
-def demo() -> None:
-    """Start the stack if needed; walk cases through the kit and every service; print a report."""
+def demo(
+    size: str = typer.Option(
+        "full",
+        help="The scale phase's network: full (20 agencies, 80 case managers, 2,000 cases) "
+        "or small (6 agencies, 12 case managers, 120 cases; the tests' size).",
+    ),
+) -> None:
+    """Start the stack if needed; walk cases through the kit and every service, then a
+    network at scale; print a report."""
     from caseline.demo import demo_command
+    from caseline.network_scale import SIZES
 
-    demo_command()
+    if size not in SIZES:
+        raise typer.BadParameter(f"must be one of {', '.join(SIZES)}", param_hint="--size")
+    demo_command(size)
 
 
 @app.command("serve")

@@ -90,7 +90,7 @@ async def _eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60.
     return False
 
 
-async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
+async def run_demo(database_url: str, bootstrap: str, report: Report, size: str = "full") -> None:
     """Open cases, race two writers, relay to Kafka, consume, dead-letter, verify chains."""
     pool = await create_pool(database_url, max_size=6)
     producer = idempotent_producer(bootstrap)
@@ -216,7 +216,9 @@ async def run_demo(database_url: str, bootstrap: str, report: Report) -> None:
                 pii_index_key=secrets["CASELINE_PII_INDEX_KEY"],
             )
         try:
-            await run_network_scenario(settings, pool, report, Path(settings.local_dir) / "logs")
+            await run_network_scenario(
+                settings, pool, report, Path(settings.local_dir) / "logs", size
+            )
         except (ScenarioError, InfrastructureUnavailable) as e:
             report.check(False, f"the scenario could not go on: {e}")
     finally:
@@ -250,7 +252,7 @@ async def _dead_lettered(pool: asyncpg.Pool, event_id: str) -> bool:
     return bool(found)
 
 
-def demo_command() -> None:
+def demo_command(size: str = "full") -> None:
     """Bring the stack up, walk case events through the kit, print what happened."""
     import contextlib
 
@@ -274,7 +276,7 @@ def demo_command() -> None:
             )
             raise typer.Exit(1)
         report.step(f"   Kafka {bootstrap}, PostgreSQL {redact_dsn(database_url)}")
-        asyncio.run(run_demo(database_url, bootstrap, report))
+        asyncio.run(run_demo(database_url, bootstrap, report, size))
     held = len(report.failures) == 0
     report.step("")
     report.step(

@@ -25,6 +25,7 @@ import asyncpg
 import httpx
 
 from caseline.catalog import runnable_services
+from caseline.network_run import run_at_scale
 from caseline.processes import ServiceProcess, start_service
 from caseline.scenario_agency_closure import verify_network
 from caseline.scenario_care import PRIVATE_WORDS as PLAN_WORDS
@@ -39,6 +40,7 @@ from caseline.scenario_http import (
     eventually,
     offer_service,
     register_agency,
+    resident_number,
     succeeded,
 )
 from caseline.scenario_later import a_month_later, restart_ahead
@@ -56,15 +58,6 @@ SCHEDULER_SECONDS = "5"
 """The demo's services run their schedulers (monitoring's overdue pass, closure's fan-out and
 referral pass) every few seconds instead of their production intervals, so a run's
 departures and closures are acted on within it."""
-
-
-def resident_number(born: date, serial: str) -> str:
-    """A resident registration number with a valid check digit for a birth date (made up)."""
-    century_digit = {1900: "1", 2000: "3"}[born.year // 100 * 100]
-    digits = f"{born:%y%m%d}{century_digit}{serial[:5]}"
-    weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-    check = (11 - sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11) % 10
-    return f"{digits[:6]}-{digits[6:]}{check}"
 
 
 @dataclass(frozen=True)
@@ -538,7 +531,7 @@ async def check_records(
 
 
 async def run_network_scenario(
-    settings: Settings, pool: asyncpg.Pool, report: Reporter, log_dir: Path
+    settings: Settings, pool: asyncpg.Pool, report: Reporter, log_dir: Path, size: str = "full"
 ) -> None:
     """Start every service the network has and run the network scenario against them."""
     env = {
@@ -582,6 +575,7 @@ async def run_network_scenario(
         await a_month_later(move_calendar, desk, care, form_id, report)
         await run_closure(desk, agencies, care, screened_out, report, move_calendar)
         await check_records(pool, care.labelled(), report, (*PLAN_WORDS, *MONITORING_WORDS))
+        await run_at_scale(net, size, report)
         await verify_network(settings, pool, report)
     finally:
         if net is not None:

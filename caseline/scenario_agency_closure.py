@@ -210,7 +210,7 @@ async def verify_network(settings: Settings, pool: asyncpg.Pool, report: Reporte
     chain, R9 proven from closure's events alone (against the directory's history), and
     projections' read models against a replay of the history."""
     report.step(
-        "25. caseline verify: every service's hash chains, R9 from closure's events alone, "
+        "26. caseline verify: every service's hash chains, R9 from closure's events alone, "
         "and projections' read models rebuilt from the stores (caseline replay)"
     )
     verdict = await verify(pool, today=agency_today(), pending_bound_days=PENDING_BOUND_DAYS)

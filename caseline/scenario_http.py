@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -165,3 +166,12 @@ async def offer_service(
             },
         )
     )
+
+
+def resident_number(born: date, serial: str) -> str:
+    """A resident registration number with a valid check digit for a birth date (made up)."""
+    century_digit = {1900: "1", 2000: "3"}[born.year // 100 * 100]
+    digits = f"{born:%y%m%d}{century_digit}{serial[:5]}"
+    weights = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+    check = (11 - sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11) % 10
+    return f"{digits[:6]}-{digits[6:]}{check}"

@@ -15,7 +15,11 @@ def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
     caseline = Path(sys.executable).parent / "caseline"
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url}
     done = subprocess.run(
-        [str(caseline), "demo"], env=env, capture_output=True, text=True, timeout=300
+        [str(caseline), "demo", "--size", "small"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=420,
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -89,6 +93,18 @@ def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
         "projections' read models equal their replay",
     ):
         assert claim in out, claim
+    # The network at scale, at the tests' size: every claim read back from the services.
+    for claim in (
+        "The network at scale (small): 6 agencies",
+        "every case reached its fate: 0 failed",
+        "closure's fan-out ended each with its referral (open now: 0)",
+        "the open cases they held were ended manager_left with referrals (open now: 0)",
+        "a network administrator erased one client across their cases",
+        "every accepted referral completed",
+    ):
+        assert claim in out, claim
+    assert re.search(r"\d+ commands answered 2xx in \d+ s of driving: \d+ commands/s", out), out
+    assert re.search(r"\d+ samples: p50 \d+ ms, p99 \d+ ms", out), out
     # The read models rebuilt from the stores equal the live ones (caseline replay).
     assert re.search(
         r"projections: [1-9]\d* event\(s\) replayed \([\d,]+/s\), "
