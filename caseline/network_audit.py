@@ -36,18 +36,19 @@ def _facts(directory: Sequence[RecordedEvent[Any]]) -> list[_Fact]:
 
 def _network_at(
     facts: list[_Fact], moment: datetime | None
-) -> tuple[dict[str, tuple[str, NeedDomain]], dict[str, date]]:
-    """The services on offer (id -> agency, need) and agency closures known at `moment`."""
-    offered: dict[str, tuple[str, NeedDomain]] = {}
+) -> tuple[dict[tuple[str, str], NeedDomain], dict[str, date]]:
+    """The services on offer ((agency, service id) -> need) and agency closures known at
+    `moment`. A service id is an agency's own: two agencies may each offer `housing-1`."""
+    offered: dict[tuple[str, str], NeedDomain] = {}
     closed: dict[str, date] = {}
     for fact in facts:
         if moment is not None and fact.at is not None and fact.at > moment:
             break
         match fact.payload:
             case ServiceOffered(service_id=service_id, need_domain=need):
-                offered[service_id] = (fact.agency_id, need)
+                offered[(fact.agency_id, service_id)] = need
             case ServiceWithdrawn(service_id=service_id):
-                offered.pop(service_id, None)
+                offered.pop((fact.agency_id, service_id), None)
             case AgencyClosed(closed_on=closed_on):
                 closed[fact.agency_id] = closed_on
     return offered, closed
@@ -69,7 +70,7 @@ def network_violations(
         if target in closed and closed[target] <= issued.issued_on:
             found.append(f"{where}: the directory shows the agency closed on {closed[target]}")
         for covered in issued.covered:
-            if offered.get(covered.service_id) != (target, covered.need_domain):
+            if offered.get((target, covered.service_id)) != covered.need_domain:
                 found.append(
                     f"{where}: the directory shows no service {covered.service_id} of it for "
                     f"{covered.need_domain.value} then"

@@ -20,7 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from caseline.network_scale import SIZES, ScaleDriver, Size
+from caseline.scenario_agency_closure import REFERRAL_DUE_AHEAD_DAYS
 from caseline.scenario_http import Network, Reporter, ScenarioError, eventually, succeeded
+from caseline.scenario_later import MoveCalendar
 
 WAIT_SECONDS = 300.0
 """How long the phase waits for a consumer-driven outcome (the closure fan-out)."""
@@ -57,8 +59,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def run_at_scale(net: Network, size_name: str, report: Reporter) -> None:
-    """The network at scale, end to end, with its report and checks."""
+async def run_at_scale(
+    net: Network, size_name: str, report: Reporter, move_calendar: MoveCalendar
+) -> None:
+    """The network at scale, end to end, with its report and checks; `move_calendar`
+    restarts the network further ahead on its training calendar, for the overdue referrals."""
     size = SIZES[size_name]
     report.step(
         f"25. The network at scale ({size_name}): {size.agencies} agencies in "
@@ -92,6 +97,8 @@ async def run_at_scale(net: Network, size_name: str, report: Reporter) -> None:
             return left
 
         held, left = await eventually(closed_out, lambda n: n == 0, WAIT_SECONDS)
+        departed = await _caseload(net, departing.agency_id, departing.managers[0])
+        unanswered, overdue = await _fall_overdue(net, driver, bars, report, move_calendar)
     phase_seconds = time.monotonic() - started
     after = await network_figures(net)
     _report(net, driver, report, before, after, phase_seconds, drive_seconds)
@@ -103,14 +110,61 @@ async def run_at_scale(net: Network, size_name: str, report: Reporter) -> None:
         f"{closing.agency_id} closed with {expected_open} open cases; closure's fan-out ended "
         f"each with its referral (open now: {left})",
     )
-    departed = await _caseload(net, departing.agency_id, departing.managers[0])
     report.check(
         departed == 0,
         f"{departing.managers[0]} departed; the open cases they held were ended "
         f"manager_left with referrals (open now: {departed})",
     )
     report.check(erased, "a network administrator erased one client across their cases")
+    report.check(
+        unanswered > 0 and overdue >= unanswered,
+        f"{unanswered} referrals left unanswered past their 14 days: closure's scheduler "
+        f"recorded {overdue} overdue and moved each to its next target (R9)",
+    )
     await _check_counts(net, driver, report, before, after)
+
+
+OVERDUE_AHEAD_DAYS = REFERRAL_DUE_AHEAD_DAYS + 15
+"""Where the calendar moves last: past the 14 days of every referral the phase issued."""
+
+
+async def _fall_overdue(
+    net: Network,
+    driver: ScaleDriver,
+    bars: Progress,
+    report: Reporter,
+    move_calendar: MoveCalendar,
+) -> tuple[int, int]:
+    """Leave every issued referral unanswered and move the calendar past their due dates;
+    how many were waiting, and how many closure then recorded overdue."""
+    unanswered = (await _attempts(net, driver))["issued"]
+    report.step(
+        f"   {unanswered} referrals wait unanswered; the network restarts "
+        f"{OVERDUE_AHEAD_DAYS} days ahead on its training calendar"
+    )
+    await move_calendar(OVERDUE_AHEAD_DAYS)
+    task = bars.add_task("unanswered referrals fall overdue", total=unanswered)
+
+    async def overdue() -> int:
+        count = (await _attempts(net, driver))["overdue"]
+        bars.update(task, completed=min(count, unanswered))
+        return count
+
+    _, seen = await eventually(overdue, lambda n: n >= unanswered, WAIT_SECONDS)
+    return unanswered, seen
+
+
+async def _attempts(net: Network, driver: ScaleDriver) -> Counter[str]:
+    """Referral attempts sent by the scale network's agencies, by state (projections)."""
+    ours = {a.agency_id for a in driver.agencies}
+    flows = await succeeded(
+        net.clients["projections"].get("/network/referral-flows", headers=net.admin())
+    )
+    states: Counter[str] = Counter()
+    for flow in flows["flows"]:
+        if flow["from_agency"] in ours:
+            states[flow["state"]] += flow["referrals"]
+    return states
 
 
 async def _build(net: Network, driver: ScaleDriver, bars: Progress, report: Reporter) -> None:
@@ -249,31 +303,25 @@ async def _check_counts(
         f"(complete {fates['complete']}, moved away {moved}) and the rest by the agency's "
         "closure and the departure",
     )
-    ours = {a.agency_id for a in driver.agencies}
-
-    async def attempts() -> Counter[str]:
-        flows = await succeeded(
-            net.clients["projections"].get("/network/referral-flows", headers=net.admin())
-        )
-        states: Counter[str] = Counter()
-        for flow in flows["flows"]:
-            if flow["from_agency"] in ours:
-                states[flow["state"]] += flow["referrals"]
-        return states
-
     # An acceptance completes once the target's intake opened the linked case (over Kafka).
+    answered = driver.tally.answered
     _, states = await eventually(
-        attempts, lambda s: s["completed"] >= fates["moved_accepted"], WAIT_SECONDS
+        lambda: _attempts(net, driver),
+        lambda s: s["completed"] >= answered["accepted"],
+        WAIT_SECONDS,
     )
     report.step(
         "   referral attempts between the scale network's agencies (projections' flows): "
         + ", ".join(f"{s} {n}" for s, n in sorted(states.items()))
     )
     report.check(
-        states["completed"] == fates["moved_accepted"]
-        and states["declined"] >= fates["moved_declined"],
-        f"every accepted referral completed ({states['completed']} of {fates['moved_accepted']}) "
-        f"and every decline moved the referral on ({states['declined']} declined)",
+        states["completed"] == answered["accepted"]
+        and states["declined"] >= answered["declined"]
+        and not driver.tally.refused,
+        f"every referral the targets accepted completed ({states['completed']} of "
+        f"{answered['accepted']}) and every decline moved it on ({states['declined']} declined "
+        f"of {answered['declined']}); referrals not issued when answered: "
+        f"{driver.tally.refused[:3] or 'none'}",
     )
 
 

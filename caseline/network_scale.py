@@ -107,6 +107,9 @@ class Tally:
     conflicts: int = 0
     """409s for a stream another write changed first, retried as their answer asks."""
     refused: list[str] = field(default_factory=list)
+    """Cases whose referral was not issued when the driver came to answer it."""
+    answered: Counter[str] = field(default_factory=Counter)
+    """Referrals the targets' staff accepted or declined."""
     latencies: list[float] = field(default_factory=list)
     fates: Counter[str] = field(default_factory=Counter)
     done: Counter[str] = field(default_factory=Counter)
@@ -449,8 +452,16 @@ class ScaleDriver:
             ),
             learned=True,
         )
-        seen = await self.call(lambda: closure.get(f"/cases/{case_id}", headers=me))
-        referral = seen.get("referral") or {}
+        # Closure may have decided before it learned the client's consent: the referral then
+        # waits (no_consent) and is issued once the consent arrives over Kafka.
+        referral: dict[str, Any] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen = await self.call(lambda: closure.get(f"/cases/{case_id}", headers=me))
+            referral = seen.get("referral") or {}
+            if referral.get("status") == "issued":
+                break
+            await asyncio.sleep(0.2)
         target = (referral.get("target") or {}).get("agency_id")
         if referral.get("status") != "issued" or target is None:
             self.tally.refused.append(f"{case_id}: referral {referral.get('status')}")
@@ -462,7 +473,9 @@ class ScaleDriver:
             await self.call(
                 lambda: closure.post(f"/referrals/{referral_id}/acceptance", headers=staff)
             )
+            self.tally.answered["accepted"] += 1
         else:
+            self.tally.answered["declined"] += 1
             await self.call(
                 lambda: closure.post(
                     f"/referrals/{referral_id}/decline",

@@ -575,7 +575,7 @@ async def run_network_scenario(
         await a_month_later(move_calendar, desk, care, form_id, report)
         await run_closure(desk, agencies, care, screened_out, report, move_calendar)
         await check_records(pool, care.labelled(), report, (*PLAN_WORDS, *MONITORING_WORDS))
-        await run_at_scale(net, size, report)
+        await run_at_scale(net, size, report, move_calendar)
         await verify_network(settings, pool, report)
     finally:
         if net is not None:
