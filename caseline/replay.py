@@ -78,6 +78,7 @@ class Source:
 
     consumer: str
     service: str
+    topic: str
     schema: str
     handle: EventHandler
     events: EventRegistry
@@ -126,6 +127,8 @@ class ReplayReport:
     skipped: tuple[str, ...] = ()
     """Sources with no store in this database (a service that never ran here)."""
     kept_schema: str | None = None
+    rebuilt: tuple[str, ...] = ()
+    """Tables whose live rows were replaced by the replayed ones (`rebuild`)."""
 
     @property
     def events_per_second(self) -> float:
@@ -151,6 +154,7 @@ def projection_sources(settings: Settings, schemas: Mapping[str, str]) -> list[S
                 Source(
                     consumer=f"{spec.name}.{consumer.name}",  # as the runtime names it
                     service=service,
+                    topic=topic,
                     schema=schemas.get(service, service),
                     handle=consumer.handle,
                     events=consumer.events,
@@ -190,9 +194,11 @@ async def replay_projections(
     schemas: Mapping[str, str] | None = None,
     wait_seconds: float = 30.0,
     keep: bool = False,
+    rebuild: bool = False,
     progress: Progress | None = None,
 ) -> ReplayReport:
-    """Rebuild projections' read models into a fresh schema, compare them with the live ones."""
+    """Rebuild projections' read models into a fresh schema, compare them with the live ones;
+    with `rebuild`, then replace the live rows with the replayed ones (`_promote`)."""
     quote_schema(live_schema)
     admin = await create_pool(database_url, min_size=1, max_size=2)
     replay_schema = f"{live_schema}_replay_{uuid.uuid4().hex[:8]}"
@@ -223,6 +229,11 @@ async def replay_projections(
                 admin, replayer, live_schema, replay_schema, wait_seconds
             )
             rows, drift = await _compare(admin, live_schema, replay_schema)
+            rebuilt = (
+                await _promote(admin, replayer, live_schema, replay_schema, list(rows))
+                if rebuild
+                else ()
+            )
         finally:
             await pool.close()
         if unknown:
@@ -236,6 +247,7 @@ async def replay_projections(
             behind={k: v for k, v in behind.items() if v},
             skipped=skipped,
             kept_schema=replay_schema if keep else None,
+            rebuilt=rebuilt,
         )
     finally:
         if created and not keep:
@@ -327,6 +339,45 @@ async def _settle(
         if not any(behind.values()) or time.monotonic() >= deadline:
             return behind, ahead
         await asyncio.sleep(0.5)
+
+
+async def _promote(
+    admin: asyncpg.Pool,
+    replayer: _Replayer,
+    live_schema: str,
+    replay_schema: str,
+    tables: list[str],
+) -> tuple[str, ...]:
+    """Replace every live read-model table's rows with the replayed ones, in one transaction.
+
+    The live consumers' dedup table is locked first, so none of them commits an event while
+    the rows change hands; the replay then catches up with whatever the stores received
+    meanwhile, and every replayed event gets a dedup record in the live schema (topic and
+    offset unknown: -1), so a live consumer that reads it later from Kafka passes it over as
+    a duplicate. A live consumer waits for the lock and goes on from where it stood. This is
+    how a projection gets rows for a read model added after its events were consumed.
+    """
+    live, replay = quote_schema(live_schema), quote_schema(replay_schema)
+    topics = {s.consumer: s.topic for s in replayer.sources}
+    async with admin.acquire() as conn, conn.transaction():
+        await conn.execute(f"LOCK TABLE {live}.processed_messages IN EXCLUSIVE MODE")
+        await replayer.run()
+        for table in tables:
+            columns = ", ".join(_ident(c) for c in await _columns(admin, replay_schema, table))
+            await conn.execute(f"DELETE FROM {live}.{_ident(table)}")
+            await conn.execute(
+                f"INSERT INTO {live}.{_ident(table)} ({columns}) "
+                f"SELECT {columns} FROM {replay}.{_ident(table)}"
+            )
+        await conn.execute(
+            f'INSERT INTO {live}.processed_messages (consumer, event_id, topic, "partition", '
+            '"offset") SELECT r.consumer, r.event_id, t.topic, -1, -1 '
+            f"FROM {replay}.{REPLAYED} r JOIN unnest($1::text[], $2::text[]) AS t(consumer, topic) "
+            "USING (consumer) ON CONFLICT DO NOTHING",
+            list(topics),
+            list(topics.values()),
+        )
+    return tuple(tables)
 
 
 async def _compare(

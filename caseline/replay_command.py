@@ -27,9 +27,16 @@ def render_replay(report: ReplayReport) -> list[str]:
         f"BEHIND   consumer {consumer}: {n:,} replayed events not yet applied live"
         for consumer, n in report.behind.items()
     ]
+    if report.rebuilt:
+        lines.append(
+            f"rebuilt  {len(report.rebuilt)} live read model(s) from the replay: "
+            + ", ".join(report.rebuilt)
+        )
     if report.kept_schema:
         lines.append(f"kept     the replayed read models in schema {report.kept_schema}")
-    if report.ok:
+    if report.rebuilt:
+        lines.append(f"replay: the live read models in {report.live_schema} are the history's now")
+    elif report.ok:
         lines.append(f"replay: the live read models in {report.live_schema} match the history")
     else:
         lines.append(
@@ -52,10 +59,16 @@ def replay_command(
         30.0, min=0, help="Seconds to wait for the live consumers to apply what was replayed."
     ),
     keep: bool = typer.Option(False, help="Keep the replayed schema for inspection."),
+    rebuild: bool = typer.Option(
+        False,
+        help="Then replace the live read models' rows with the replayed ones, in one "
+        "transaction (after an upgrade that adds a read model, or to mend drift).",
+    ),
 ) -> None:
     """Rebuild projections' read models from every service's event store into a fresh
     schema, compare them row by row with the live ones, and report any drift and the replay
-    rate. Exits 1 on drift or a live projection still behind, 2 when it cannot run."""
+    rate; `--rebuild` then makes the live rows the replayed ones. Exits 1 on drift or a live
+    projection still behind (unless rebuilt), 2 when it cannot run."""
     import asyncio
 
     from rich.console import Console
@@ -90,6 +103,7 @@ def replay_command(
                     schemas=schemas,
                     wait_seconds=wait,
                     keep=keep,
+                    rebuild=rebuild,
                     progress=progress,
                 )
             )
@@ -98,5 +112,5 @@ def replay_command(
             raise typer.Exit(2) from e
     for line in render_replay(report):
         typer.echo(line)
-    if not report.ok:
+    if not report.ok and not report.rebuilt:
         raise typer.Exit(1)
