@@ -69,6 +69,38 @@ def bench_kit(
     typer.echo(render(figures))
 
 
+@bench_app.command("peer")
+def bench_peer(
+    events: int = typer.Option(5000, min=100, help="Events per measurement."),
+    batch: int = typer.Option(100, min=2, help="Events per call in the batched append."),
+) -> None:
+    """The event store beside the eventsourcing library and a bare asyncpg floor."""
+    import asyncio
+
+    from caseline.bench import render
+    from caseline.bench_peer import PeerMissing, machine, run_peer_benchmark
+    from shared.errors import CaselineError
+    from shared.logging import configure_logging
+    from shared.settings import load_settings
+
+    settings = load_settings(log_level="WARNING")
+    configure_logging(settings)
+    try:
+        figures = asyncio.run(
+            run_peer_benchmark(
+                settings.database_url,
+                events=events,
+                batch=batch,
+                progress=lambda line: typer.echo(line, err=True),
+            )
+        )
+    except (CaselineError, PeerMissing) as e:
+        typer.echo(f"caseline bench peer: {e}", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(f"machine: {machine()}")
+    typer.echo(render([figures.single, figures.single_floor, figures.batched, figures.replay]))
+
+
 @bench_app.command("backlog")
 def bench_backlog(
     events: int = typer.Option(100_000, min=100, help="Events in the backlog."),
