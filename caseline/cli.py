@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import typer
 
 from caseline.asyncapi import asyncapi_command
@@ -11,6 +14,11 @@ from caseline.infra.commands import register as register_infra_commands
 from caseline.replay_command import replay_command
 from caseline.token_command import token
 from caseline.verify_command import verify_command
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="caseline: event-sourced case management for multi-agency welfare networks.",
@@ -38,15 +46,14 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
-@bench_app.command("kit")
-def bench_kit(
-    events: int = typer.Option(5000, min=100, help="Events per measurement."),
-    batch: int = typer.Option(100, min=2, help="Events per call in the batched append."),
-) -> None:
-    """Event-store append rate (single and batched) and relay throughput, with baselines."""
+def _bench(
+    name: str, measure: Callable[[Settings, Callable[[str], None]], Coroutine[Any, Any, T]]
+) -> T:
+    """Run one benchmark on the configured stack, its progress on stderr; exit 1 when it
+    cannot run."""
     import asyncio
 
-    from caseline.bench import render, run_kit_benchmark
+    from caseline.bench_peer import PeerMissing
     from shared.errors import CaselineError
     from shared.logging import configure_logging
     from shared.settings import load_settings
@@ -54,18 +61,30 @@ def bench_kit(
     settings = load_settings(log_level="WARNING")
     configure_logging(settings)
     try:
-        figures = asyncio.run(
-            run_kit_benchmark(
-                settings.database_url,
-                settings.kafka_bootstrap_servers,
-                events=events,
-                batch=batch,
-                progress=lambda line: typer.echo(line, err=True),
-            )
-        )
-    except CaselineError as e:
-        typer.echo(f"caseline bench kit: {e}", err=True)
+        return asyncio.run(measure(settings, lambda line: typer.echo(line, err=True)))
+    except (CaselineError, PeerMissing) as e:
+        typer.echo(f"caseline bench {name}: {e}", err=True)
         raise typer.Exit(1) from e
+
+
+@bench_app.command("kit")
+def bench_kit(
+    events: int = typer.Option(5000, min=100, help="Events per measurement."),
+    batch: int = typer.Option(100, min=2, help="Events per call in the batched append."),
+) -> None:
+    """Event-store append rate (single and batched) and relay throughput, with baselines."""
+    from caseline.bench import render, run_kit_benchmark
+
+    figures = _bench(
+        "kit",
+        lambda settings, progress: run_kit_benchmark(
+            settings.database_url,
+            settings.kafka_bootstrap_servers,
+            events=events,
+            batch=batch,
+            progress=progress,
+        ),
+    )
     typer.echo(render(figures))
 
 
@@ -75,28 +94,15 @@ def bench_peer(
     batch: int = typer.Option(100, min=2, help="Events per call in the batched append."),
 ) -> None:
     """The event store beside the eventsourcing library and a bare asyncpg floor."""
-    import asyncio
-
     from caseline.bench import render
-    from caseline.bench_peer import PeerMissing, machine, run_peer_benchmark
-    from shared.errors import CaselineError
-    from shared.logging import configure_logging
-    from shared.settings import load_settings
+    from caseline.bench_peer import machine, run_peer_benchmark
 
-    settings = load_settings(log_level="WARNING")
-    configure_logging(settings)
-    try:
-        figures = asyncio.run(
-            run_peer_benchmark(
-                settings.database_url,
-                events=events,
-                batch=batch,
-                progress=lambda line: typer.echo(line, err=True),
-            )
-        )
-    except (CaselineError, PeerMissing) as e:
-        typer.echo(f"caseline bench peer: {e}", err=True)
-        raise typer.Exit(1) from e
+    figures = _bench(
+        "peer",
+        lambda settings, progress: run_peer_benchmark(
+            settings.database_url, events=events, batch=batch, progress=progress
+        ),
+    )
     typer.echo(f"machine: {machine()}")
     typer.echo(render([figures.single, figures.single_floor, figures.batched, figures.replay]))
 
@@ -106,27 +112,17 @@ def bench_backlog(
     events: int = typer.Option(100_000, min=100, help="Events in the backlog."),
 ) -> None:
     """A day's backlog: a relay and a consumer catch up on it; rates, memory and order."""
-    import asyncio
-
     from caseline.bench_backlog import render_backlog, run_backlog_benchmark
-    from shared.errors import CaselineError
-    from shared.logging import configure_logging
-    from shared.settings import load_settings
 
-    settings = load_settings(log_level="WARNING")
-    configure_logging(settings)
-    try:
-        figures = asyncio.run(
-            run_backlog_benchmark(
-                settings.database_url,
-                settings.kafka_bootstrap_servers,
-                events=events,
-                progress=lambda line: typer.echo(line, err=True),
-            )
-        )
-    except CaselineError as e:
-        typer.echo(f"caseline bench backlog: {e}", err=True)
-        raise typer.Exit(1) from e
+    figures = _bench(
+        "backlog",
+        lambda settings, progress: run_backlog_benchmark(
+            settings.database_url,
+            settings.kafka_bootstrap_servers,
+            events=events,
+            progress=progress,
+        ),
+    )
     typer.echo(render_backlog(figures))
     if not figures.held:
         raise typer.Exit(1)
