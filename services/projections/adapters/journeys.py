@@ -114,13 +114,19 @@ OPEN = "stage NOT IN ('screened_out', 'terminated')"
 """SQL: a journey still open."""
 
 
-async def _ensure(conn: asyncpg.Connection, case_id: str, agency_id: str, at: Any) -> None:
+async def _ensure(
+    conn: asyncpg.Connection, case_id: str, agency_id: str, at: Any, *, own: bool = True
+) -> None:
     """The case's row exists, and its `updated_at` is the latest time of any event seen of it
-    (a maximum, so the same whatever order the events arrived in)."""
+    (a maximum, so the same whatever order the events arrived in). The agency the case's own
+    events name wins over the one another case's referral expected (`own=False`), whichever
+    came first."""
+    agency = "EXCLUDED.agency_id" if own else "journeys.agency_id"
     await conn.execute(
         "INSERT INTO journeys (case_id, agency_id, stage, stage_rank, updated_at) "
         "VALUES ($1, $2, 'found', 0, $3) ON CONFLICT (case_id) DO UPDATE "
-        "SET updated_at = GREATEST(journeys.updated_at, EXCLUDED.updated_at)",
+        f"SET agency_id = {agency}, "
+        "updated_at = GREATEST(journeys.updated_at, EXCLUDED.updated_at)",
         case_id,
         agency_id,
         at,
@@ -330,7 +336,7 @@ async def _facts(conn: asyncpg.Connection, case_id: str, at: Any, payload: Any) 
                 referral_state="completed",
                 referred_to_case=completed.linked_case_id,
             )
-            await _ensure(conn, completed.linked_case_id, completed.target.agency_id, at)
+            await _ensure(conn, completed.linked_case_id, completed.target.agency_id, at, own=False)
             await conn.execute(
                 "UPDATE journeys SET referred_from_case = $2 WHERE case_id = $1",
                 completed.linked_case_id,

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from services.closure.contract import Provider
 from services.projections.adapters.read_model import ProjectionsReadModel
 from shared.application import CommandContext
 from shared.codec import ReceivedEvent
 from shared.envelope import Actor
 from shared.store import create_pool
 from tests.harness import unique, unique_schema
+from tests.integration.projections.conftest import PARTNER
 from tests.integration.projections.stories import referred_streams
 
 pytestmark = pytest.mark.infra
@@ -120,3 +122,38 @@ async def test_the_same_events_in_two_cross_topic_orders_leave_identical_rows_in
     assert all(ours[name] for name in ("journeys", "journey_items", "events_seen"))
     for name in sorted(ours):
         assert ours[name] == theirs[name], name
+
+
+async def test_a_linked_case_s_agency_is_its_own_events_whether_they_or_the_referral_come_first(
+    two_schemas: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    case_id, linked_id = unique("case-north"), unique("case-south")
+    streams = _received(case_id, linked_id)
+    closure, linked_intake = streams[3], streams[4]
+    assert linked_intake[0].envelope.metadata.case_id == linked_id
+    # The referral expected one agency; the linked case's own events name another.
+    completed = closure[-1]
+    payload = completed.envelope.payload.model_copy(
+        update={"target": Provider(agency_id="ag-expected-elsewhere")}
+    )
+    moved = ReceivedEvent(
+        envelope=completed.envelope.model_copy(update={"payload": payload}),
+        service=completed.service,
+        stream_version=completed.stream_version,
+        position=None,
+    )
+    first, second = two_schemas
+
+    await _apply(first, [moved, *linked_intake])
+    await _apply(second, [*linked_intake, moved])
+
+    agencies = [
+        await pool.fetchval("SELECT agency_id FROM journeys WHERE case_id = $1", linked_id)
+        for pool in (first, second)
+    ]
+    assert agencies == [PARTNER, PARTNER]
+    froms = [
+        await pool.fetchval("SELECT referred_from_case FROM journeys WHERE case_id = $1", linked_id)
+        for pool in (first, second)
+    ]
+    assert froms == [case_id, case_id]
