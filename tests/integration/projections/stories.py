@@ -98,74 +98,90 @@ def review() -> ReviewRecorded:
     )
 
 
+Stream = tuple[str, str, str, list[DomainEvent], Role]
+"""One stream's events as its service records them: service, case id, agency, events, role."""
+
+
+def referred_streams(case_id: str, linked_id: str) -> list[Stream]:
+    """The story's streams, each in its own order; across streams any order may arrive."""
+    target = Provider(agency_id=PARTNER)
+    ended = DAY + timedelta(days=85)
+    manager = Role.CASE_MANAGER
+    return [
+        ("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-north"), manager),
+        ("careplan", case_id, AGENCY, plan(), manager),
+        (
+            "monitoring",
+            case_id,
+            AGENCY,
+            [
+                review(),
+                FormSent(form_id="form-1", consent_id="consent-1", sent_on=DAY, due_on=DAY),
+                FormOverdue(form_id="form-1", due_on=DAY),
+                EvaluationRecorded(
+                    evaluation_id="evaluation-1",
+                    plan_version=1,
+                    evaluated_on=DAY + timedelta(days=80),
+                    goals=(GoalRated(goal_id="goal-1", rating="achieved"),),
+                    instruments=(
+                        InstrumentResult(instrument="phq9", baseline=10, score=5, change=5),
+                        InstrumentResult(instrument="network", baseline=1, score=3, change=2),
+                    ),
+                    no_further_service_needed=True,
+                    permits_planned_termination=True,
+                ),
+            ],
+            manager,
+        ),
+        (
+            "closure",
+            case_id,
+            AGENCY,
+            [
+                CaseTerminated(
+                    termination_id="term-1",
+                    reason="goals_achieved",
+                    termination_class="complete",
+                    terminated_on=ended,
+                    agency_id=AGENCY,
+                ),
+                ReferralIssued(
+                    referral_id="ref-1",
+                    termination_id="term-1",
+                    attempt=1,
+                    target=target,
+                    need_domains=(NeedDomain.HOUSING,),
+                    covered=(),
+                    consent_id="consent-1",
+                    issued_on=ended,
+                    due_on=ended + timedelta(days=14),
+                ),
+                ReferralAccepted(
+                    referral_id="ref-1", target=target, accepted_on=ended, accepted_by="sup-south"
+                ),
+                ReferralCompleted(referral_id="ref-1", linked_case_id=linked_id, target=target),
+            ],
+            Role.SUPERVISOR,
+        ),
+        (
+            "intake",
+            linked_id,
+            PARTNER,
+            [
+                CaseFound(
+                    source="inbound_referral",
+                    referring_agency_id=AGENCY,
+                    referring_case_id=case_id,
+                )
+            ],
+            manager,
+        ),
+    ]
+
+
 async def referred_case(app: Projections) -> tuple[str, str]:
     """Record the whole story; the referring case's id and the linked case's id."""
     case_id, linked_id = unique("case-north"), unique("case-south")
-    feed = app.feed
-    await feed.record("intake", case_id, AGENCY, assigned_case(AGENCY, "cm-north"))
-    await feed.record("careplan", case_id, AGENCY, plan())
-    await feed.record(
-        "monitoring",
-        case_id,
-        AGENCY,
-        [
-            review(),
-            FormSent(form_id="form-1", consent_id="consent-1", sent_on=DAY, due_on=DAY),
-            FormOverdue(form_id="form-1", due_on=DAY),
-            EvaluationRecorded(
-                evaluation_id="evaluation-1",
-                plan_version=1,
-                evaluated_on=DAY + timedelta(days=80),
-                goals=(GoalRated(goal_id="goal-1", rating="achieved"),),
-                instruments=(
-                    InstrumentResult(instrument="phq9", baseline=10, score=5, change=5),
-                    InstrumentResult(instrument="network", baseline=1, score=3, change=2),
-                ),
-                no_further_service_needed=True,
-                permits_planned_termination=True,
-            ),
-        ],
-    )
-    target = Provider(agency_id=PARTNER)
-    ended = DAY + timedelta(days=85)
-    await feed.record(
-        "closure",
-        case_id,
-        AGENCY,
-        [
-            CaseTerminated(
-                termination_id="term-1",
-                reason="goals_achieved",
-                termination_class="complete",
-                terminated_on=ended,
-                agency_id=AGENCY,
-            ),
-            ReferralIssued(
-                referral_id="ref-1",
-                termination_id="term-1",
-                attempt=1,
-                target=target,
-                need_domains=(NeedDomain.HOUSING,),
-                covered=(),
-                consent_id="consent-1",
-                issued_on=ended,
-                due_on=ended + timedelta(days=14),
-            ),
-            ReferralAccepted(
-                referral_id="ref-1", target=target, accepted_on=ended, accepted_by="sup-south"
-            ),
-            ReferralCompleted(referral_id="ref-1", linked_case_id=linked_id, target=target),
-        ],
-        role=Role.SUPERVISOR,
-    )
-    await feed.record(
-        "intake",
-        linked_id,
-        PARTNER,
-        [
-            CaseFound(
-                source="inbound_referral", referring_agency_id=AGENCY, referring_case_id=case_id
-            )
-        ],
-    )
+    for service, stream_id, agency_id, events, role in referred_streams(case_id, linked_id):
+        await app.feed.record(service, stream_id, agency_id, events, role=role)
     return case_id, linked_id
