@@ -228,7 +228,7 @@ async def replay_projections(
             behind, unknown = await _settle(
                 admin, replayer, live_schema, replay_schema, wait_seconds
             )
-            rows, drift = await _compare(admin, live_schema, replay_schema)
+            rows, drift = await compare_read_models(admin, live_schema, replay_schema)
             rebuilt = (
                 await _promote(admin, replayer, live_schema, replay_schema, list(rows))
                 if rebuild
@@ -380,10 +380,11 @@ async def _promote(
     return tuple(tables)
 
 
-async def _compare(
+async def compare_read_models(
     admin: asyncpg.Pool, live_schema: str, replay_schema: str
 ) -> tuple[dict[str, int], list[TableDrift]]:
-    """Rows per replayed table, and how each live table differs from its replay."""
+    """Rows per replayed table, and how each live table differs from its replay: the tables
+    are those of the replay schema, less the kit's; rows are matched by primary key."""
     tables = [
         r["table_name"]
         for r in await admin.fetch(
