@@ -35,8 +35,9 @@ import asyncpg
 from services.directory.contract import record_principals
 from services.projections.bootstrap import service_spec
 from shared.codec import from_kafka, to_kafka
-from shared.consumer import EventHandler, event_types
+from shared.consumer import EventHandler, event_types, is_transient
 from shared.envelope import EventRegistry
+from shared.errors import CaselineError
 from shared.service import ConsumerSpec
 from shared.settings import Settings
 from shared.store import EventStore, create_pool, quote_schema
@@ -124,6 +125,10 @@ class ReplayReport:
     drift: tuple[TableDrift, ...]
     behind: dict[str, int] = field(default_factory=dict)
     """Per live consumer, replayed events it had not applied when the wait ran out."""
+    refused: dict[str, int] = field(default_factory=dict)
+    """Per consumer, events its handler refused in the replay, as live dead-letters them."""
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    """Per live consumer, events it dead-lettered that the replay applied."""
     skipped: tuple[str, ...] = ()
     """Sources with no store in this database (a service that never ran here)."""
     kept_schema: str | None = None
@@ -137,8 +142,8 @@ class ReplayReport:
 
     @property
     def ok(self) -> bool:
-        """No drift and nothing behind."""
-        return not self.drift and not any(self.behind.values())
+        """No drift, nothing behind, nothing dead-lettered live that the history applies."""
+        return not (self.drift or any(self.behind.values()) or any(self.dead_lettered.values()))
 
 
 def projection_sources(settings: Settings, schemas: Mapping[str, str]) -> list[Source]:
@@ -219,15 +224,13 @@ async def replay_projections(
                 await migrate(pool)
             await pool.execute(
                 f"CREATE TABLE {REPLAYED} (consumer text NOT NULL, event_id uuid NOT NULL, "
-                "PRIMARY KEY (consumer, event_id))"
+                "refused boolean NOT NULL DEFAULT false, PRIMARY KEY (consumer, event_id))"
             )
             replayer = _Replayer(pool, present, progress)
             started = time.perf_counter()
             await replayer.run()
             seconds = time.perf_counter() - started
-            behind, unknown = await _settle(
-                admin, replayer, live_schema, replay_schema, wait_seconds
-            )
+            settled = await _settle(admin, replayer, live_schema, replay_schema, wait_seconds)
             rows, drift = await compare_read_models(admin, live_schema, replay_schema)
             rebuilt = (
                 await _promote(admin, replayer, live_schema, replay_schema, list(rows))
@@ -236,15 +239,29 @@ async def replay_projections(
             )
         finally:
             await pool.close()
-        if unknown:
-            drift.append(TableDrift("events applied live", 0, unknown, 0, ("no store holds them",)))
+        if settled.unknown:
+            drift.append(
+                TableDrift("events applied live", 0, settled.unknown, 0, ("no store holds them",))
+            )
+        if settled.refused_applied:
+            drift.append(
+                TableDrift(
+                    "events applied live",
+                    0,
+                    settled.refused_applied,
+                    0,
+                    ("their handler refuses them on replay",),
+                )
+            )
         return ReplayReport(
             live_schema=live_schema,
             events=replayer.events,
             seconds=seconds,
             rows=rows,
             drift=tuple(drift),
-            behind={k: v for k, v in behind.items() if v},
+            behind={k: v for k, v in settled.behind.items() if v},
+            refused=dict(replayer.refused),
+            dead_lettered=settled.dead_lettered,
             skipped=skipped,
             kept_schema=replay_schema if keep else None,
             rebuilt=rebuilt,
@@ -264,6 +281,7 @@ class _Replayer:
         self.progress = progress
         self.after: dict[Source, int] = dict.fromkeys(sources, 0)
         self.events = 0
+        self.refused: dict[str, int] = {}
 
     async def run(self) -> None:
         """Replay each source from where it stood to its store's current end."""
@@ -281,27 +299,70 @@ class _Replayer:
                     self.progress(source.service, done, max(total, done))
 
     async def _apply_page(self, source: Source, page: Sequence[Any]) -> int:
-        applied = 0
+        """The page in one transaction; if a handler refuses an event, the page again with
+        that event left out, as the live consumer dead-letters it and applies the rest."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                return await self._apply(conn, source, page, careful=False)
+        except CaselineError as error:
+            if is_transient(error):
+                raise
         async with self.pool.acquire() as conn, conn.transaction():
-            for stored in page:
-                if source.reads is not None and (source.service, stored.event_type) not in (
-                    source.reads
-                ):
-                    continue
-                record = to_kafka(stored, source.service)
-                await source.handle(conn, from_kafka(record.value, record.headers, source.events))
-                await conn.execute(
-                    f"INSERT INTO {REPLAYED} VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    source.consumer,
-                    stored.event_id,
-                )
-                applied += 1
+            return await self._apply(conn, source, page, careful=True)
+
+    async def _apply(
+        self, conn: asyncpg.Connection, source: Source, page: Sequence[Any], *, careful: bool
+    ) -> int:
+        applied = 0
+        for stored in page:
+            if source.reads is not None and (source.service, stored.event_type) not in (
+                source.reads
+            ):
+                continue
+            refused = False
+            if careful:
+                try:
+                    async with conn.transaction():
+                        await self._handle(conn, source, stored)
+                except CaselineError as error:
+                    if is_transient(error):
+                        raise
+                    refused = True
+                    self.refused[source.consumer] = self.refused.get(source.consumer, 0) + 1
+            else:
+                await self._handle(conn, source, stored)
+            await conn.execute(
+                f"INSERT INTO {REPLAYED} VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                source.consumer,
+                stored.event_id,
+                refused,
+            )
+            applied += not refused
         return applied
+
+    @staticmethod
+    async def _handle(conn: asyncpg.Connection, source: Source, stored: Any) -> None:
+        record = to_kafka(stored, source.service)
+        await source.handle(conn, from_kafka(record.value, record.headers, source.events))
 
 
 async def _last_position(pool: asyncpg.Pool, schema: str) -> int:
     value = await pool.fetchval(f"SELECT last_position FROM {quote_schema(schema)}.log_head")
     return int(value or 0)
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """Where the live consumers stand against the replay once the wait is over."""
+
+    behind: dict[str, int]
+    """Replayed events a live consumer has neither applied nor dead-lettered."""
+    dead_lettered: dict[str, int]
+    """Replayed events a live consumer dead-lettered instead of applying."""
+    unknown: int
+    """Events live applied that no store holds."""
+    refused_applied: int
+    """Events live applied that their handler refuses on replay."""
 
 
 async def _settle(
@@ -310,19 +371,23 @@ async def _settle(
     live_schema: str,
     replay_schema: str,
     wait_seconds: float,
-) -> tuple[dict[str, int], int]:
-    """Wait until the live consumers applied every replayed event, replaying what the stores
-    received meanwhile; then (per consumer) what live still lacks, and how many events live
-    applied that no store holds."""
+) -> _Settled:
+    """Wait until the live consumers applied (or, as the replay refused, dead-lettered) every
+    replayed event, replaying what the stores received meanwhile; then where they stand."""
     live, replay = quote_schema(live_schema), quote_schema(replay_schema)
     deadline = time.monotonic() + wait_seconds
     while True:
         rows = await admin.fetch(
-            f"SELECT r.consumer, count(*) AS n FROM {replay}.{REPLAYED} r "
+            "SELECT r.consumer, count(*) FILTER (WHERE d.event_id IS NULL) AS behind, "
+            "count(*) FILTER (WHERE d.event_id IS NOT NULL AND NOT r.refused) AS dead "
+            f"FROM {replay}.{REPLAYED} r "
             f"LEFT JOIN {live}.processed_messages l USING (consumer, event_id) "
+            f"LEFT JOIN (SELECT DISTINCT consumer, event_id FROM {live}.dead_lettered_messages) d "
+            "ON d.consumer = r.consumer AND d.event_id = r.event_id::text "
             "WHERE l.event_id IS NULL GROUP BY r.consumer"
         )
-        behind = {r["consumer"]: int(r["n"]) for r in rows}
+        behind = {r["consumer"]: int(r["behind"]) for r in rows}
+        dead = {r["consumer"]: int(r["dead"]) for r in rows if r["dead"]}
         ahead = int(
             await admin.fetchval(
                 f"SELECT count(*) FROM {live}.processed_messages l WHERE l.consumer = ANY($1) "
@@ -337,7 +402,13 @@ async def _settle(
             if replayer.events > before:
                 continue
         if not any(behind.values()) or time.monotonic() >= deadline:
-            return behind, ahead
+            refused_applied = int(
+                await admin.fetchval(
+                    f"SELECT count(*) FROM {replay}.{REPLAYED} r JOIN {live}.processed_messages "
+                    "l USING (consumer, event_id) WHERE r.refused"
+                )
+            )
+            return _Settled(behind, dead, ahead, refused_applied)
         await asyncio.sleep(0.5)
 
 
@@ -373,7 +444,7 @@ async def _promote(
             f'INSERT INTO {live}.processed_messages (consumer, event_id, topic, "partition", '
             '"offset") SELECT r.consumer, r.event_id, t.topic, -1, -1 '
             f"FROM {replay}.{REPLAYED} r JOIN unnest($1::text[], $2::text[]) AS t(consumer, topic) "
-            "USING (consumer) ON CONFLICT DO NOTHING",
+            "USING (consumer) WHERE NOT r.refused ON CONFLICT DO NOTHING",
             list(topics),
             list(topics.values()),
         )

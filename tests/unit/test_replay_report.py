@@ -50,3 +50,20 @@ def test_a_live_projection_behind_is_reported_as_behind_not_as_drift() -> None:
     assert not report.ok and report.drift == ()
     assert "BEHIND   consumer projections.intake: 5 replayed events not yet applied live" in lines
     assert not any(line.startswith("DRIFT") for line in lines)
+
+
+def test_an_event_dead_lettered_live_that_the_history_applies_fails_the_replay() -> None:
+    report = _report(dead_lettered={"projections.closure": 2}, refused={"projections.intake": 1})
+
+    lines = render_replay(report)
+
+    assert not report.ok
+    assert (
+        "DEAD     consumer projections.closure: dead-lettered 2 event(s) the history applies"
+        in (lines)
+    )
+    assert (
+        "refused  consumer projections.intake: 1 stored event(s) its handler refuses, left out"
+        in (lines)
+    )
+    assert lines[-1].endswith(", 1 dead-lettering")
