@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg
 
+from caseline.read_model_diff import TableDrift, compare_read_models, ident, table_columns
 from services.directory.contract import record_principals
 from services.projections.bootstrap import service_spec
 from shared.codec import from_kafka, to_kafka
@@ -45,25 +46,9 @@ from shared.store import EventStore, create_pool, quote_schema
 PAGE = 1000
 """Events read from a store and applied in one transaction."""
 
-KIT_TABLES = frozenset(
-    {
-        "events",
-        "log_head",
-        "relay_positions",
-        "processed_messages",
-        "consumer_offsets",
-        "dead_lettered_messages",
-        "principals",
-        "principal_agencies",
-    }
-)
-"""Tables of the kit in a service's schema: not read models of the case history."""
 
 REPLAYED = "replayed_events"
 """Replay's own note, in the replay schema, of the events it applied per consumer."""
-
-EXAMPLES = 3
-"""Keys shown per kind of drift and table."""
 
 Progress = Callable[[str, int, int], None]
 """`progress(store, events done, events in all)`."""
@@ -84,34 +69,6 @@ class Source:
     handle: EventHandler
     events: EventRegistry
     reads: frozenset[tuple[str, str]] | None
-
-
-@dataclass(frozen=True)
-class TableDrift:
-    """How one read-model table differs from what the history gives."""
-
-    table: str
-    missing: int
-    """Rows the history gives that the live table lacks."""
-    extra: int
-    """Rows of the live table that the history does not give."""
-    different: int
-    """Rows under the same key whose values differ."""
-    examples: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        """One line naming the table, the counts and a few keys."""
-        counts = ", ".join(
-            f"{n} {what}"
-            for n, what in (
-                (self.missing, "missing"),
-                (self.extra, "extra"),
-                (self.different, "different"),
-            )
-            if n
-        )
-        shown = f" (e.g. {'; '.join(self.examples)})" if self.examples else ""
-        return f"{self.table}: {counts}{shown}"
 
 
 @dataclass(frozen=True)
@@ -231,7 +188,9 @@ async def replay_projections(
             await replayer.run()
             seconds = time.perf_counter() - started
             settled = await _settle(admin, replayer, live_schema, replay_schema, wait_seconds)
-            rows, drift = await compare_read_models(admin, live_schema, replay_schema)
+            rows, drift = await compare_read_models(
+                admin, live_schema, replay_schema, ignore=(REPLAYED,)
+            )
             rebuilt = (
                 await _promote(admin, replayer, live_schema, replay_schema, list(rows))
                 if rebuild
@@ -434,11 +393,11 @@ async def _promote(
         await conn.execute(f"LOCK TABLE {live}.processed_messages IN EXCLUSIVE MODE")
         await replayer.run()
         for table in tables:
-            columns = ", ".join(_ident(c) for c in await _columns(admin, replay_schema, table))
-            await conn.execute(f"DELETE FROM {live}.{_ident(table)}")
+            columns = ", ".join(ident(c) for c in await table_columns(admin, replay_schema, table))
+            await conn.execute(f"DELETE FROM {live}.{ident(table)}")
             await conn.execute(
-                f"INSERT INTO {live}.{_ident(table)} ({columns}) "
-                f"SELECT {columns} FROM {replay}.{_ident(table)}"
+                f"INSERT INTO {live}.{ident(table)} ({columns}) "
+                f"SELECT {columns} FROM {replay}.{ident(table)}"
             )
         await conn.execute(
             f'INSERT INTO {live}.processed_messages (consumer, event_id, topic, "partition", '
@@ -449,102 +408,3 @@ async def _promote(
             list(topics.values()),
         )
     return tuple(tables)
-
-
-async def compare_read_models(
-    admin: asyncpg.Pool, live_schema: str, replay_schema: str
-) -> tuple[dict[str, int], list[TableDrift]]:
-    """Rows per replayed table, and how each live table differs from its replay: the tables
-    are those of the replay schema, less the kit's; rows are matched by primary key."""
-    tables = [
-        r["table_name"]
-        for r in await admin.fetch(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name",
-            replay_schema,
-        )
-        if r["table_name"] not in KIT_TABLES and r["table_name"] != REPLAYED
-    ]
-    rows: dict[str, int] = {}
-    drift: list[TableDrift] = []
-    for table in tables:
-        found = await _compare_table(admin, live_schema, replay_schema, table)
-        rows[table] = found[0]
-        if found[1] is not None:
-            drift.append(found[1])
-    return rows, drift
-
-
-async def _columns(admin: asyncpg.Pool, schema: str, table: str) -> list[str]:
-    return [
-        r["column_name"]
-        for r in await admin.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 "
-            "AND table_name = $2 ORDER BY ordinal_position",
-            schema,
-            table,
-        )
-    ]
-
-
-async def _primary_key(admin: asyncpg.Pool, schema: str, table: str) -> list[str]:
-    return [
-        r["attname"]
-        for r in await admin.fetch(
-            "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
-            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-            "WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY a.attnum",
-            f"{quote_schema(schema)}.{_ident(table)}",
-        )
-    ]
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-async def _compare_table(
-    admin: asyncpg.Pool, live_schema: str, replay_schema: str, table: str
-) -> tuple[int, TableDrift | None]:
-    replayed = f"{quote_schema(replay_schema)}.{_ident(table)}"
-    live = f"{quote_schema(live_schema)}.{_ident(table)}"
-    count = int(await admin.fetchval(f"SELECT count(*) FROM {replayed}"))
-    columns = await _columns(admin, replay_schema, table)
-    live_columns = set(await _columns(admin, live_schema, table))
-    if not live_columns:
-        return count, TableDrift(table, count, 0, 0, ("the live schema has no such table",))
-    absent = [c for c in columns if c not in live_columns]
-    if absent:
-        return count, TableDrift(table, 0, 0, count, (f"live lacks columns {', '.join(absent)}",))
-    key = await _primary_key(admin, replay_schema, table) or columns
-
-    def same_key(a: str, b: str) -> str:
-        return " AND ".join(f"{a}.{_ident(k)} = {b}.{_ident(k)}" for k in key)
-
-    def shown(alias: str) -> str:
-        return " || '/' || ".join(f"coalesce({alias}.{_ident(k)}::text, '-')" for k in key)
-
-    missing = await admin.fetch(
-        f"SELECT {shown('r')} AS k FROM {replayed} r WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {live} l WHERE {same_key('r', 'l')}) ORDER BY 1"
-    )
-    extra = await admin.fetch(
-        f"SELECT {shown('l')} AS k FROM {live} l WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {replayed} r WHERE {same_key('r', 'l')}) ORDER BY 1"
-    )
-    differs = " OR ".join(f"r.{_ident(c)} IS DISTINCT FROM l.{_ident(c)}" for c in columns)
-    names = ", ".join(
-        f"CASE WHEN r.{_ident(c)} IS DISTINCT FROM l.{_ident(c)} THEN '{c}' END" for c in columns
-    )
-    different = await admin.fetch(
-        f"SELECT {shown('r')} AS k, concat_ws(',', {names}) AS cols "
-        f"FROM {replayed} r JOIN {live} l ON {same_key('r', 'l')} WHERE {differs} ORDER BY 1"
-    )
-    if not (missing or extra or different):
-        return count, None
-    examples = (
-        *(f"missing {r['k']}" for r in missing[:EXAMPLES]),
-        *(f"extra {r['k']}" for r in extra[:EXAMPLES]),
-        *(f"{r['k']} differs in {r['cols']}" for r in different[:EXAMPLES]),
-    )
-    return count, TableDrift(table, len(missing), len(extra), len(different), examples)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from caseline.replay import TableDrift, compare_read_models
+from caseline.read_model_diff import TableDrift, compare_read_models
 
 pytestmark = pytest.mark.infra
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from caseline.replay import ReplayReport, TableDrift
+from caseline.read_model_diff import TableDrift
+from caseline.replay import ReplayReport
 from caseline.replay_command import render_replay
 
 
