@@ -40,7 +40,7 @@ from shared.consumer import EventHandler, event_types, is_transient
 from shared.envelope import EventRegistry
 from shared.errors import CaselineError
 from shared.service import ConsumerSpec
-from shared.settings import Settings
+from shared.settings import Settings, load_settings
 from shared.store import EventStore, create_pool, quote_schema
 
 PAGE = 1000
@@ -150,7 +150,7 @@ async def _has_table(pool: asyncpg.Pool, schema: str, table: str) -> bool:
 
 async def replay_projections(
     database_url: str,
-    settings: Settings,
+    settings: Settings | None = None,
     *,
     live_schema: str = "projections",
     schemas: Mapping[str, str] | None = None,
@@ -162,6 +162,7 @@ async def replay_projections(
     """Rebuild projections' read models into a fresh schema, compare them with the live ones;
     with `rebuild`, then replace the live rows with the replayed ones (`_promote`)."""
     quote_schema(live_schema)
+    settings = settings or load_settings(database_url=database_url)
     admin = await create_pool(database_url, min_size=1, max_size=2)
     replay_schema = f"{live_schema}_replay_{uuid.uuid4().hex[:8]}"
     created = False
