@@ -32,37 +32,23 @@ from typing import Any
 
 import asyncpg
 
+from caseline.read_model_diff import TableDrift, compare_read_models, ident, table_columns
 from services.directory.contract import record_principals
 from services.projections.bootstrap import service_spec
 from shared.codec import from_kafka, to_kafka
-from shared.consumer import EventHandler, event_types
+from shared.consumer import EventHandler, event_types, is_transient
 from shared.envelope import EventRegistry
+from shared.errors import CaselineError
 from shared.service import ConsumerSpec
-from shared.settings import Settings
+from shared.settings import Settings, load_settings
 from shared.store import EventStore, create_pool, quote_schema
 
 PAGE = 1000
 """Events read from a store and applied in one transaction."""
 
-KIT_TABLES = frozenset(
-    {
-        "events",
-        "log_head",
-        "relay_positions",
-        "processed_messages",
-        "consumer_offsets",
-        "dead_lettered_messages",
-        "principals",
-        "principal_agencies",
-    }
-)
-"""Tables of the kit in a service's schema: not read models of the case history."""
 
 REPLAYED = "replayed_events"
 """Replay's own note, in the replay schema, of the events it applied per consumer."""
-
-EXAMPLES = 3
-"""Keys shown per kind of drift and table."""
 
 Progress = Callable[[str, int, int], None]
 """`progress(store, events done, events in all)`."""
@@ -86,34 +72,6 @@ class Source:
 
 
 @dataclass(frozen=True)
-class TableDrift:
-    """How one read-model table differs from what the history gives."""
-
-    table: str
-    missing: int
-    """Rows the history gives that the live table lacks."""
-    extra: int
-    """Rows of the live table that the history does not give."""
-    different: int
-    """Rows under the same key whose values differ."""
-    examples: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        """One line naming the table, the counts and a few keys."""
-        counts = ", ".join(
-            f"{n} {what}"
-            for n, what in (
-                (self.missing, "missing"),
-                (self.extra, "extra"),
-                (self.different, "different"),
-            )
-            if n
-        )
-        shown = f" (e.g. {'; '.join(self.examples)})" if self.examples else ""
-        return f"{self.table}: {counts}{shown}"
-
-
-@dataclass(frozen=True)
 class ReplayReport:
     """What one replay did and found."""
 
@@ -124,6 +82,10 @@ class ReplayReport:
     drift: tuple[TableDrift, ...]
     behind: dict[str, int] = field(default_factory=dict)
     """Per live consumer, replayed events it had not applied when the wait ran out."""
+    refused: dict[str, int] = field(default_factory=dict)
+    """Per consumer, events its handler refused in the replay, as live dead-letters them."""
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    """Per live consumer, events it dead-lettered that the replay applied."""
     skipped: tuple[str, ...] = ()
     """Sources with no store in this database (a service that never ran here)."""
     kept_schema: str | None = None
@@ -137,8 +99,8 @@ class ReplayReport:
 
     @property
     def ok(self) -> bool:
-        """No drift and nothing behind."""
-        return not self.drift and not any(self.behind.values())
+        """No drift, nothing behind, nothing dead-lettered live that the history applies."""
+        return not (self.drift or any(self.behind.values()) or any(self.dead_lettered.values()))
 
 
 def projection_sources(settings: Settings, schemas: Mapping[str, str]) -> list[Source]:
@@ -188,7 +150,7 @@ async def _has_table(pool: asyncpg.Pool, schema: str, table: str) -> bool:
 
 async def replay_projections(
     database_url: str,
-    settings: Settings,
+    settings: Settings | None = None,
     *,
     live_schema: str = "projections",
     schemas: Mapping[str, str] | None = None,
@@ -200,6 +162,7 @@ async def replay_projections(
     """Rebuild projections' read models into a fresh schema, compare them with the live ones;
     with `rebuild`, then replace the live rows with the replayed ones (`_promote`)."""
     quote_schema(live_schema)
+    settings = settings or load_settings(database_url=database_url)
     admin = await create_pool(database_url, min_size=1, max_size=2)
     replay_schema = f"{live_schema}_replay_{uuid.uuid4().hex[:8]}"
     created = False
@@ -219,16 +182,16 @@ async def replay_projections(
                 await migrate(pool)
             await pool.execute(
                 f"CREATE TABLE {REPLAYED} (consumer text NOT NULL, event_id uuid NOT NULL, "
-                "PRIMARY KEY (consumer, event_id))"
+                "refused boolean NOT NULL DEFAULT false, PRIMARY KEY (consumer, event_id))"
             )
             replayer = _Replayer(pool, present, progress)
             started = time.perf_counter()
             await replayer.run()
             seconds = time.perf_counter() - started
-            behind, unknown = await _settle(
-                admin, replayer, live_schema, replay_schema, wait_seconds
+            settled = await _settle(admin, replayer, live_schema, replay_schema, wait_seconds)
+            rows, drift = await compare_read_models(
+                admin, live_schema, replay_schema, ignore=(REPLAYED,)
             )
-            rows, drift = await _compare(admin, live_schema, replay_schema)
             rebuilt = (
                 await _promote(admin, replayer, live_schema, replay_schema, list(rows))
                 if rebuild
@@ -236,15 +199,29 @@ async def replay_projections(
             )
         finally:
             await pool.close()
-        if unknown:
-            drift.append(TableDrift("events applied live", 0, unknown, 0, ("no store holds them",)))
+        if settled.unknown:
+            drift.append(
+                TableDrift("events applied live", 0, settled.unknown, 0, ("no store holds them",))
+            )
+        if settled.refused_applied:
+            drift.append(
+                TableDrift(
+                    "events applied live",
+                    0,
+                    settled.refused_applied,
+                    0,
+                    ("their handler refuses them on replay",),
+                )
+            )
         return ReplayReport(
             live_schema=live_schema,
             events=replayer.events,
             seconds=seconds,
             rows=rows,
             drift=tuple(drift),
-            behind={k: v for k, v in behind.items() if v},
+            behind={k: v for k, v in settled.behind.items() if v},
+            refused=dict(replayer.refused),
+            dead_lettered=settled.dead_lettered,
             skipped=skipped,
             kept_schema=replay_schema if keep else None,
             rebuilt=rebuilt,
@@ -264,6 +241,7 @@ class _Replayer:
         self.progress = progress
         self.after: dict[Source, int] = dict.fromkeys(sources, 0)
         self.events = 0
+        self.refused: dict[str, int] = {}
 
     async def run(self) -> None:
         """Replay each source from where it stood to its store's current end."""
@@ -281,27 +259,70 @@ class _Replayer:
                     self.progress(source.service, done, max(total, done))
 
     async def _apply_page(self, source: Source, page: Sequence[Any]) -> int:
-        applied = 0
+        """The page in one transaction; if a handler refuses an event, the page again with
+        that event left out, as the live consumer dead-letters it and applies the rest."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                return await self._apply(conn, source, page, careful=False)
+        except CaselineError as error:
+            if is_transient(error):
+                raise
         async with self.pool.acquire() as conn, conn.transaction():
-            for stored in page:
-                if source.reads is not None and (source.service, stored.event_type) not in (
-                    source.reads
-                ):
-                    continue
-                record = to_kafka(stored, source.service)
-                await source.handle(conn, from_kafka(record.value, record.headers, source.events))
-                await conn.execute(
-                    f"INSERT INTO {REPLAYED} VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    source.consumer,
-                    stored.event_id,
-                )
-                applied += 1
+            return await self._apply(conn, source, page, careful=True)
+
+    async def _apply(
+        self, conn: asyncpg.Connection, source: Source, page: Sequence[Any], *, careful: bool
+    ) -> int:
+        applied = 0
+        for stored in page:
+            if source.reads is not None and (source.service, stored.event_type) not in (
+                source.reads
+            ):
+                continue
+            refused = False
+            if careful:
+                try:
+                    async with conn.transaction():
+                        await self._handle(conn, source, stored)
+                except CaselineError as error:
+                    if is_transient(error):
+                        raise
+                    refused = True
+                    self.refused[source.consumer] = self.refused.get(source.consumer, 0) + 1
+            else:
+                await self._handle(conn, source, stored)
+            await conn.execute(
+                f"INSERT INTO {REPLAYED} VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                source.consumer,
+                stored.event_id,
+                refused,
+            )
+            applied += not refused
         return applied
+
+    @staticmethod
+    async def _handle(conn: asyncpg.Connection, source: Source, stored: Any) -> None:
+        record = to_kafka(stored, source.service)
+        await source.handle(conn, from_kafka(record.value, record.headers, source.events))
 
 
 async def _last_position(pool: asyncpg.Pool, schema: str) -> int:
     value = await pool.fetchval(f"SELECT last_position FROM {quote_schema(schema)}.log_head")
     return int(value or 0)
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """Where the live consumers stand against the replay once the wait is over."""
+
+    behind: dict[str, int]
+    """Replayed events a live consumer has neither applied nor dead-lettered."""
+    dead_lettered: dict[str, int]
+    """Replayed events a live consumer dead-lettered instead of applying."""
+    unknown: int
+    """Events live applied that no store holds."""
+    refused_applied: int
+    """Events live applied that their handler refuses on replay."""
 
 
 async def _settle(
@@ -310,19 +331,23 @@ async def _settle(
     live_schema: str,
     replay_schema: str,
     wait_seconds: float,
-) -> tuple[dict[str, int], int]:
-    """Wait until the live consumers applied every replayed event, replaying what the stores
-    received meanwhile; then (per consumer) what live still lacks, and how many events live
-    applied that no store holds."""
+) -> _Settled:
+    """Wait until the live consumers applied (or, as the replay refused, dead-lettered) every
+    replayed event, replaying what the stores received meanwhile; then where they stand."""
     live, replay = quote_schema(live_schema), quote_schema(replay_schema)
     deadline = time.monotonic() + wait_seconds
     while True:
         rows = await admin.fetch(
-            f"SELECT r.consumer, count(*) AS n FROM {replay}.{REPLAYED} r "
+            "SELECT r.consumer, count(*) FILTER (WHERE d.event_id IS NULL) AS behind, "
+            "count(*) FILTER (WHERE d.event_id IS NOT NULL AND NOT r.refused) AS dead "
+            f"FROM {replay}.{REPLAYED} r "
             f"LEFT JOIN {live}.processed_messages l USING (consumer, event_id) "
+            f"LEFT JOIN (SELECT DISTINCT consumer, event_id FROM {live}.dead_lettered_messages) d "
+            "ON d.consumer = r.consumer AND d.event_id = r.event_id::text "
             "WHERE l.event_id IS NULL GROUP BY r.consumer"
         )
-        behind = {r["consumer"]: int(r["n"]) for r in rows}
+        behind = {r["consumer"]: int(r["behind"]) for r in rows}
+        dead = {r["consumer"]: int(r["dead"]) for r in rows if r["dead"]}
         ahead = int(
             await admin.fetchval(
                 f"SELECT count(*) FROM {live}.processed_messages l WHERE l.consumer = ANY($1) "
@@ -337,7 +362,13 @@ async def _settle(
             if replayer.events > before:
                 continue
         if not any(behind.values()) or time.monotonic() >= deadline:
-            return behind, ahead
+            refused_applied = int(
+                await admin.fetchval(
+                    f"SELECT count(*) FROM {replay}.{REPLAYED} r JOIN {live}.processed_messages "
+                    "l USING (consumer, event_id) WHERE r.refused"
+                )
+            )
+            return _Settled(behind, dead, ahead, refused_applied)
         await asyncio.sleep(0.5)
 
 
@@ -363,116 +394,18 @@ async def _promote(
         await conn.execute(f"LOCK TABLE {live}.processed_messages IN EXCLUSIVE MODE")
         await replayer.run()
         for table in tables:
-            columns = ", ".join(_ident(c) for c in await _columns(admin, replay_schema, table))
-            await conn.execute(f"DELETE FROM {live}.{_ident(table)}")
+            columns = ", ".join(ident(c) for c in await table_columns(admin, replay_schema, table))
+            await conn.execute(f"DELETE FROM {live}.{ident(table)}")
             await conn.execute(
-                f"INSERT INTO {live}.{_ident(table)} ({columns}) "
-                f"SELECT {columns} FROM {replay}.{_ident(table)}"
+                f"INSERT INTO {live}.{ident(table)} ({columns}) "
+                f"SELECT {columns} FROM {replay}.{ident(table)}"
             )
         await conn.execute(
             f'INSERT INTO {live}.processed_messages (consumer, event_id, topic, "partition", '
             '"offset") SELECT r.consumer, r.event_id, t.topic, -1, -1 '
             f"FROM {replay}.{REPLAYED} r JOIN unnest($1::text[], $2::text[]) AS t(consumer, topic) "
-            "USING (consumer) ON CONFLICT DO NOTHING",
+            "USING (consumer) WHERE NOT r.refused ON CONFLICT DO NOTHING",
             list(topics),
             list(topics.values()),
         )
     return tuple(tables)
-
-
-async def _compare(
-    admin: asyncpg.Pool, live_schema: str, replay_schema: str
-) -> tuple[dict[str, int], list[TableDrift]]:
-    """Rows per replayed table, and how each live table differs from its replay."""
-    tables = [
-        r["table_name"]
-        for r in await admin.fetch(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name",
-            replay_schema,
-        )
-        if r["table_name"] not in KIT_TABLES and r["table_name"] != REPLAYED
-    ]
-    rows: dict[str, int] = {}
-    drift: list[TableDrift] = []
-    for table in tables:
-        found = await _compare_table(admin, live_schema, replay_schema, table)
-        rows[table] = found[0]
-        if found[1] is not None:
-            drift.append(found[1])
-    return rows, drift
-
-
-async def _columns(admin: asyncpg.Pool, schema: str, table: str) -> list[str]:
-    return [
-        r["column_name"]
-        for r in await admin.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 "
-            "AND table_name = $2 ORDER BY ordinal_position",
-            schema,
-            table,
-        )
-    ]
-
-
-async def _primary_key(admin: asyncpg.Pool, schema: str, table: str) -> list[str]:
-    return [
-        r["attname"]
-        for r in await admin.fetch(
-            "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
-            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-            "WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY a.attnum",
-            f"{quote_schema(schema)}.{_ident(table)}",
-        )
-    ]
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-async def _compare_table(
-    admin: asyncpg.Pool, live_schema: str, replay_schema: str, table: str
-) -> tuple[int, TableDrift | None]:
-    replayed = f"{quote_schema(replay_schema)}.{_ident(table)}"
-    live = f"{quote_schema(live_schema)}.{_ident(table)}"
-    count = int(await admin.fetchval(f"SELECT count(*) FROM {replayed}"))
-    columns = await _columns(admin, replay_schema, table)
-    live_columns = set(await _columns(admin, live_schema, table))
-    if not live_columns:
-        return count, TableDrift(table, count, 0, 0, ("the live schema has no such table",))
-    absent = [c for c in columns if c not in live_columns]
-    if absent:
-        return count, TableDrift(table, 0, 0, count, (f"live lacks columns {', '.join(absent)}",))
-    key = await _primary_key(admin, replay_schema, table) or columns
-
-    def same_key(a: str, b: str) -> str:
-        return " AND ".join(f"{a}.{_ident(k)} = {b}.{_ident(k)}" for k in key)
-
-    def shown(alias: str) -> str:
-        return " || '/' || ".join(f"coalesce({alias}.{_ident(k)}::text, '-')" for k in key)
-
-    missing = await admin.fetch(
-        f"SELECT {shown('r')} AS k FROM {replayed} r WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {live} l WHERE {same_key('r', 'l')}) ORDER BY 1"
-    )
-    extra = await admin.fetch(
-        f"SELECT {shown('l')} AS k FROM {live} l WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {replayed} r WHERE {same_key('r', 'l')}) ORDER BY 1"
-    )
-    differs = " OR ".join(f"r.{_ident(c)} IS DISTINCT FROM l.{_ident(c)}" for c in columns)
-    names = ", ".join(
-        f"CASE WHEN r.{_ident(c)} IS DISTINCT FROM l.{_ident(c)} THEN '{c}' END" for c in columns
-    )
-    different = await admin.fetch(
-        f"SELECT {shown('r')} AS k, concat_ws(',', {names}) AS cols "
-        f"FROM {replayed} r JOIN {live} l ON {same_key('r', 'l')} WHERE {differs} ORDER BY 1"
-    )
-    if not (missing or extra or different):
-        return count, None
-    examples = (
-        *(f"missing {r['k']}" for r in missing[:EXAMPLES]),
-        *(f"extra {r['k']}" for r in extra[:EXAMPLES]),
-        *(f"{r['k']} differs in {r['cols']}" for r in different[:EXAMPLES]),
-    )
-    return count, TableDrift(table, len(missing), len(extra), len(different), examples)

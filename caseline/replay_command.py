@@ -27,6 +27,14 @@ def render_replay(report: ReplayReport) -> list[str]:
         f"BEHIND   consumer {consumer}: {n:,} replayed events not yet applied live"
         for consumer, n in report.behind.items()
     ]
+    lines += [
+        f"DEAD     consumer {consumer}: dead-lettered {n:,} event(s) the history applies"
+        for consumer, n in report.dead_lettered.items()
+    ]
+    lines += [
+        f"refused  consumer {consumer}: {n:,} stored event(s) its handler refuses, left out"
+        for consumer, n in report.refused.items()
+    ]
     if report.rebuilt:
         lines.append(
             f"rebuilt  {len(report.rebuilt)} live read model(s) from the replay: "
@@ -41,6 +49,7 @@ def render_replay(report: ReplayReport) -> list[str]:
     else:
         lines.append(
             f"replay: {len(report.drift)} table(s) drifted, {len(report.behind)} consumer(s) behind"
+            + (f", {len(report.dead_lettered)} dead-lettering" if report.dead_lettered else "")
         )
     return lines
 

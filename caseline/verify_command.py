@@ -130,3 +130,7 @@ async def check_drift(
         f"projections: consumer {consumer} is {n} event(s) behind the stores"
         for consumer, n in report.behind.items()
     ]
+    verdict.violations += [
+        f"projections: consumer {consumer} dead-lettered {n} event(s) the history applies"
+        for consumer, n in report.dead_lettered.items()
+    ]

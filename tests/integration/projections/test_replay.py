@@ -7,10 +7,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from caseline.replay import ReplayReport, replay_projections
+from services.intake import contract as intake
 from services.intake.contract import CaseFound
 from tests.harness import eventually, unique
 from tests.integration.projections.conftest import AGENCY, UPSTREAM, Projections
@@ -49,7 +51,13 @@ async def test_a_replay_of_the_history_equals_the_live_read_models(
     _, linked_id = await referred_case(projections)
     await eventually(lambda: _seen(projections, linked_id, 1), bool, "the linked case is seen")
 
-    report = await _replay(projections)
+    # As the demo calls it: the database alone, the rest read from the environment.
+    report = await replay_projections(
+        projections.served.settings.database_url,
+        live_schema=projections.served.schema,
+        schemas=_stores(projections),
+        wait_seconds=20,
+    )
 
     assert report.ok, [d.describe() for d in report.drift] + [str(report.behind)]
     assert report.events >= 15 and report.events_per_second > 0
@@ -177,3 +185,67 @@ async def test_a_rebuild_makes_the_live_read_models_the_history_s_again(
         "a case recorded after the rebuild is projected",
     )
     assert (await _replay(projections)).ok
+
+
+class _FutureCaseFound(intake.CaseFound):
+    """A case found as a later version of intake records it, newer than any reader here."""
+
+    schema_version: ClassVar[int] = 99
+
+
+_FutureCaseFound.__name__ = "CaseFound"  # stored and published under the contract's type
+
+
+async def test_an_event_the_live_consumer_dead_letters_is_left_out_by_the_replay_too(
+    projections: Projections,
+) -> None:
+    case_id = unique("case-future")
+    await projections.feed.record("intake", case_id, AGENCY, [_FutureCaseFound(source="walk_in")])
+    pool = projections.served.pool
+
+    async def dead_lettered() -> bool:
+        found = await pool.fetchval(
+            "SELECT count(*) FROM dead_lettered_messages WHERE reason LIKE '%v99%'"
+        )
+        return bool(found)
+
+    await eventually(dead_lettered, bool, "the live consumer dead-letters the future event")
+
+    report = await _replay(projections)
+
+    assert report.ok, [d.describe() for d in report.drift] + [str(report.behind)]
+    assert report.refused == {"projections.intake-journeys": 1}
+    assert report.dead_lettered == {}
+
+
+async def test_an_event_dead_lettered_live_that_the_history_applies_is_named(
+    projections: Projections,
+) -> None:
+    _, linked_id = await referred_case(projections)
+    await eventually(lambda: _seen(projections, linked_id, 1), bool, "the linked case is seen")
+    pool = projections.served.pool
+    # As if the live consumer had dead-lettered one event instead of applying it.
+    kept = await pool.fetchrow(
+        "DELETE FROM processed_messages WHERE ctid = (SELECT ctid FROM processed_messages "
+        "WHERE consumer = 'projections.intake-journeys' LIMIT 1) RETURNING *"
+    )
+    await pool.execute(
+        'INSERT INTO dead_lettered_messages (consumer, topic, "partition", "offset", '
+        "event_id, error, reason) VALUES ($1, $2, $3, $4, $5, 'Planted', 'planted')",
+        kept["consumer"],
+        kept["topic"],
+        kept["partition"],
+        kept["offset"],
+        str(kept["event_id"]),
+    )
+
+    report = await _replay(projections, wait=1.0)
+
+    assert not report.ok and report.behind == {}
+    assert report.dead_lettered == {"projections.intake-journeys": 1}
+
+    await pool.execute("DELETE FROM dead_lettered_messages WHERE error = 'Planted'")
+    await pool.execute(
+        "INSERT INTO processed_messages SELECT $1, $2, $3, $4, $5",
+        *(kept[c] for c in ("consumer", "event_id", "topic", "partition", "offset")),
+    )
