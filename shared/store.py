@@ -189,7 +189,9 @@ _COLUMNS = (
 
 
 def _row_to_stored(row: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(
+    """Build from a row whose columns PostgreSQL has already typed: validating again per row
+    would cost more than the read itself, so the model is constructed as it stands."""
+    return StoredEvent.model_construct(
         position=row["position"],
         case_id=row["case_id"],
         stream_version=row["stream_version"],
