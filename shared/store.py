@@ -18,7 +18,7 @@ from datetime import UTC
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.chain import GENESIS_HASH, canonical_json, event_hash
 from shared.envelope import (
@@ -30,7 +30,12 @@ from shared.envelope import (
     registry,
     utc_now,
 )
-from shared.errors import ConcurrencyError, DuplicateEventError, InfrastructureUnavailable
+from shared.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    InfrastructureUnavailable,
+    SchemaError,
+)
 
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -203,6 +208,22 @@ def _row_to_stored(row: asyncpg.Record) -> StoredEvent:
         previous_hash=bytes(row["previous_hash"]),
         hash=bytes(row["hash"]),
     )
+
+
+def metadata_with_columns(
+    document: str, event_id: uuid.UUID, case_id: str, schema_version: int
+) -> str:
+    """The stored metadata document with the three fields kept as columns put back in, as
+    JSON text, so the envelope's metadata is parsed in one pass."""
+    body = document.strip()
+    if not body.startswith("{"):
+        raise ValueError("stored metadata is not a JSON object")
+    columns = (
+        f'{{"event_id":"{event_id}","case_id":{json.dumps(case_id)},'
+        f'"schema_version":{int(schema_version)}'
+    )
+    rest = body[1:].lstrip()
+    return columns + ("}" if rest == "}" else "," + rest)
 
 
 def _metadata_document(meta: EventMetadata) -> dict[str, Any]:
@@ -468,6 +489,47 @@ class EventStore:
             f"SELECT DISTINCT case_id FROM {self._s}.events ORDER BY case_id"
         )
         return [r["case_id"] for r in rows]
+
+    async def read_all(
+        self,
+        after_position: int,
+        limit: int = 500,
+        *,
+        connection: asyncpg.Connection | None = None,
+    ) -> list[RecordedEvent[Any]]:
+        """Up to `limit` decoded events after a global position, in commit order.
+
+        Each payload is parsed once, from the stored JSON text straight into its event class,
+        rather than through a dictionary first; a payload of an older version is upcast.
+        """
+        query = (
+            f"SELECT {_COLUMNS} FROM {self._s}.events "
+            "WHERE position > $1 ORDER BY position LIMIT $2"
+        )
+        reader = connection if connection is not None else self.pool
+        rows = await reader.fetch(query, after_position, limit)
+        return [self._decode_row(r) for r in rows]
+
+    def _decode_row(self, row: asyncpg.Record) -> RecordedEvent[Any]:
+        cls: type[DomainEvent] = self.registry.event_class(self.service, row["event_type"])
+        version: int = row["schema_version"]
+        try:
+            if version == cls.schema_version:
+                payload = cls.model_validate_json(row["payload"])
+            else:
+                payload = self.registry.load(cls, version, json.loads(row["payload"]))
+        except ValidationError as e:
+            raise SchemaError(f"{cls.event_type()} payload is invalid: {e}") from e
+        meta = EventMetadata.model_validate_json(
+            metadata_with_columns(row["metadata"], row["event_id"], row["case_id"], version)
+        )
+        return RecordedEvent(
+            position=row["position"],
+            stream_version=row["stream_version"],
+            envelope=Envelope(metadata=meta, payload=payload),
+            previous_hash=bytes(row["previous_hash"]),
+            hash=bytes(row["hash"]),
+        )
 
     def decode(self, stored: StoredEvent) -> RecordedEvent[Any]:
         """Build the typed, current-version event from a stored row."""
