@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.chain import GENESIS_HASH, canonical_json, event_hash
+from shared.chain import GENESIS_HASH, canonical_json, encoded_event_hash, event_hash
 from shared.envelope import (
     DomainEvent,
     Envelope,
@@ -343,15 +343,17 @@ class EventStore:
             version = expected_version + offset
             payload = env.payload.model_dump(mode="json")
             metadata = _metadata_document(meta)
-            digest = event_hash(
+            payload_json = canonical_json(payload)
+            metadata_json = canonical_json(metadata)
+            digest = encoded_event_hash(
                 previous_hash=previous_hash,
                 case_id=case_id,
                 stream_version=version,
                 event_id=str(meta.event_id),
                 event_type=env.event_type,
                 schema_version=meta.schema_version,
-                payload=payload,
-                metadata=metadata,
+                payload_json=payload_json,
+                metadata_json=metadata_json,
             )
             rows.append(
                 (
@@ -361,8 +363,8 @@ class EventStore:
                     meta.event_id,
                     env.event_type,
                     meta.schema_version,
-                    canonical_json(payload).decode(),
-                    canonical_json(metadata).decode(),
+                    payload_json.decode(),
+                    metadata_json.decode(),
                     previous_hash,
                     digest,
                 )
