@@ -156,7 +156,9 @@ async def _caseline_single(store: EventStore, events: int, cases: int) -> float:
 async def _caseline_replay(store: EventStore) -> tuple[int, float]:
     started = time.perf_counter()
     count, after = 0, 0
-    while page := await store.read_all(after, 1000):
+    while page := await store.read_all_raw(after, 1000):
+        for stored in page:
+            store.decode(stored)
         count += len(page)
         after = page[-1].position
     return count, time.perf_counter() - started
