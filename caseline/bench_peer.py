@@ -49,6 +49,8 @@ class PeerFigures:
     """caseline batched appends against COPY of the same rows."""
     replay: Figure
     """caseline replay with decoding against the peer library's."""
+    postgres: str
+    """The PostgreSQL server's version, for the machine line."""
 
 
 def _peer_application(database_url: str, schema: str) -> Any:
@@ -202,6 +204,7 @@ async def run_peer_benchmark(
             versions[case] += count
         batched_seconds = time.perf_counter() - started
         copy_seconds = await _copy_baseline(pool, batched_store, batch_schema)
+        postgres: str = await pool.fetchval("SHOW server_version")
         return PeerFigures(
             single=Figure("append, 1 event per call", events, ours, "eventsourcing save", theirs),
             single_floor=Figure(
@@ -217,6 +220,7 @@ async def run_peer_benchmark(
                 "eventsourcing log+map",
                 theirs_replay * replayed / max(peer_count, 1),
             ),
+            postgres=postgres.split()[0],
         )
     finally:
         if peer is not None:

@@ -103,7 +103,7 @@ def bench_peer(
             settings.database_url, events=events, batch=batch, progress=progress
         ),
     )
-    typer.echo(f"machine: {machine()}")
+    typer.echo(f"machine: {machine()}, PostgreSQL {figures.postgres}")
     typer.echo(render([figures.single, figures.single_floor, figures.batched, figures.replay]))
 
 

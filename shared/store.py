@@ -18,9 +18,9 @@ from datetime import UTC
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.chain import GENESIS_HASH, canonical_json, event_hash
+from shared.chain import GENESIS_HASH, canonical_json, encoded_event_hash, event_hash
 from shared.envelope import (
     DomainEvent,
     Envelope,
@@ -30,7 +30,15 @@ from shared.envelope import (
     registry,
     utc_now,
 )
-from shared.errors import ConcurrencyError, DuplicateEventError, InfrastructureUnavailable
+from shared.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    InfrastructureUnavailable,
+    SchemaError,
+)
+
+_REMEMBERED_HEADS = 10_000
+"""How many cases' last version and hash a store remembers before it starts afresh."""
 
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -97,6 +105,50 @@ CREATE TABLE IF NOT EXISTS {s}.relay_positions (
     position    bigint      NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- One append in one round trip: under the log head's lock, an append that repeats stored ids
+-- reports them; one whose stream is not at the expected version and hash reports the head;
+-- otherwise the rows (hashed by the caller against that head) get the next positions.
+CREATE OR REPLACE FUNCTION {s}.append_events(
+    p_case_id text, p_expected integer, p_previous_hash bytea, p_ids uuid[], p_types text[],
+    p_schema_versions integer[], p_payloads jsonb[], p_metadata jsonb[], p_hashes bytea[],
+    p_channel text
+) RETURNS TABLE (outcome text, event_id uuid, case_id text, stream_version integer,
+                 "position" bigint, hash bytea)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_last bigint;
+    v_version integer;
+    v_hash bytea;
+BEGIN
+    SELECT h.last_position INTO v_last FROM {s}.log_head h WHERE h.singleton FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM {s}.events e WHERE e.event_id = ANY(p_ids)) THEN
+        RETURN QUERY SELECT 'stored'::text, e.event_id, e.case_id, e.stream_version,
+            e.position, e.hash FROM {s}.events e WHERE e.event_id = ANY(p_ids)
+            ORDER BY e.position;
+        RETURN;
+    END IF;
+    SELECT e.stream_version, e.hash INTO v_version, v_hash FROM {s}.events e
+        WHERE e.case_id = p_case_id ORDER BY e.stream_version DESC LIMIT 1;
+    IF coalesce(v_version, 0) <> p_expected
+       OR coalesce(v_hash, p_previous_hash) IS DISTINCT FROM p_previous_hash THEN
+        RETURN QUERY SELECT 'head'::text, NULL::uuid, p_case_id, coalesce(v_version, 0),
+            NULL::bigint, v_hash;
+        RETURN;
+    END IF;
+    INSERT INTO {s}.events (position, case_id, stream_version, event_id, event_type,
+        schema_version, payload, metadata, previous_hash, hash)
+    SELECT v_last + u.n, p_case_id, p_expected + u.n::integer, u.id, u.t, u.sv, u.p, u.m,
+        CASE WHEN u.n = 1 THEN p_previous_hash ELSE p_hashes[u.n - 1] END, u.h
+    FROM unnest(p_ids, p_types, p_schema_versions, p_payloads, p_metadata, p_hashes)
+        WITH ORDINALITY AS u(id, t, sv, p, m, h, n);
+    UPDATE {s}.log_head SET last_position = v_last + cardinality(p_ids) WHERE singleton;
+    PERFORM pg_notify(p_channel, (v_last + cardinality(p_ids))::text);
+    RETURN QUERY SELECT 'written'::text, NULL::uuid, p_case_id,
+        p_expected + cardinality(p_ids), v_last + 1, NULL::bytea;
+END;
+$$;
 
 CREATE OR REPLACE FUNCTION {s}.refuse_event_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -189,7 +241,9 @@ _COLUMNS = (
 
 
 def _row_to_stored(row: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(
+    """Build from a row whose columns PostgreSQL has already typed: validating again per row
+    would cost more than the read itself, so the model is constructed as it stands."""
+    return StoredEvent.model_construct(
         position=row["position"],
         case_id=row["case_id"],
         stream_version=row["stream_version"],
@@ -201,6 +255,22 @@ def _row_to_stored(row: asyncpg.Record) -> StoredEvent:
         previous_hash=bytes(row["previous_hash"]),
         hash=bytes(row["hash"]),
     )
+
+
+def metadata_with_columns(
+    document: str, event_id: uuid.UUID, case_id: str, schema_version: int
+) -> str:
+    """The stored metadata document with the three fields kept as columns put back in, as
+    JSON text, so the envelope's metadata is parsed in one pass."""
+    body = document.strip()
+    if not body.startswith("{"):
+        raise ValueError("stored metadata is not a JSON object")
+    columns = (
+        f'{{"event_id":"{event_id}","case_id":{json.dumps(case_id)},'
+        f'"schema_version":{int(schema_version)}'
+    )
+    rest = body[1:].lstrip()
+    return columns + ("}" if rest == "}" else "," + rest)
 
 
 def _metadata_document(meta: EventMetadata) -> dict[str, Any]:
@@ -237,6 +307,9 @@ class EventStore:
         self._s = quote_schema(self.schema)
         self.registry = events
         self.notify_channel = f"caseline_{self.schema}_events"
+        # The last version and hash this store wrote or saw per case: an append at that version
+        # hashes against it without asking first; the database checks it under the lock.
+        self._heads: dict[str, tuple[int, bytes]] = {}
 
     async def migrate(self) -> None:
         """Create the schema, tables and immutability triggers (idempotent)."""
@@ -270,7 +343,8 @@ class EventStore:
         if connection is not None:
             async with connection.transaction():
                 return await self._append(connection, case_id, expected_version, envelopes)
-        async with self.pool.acquire() as conn, conn.transaction():
+        # One statement is its own transaction: the function does the whole append atomically.
+        async with self.pool.acquire() as conn:
             return await self._append(conn, case_id, expected_version, envelopes)
 
     async def _append(
@@ -280,73 +354,95 @@ class EventStore:
         expected_version: int,
         envelopes: Sequence[Envelope[Any]],
     ) -> AppendResult:
-        s = self._s
         ids = [env.metadata.event_id for env in envelopes]
         if len(set(ids)) != len(ids):
             raise DuplicateEventError("the same event id appears twice in one append")
-        # The lock comes first: everything read below is then the latest committed state.
-        last_position: int = await conn.fetchval(
-            f"SELECT last_position FROM {s}.log_head WHERE singleton FOR UPDATE"
+        head = self._heads.get(case_id)
+        if head is None or head[0] != expected_version:
+            head = await self._stream_head(conn, case_id)
+        rows, written = await self._write(conn, case_id, expected_version, envelopes, head[1])
+        outcome = rows[0]["outcome"]
+        if outcome == "head" and rows[0]["stream_version"] == expected_version:
+            # The remembered hash was not the stream's: hash again against the stored head.
+            rows, written = await self._write(
+                conn, case_id, expected_version, envelopes, bytes(rows[0]["hash"])
+            )
+            outcome = rows[0]["outcome"]
+        if outcome == "stored":
+            return self._replayed_append(case_id, ids, rows)
+        if outcome == "head":
+            self._heads.pop(case_id, None)
+            raise ConcurrencyError(case_id, expected_version, rows[0]["stream_version"])
+        first = rows[0]["position"]
+        events = tuple(e.model_copy(update={"position": first + i}) for i, e in enumerate(written))
+        self._remember(case_id, events[-1].stream_version, events[-1].hash)
+        return AppendResult(
+            case_id=case_id,
+            stream_version=rows[0]["stream_version"],
+            positions=tuple(e.position for e in events),
+            written=True,
+            events=events,
         )
-        # One round trip for both questions: were these ids stored, and where is the stream?
-        state = await conn.fetchrow(
-            f"SELECT (SELECT count(*) FROM {s}.events WHERE event_id = ANY($1::uuid[])) "
-            "AS existing, head.stream_version, head.hash FROM (SELECT 1) AS one LEFT JOIN "
-            f"(SELECT stream_version, hash FROM {s}.events WHERE case_id = $2 "
-            "ORDER BY stream_version DESC LIMIT 1) AS head ON true",
-            ids,
+
+    async def _stream_head(self, conn: asyncpg.Connection, case_id: str) -> tuple[int, bytes]:
+        row = await conn.fetchrow(
+            f"SELECT stream_version, hash FROM {self._s}.events WHERE case_id = $1 "
+            "ORDER BY stream_version DESC LIMIT 1",
             case_id,
         )
-        if state["existing"]:
-            existing = await conn.fetch(
-                f"SELECT event_id, case_id, stream_version, position FROM {s}.events "
-                "WHERE event_id = ANY($1::uuid[]) ORDER BY position",
-                ids,
-            )
-            return self._replayed_append(case_id, ids, existing)
-        head = state if state["stream_version"] is not None else None
-        actual_version = head["stream_version"] if head else 0
-        if actual_version != expected_version:
-            raise ConcurrencyError(case_id, expected_version, actual_version)
-        previous_hash = bytes(head["hash"]) if head else GENESIS_HASH
+        return (row["stream_version"], bytes(row["hash"])) if row else (0, GENESIS_HASH)
 
+    def _remember(self, case_id: str, version: int, digest: bytes) -> None:
+        if len(self._heads) >= _REMEMBERED_HEADS:
+            self._heads.clear()
+        self._heads[case_id] = (version, digest)
+
+    async def _write(
+        self,
+        conn: asyncpg.Connection,
+        case_id: str,
+        expected_version: int,
+        envelopes: Sequence[Envelope[Any]],
+        previous_hash: bytes,
+    ) -> tuple[list[asyncpg.Record], list[RecordedEvent[Any]]]:
+        """Hash the events against `previous_hash` and hand them to the database function,
+        which checks the stream head and assigns positions under the log head's lock."""
         recorded_at = utc_now()
-        rows: list[tuple[Any, ...]] = []
+        columns: list[list[Any]] = [[] for _ in range(6)]
         written: list[RecordedEvent[Any]] = []
         for offset, env in enumerate(envelopes, start=1):
             meta = env.metadata.model_copy(
                 update={"recorded_at": recorded_at, "schema_version": env.payload.schema_version}
             )
             version = expected_version + offset
-            payload = env.payload.model_dump(mode="json")
-            metadata = _metadata_document(meta)
-            digest = event_hash(
+            payload_json = canonical_json(env.payload.model_dump(mode="json"))
+            metadata_json = canonical_json(_metadata_document(meta))
+            digest = encoded_event_hash(
                 previous_hash=previous_hash,
                 case_id=case_id,
                 stream_version=version,
                 event_id=str(meta.event_id),
                 event_type=env.event_type,
                 schema_version=meta.schema_version,
-                payload=payload,
-                metadata=metadata,
+                payload_json=payload_json,
+                metadata_json=metadata_json,
             )
-            rows.append(
+            for column, value in zip(
+                columns,
                 (
-                    last_position + offset,
-                    case_id,
-                    version,
                     meta.event_id,
                     env.event_type,
                     meta.schema_version,
-                    canonical_json(payload).decode(),
-                    canonical_json(metadata).decode(),
-                    previous_hash,
+                    payload_json.decode(),
+                    metadata_json.decode(),
                     digest,
-                )
-            )
+                ),
+                strict=True,
+            ):
+                column.append(value)
             written.append(
                 RecordedEvent(
-                    position=last_position + offset,
+                    position=0,
                     stream_version=version,
                     envelope=Envelope(metadata=meta, payload=env.payload),
                     previous_hash=previous_hash,
@@ -354,33 +450,21 @@ class EventStore:
                 )
             )
             previous_hash = digest
-        new_last = last_position + len(rows)
-        columns = list(zip(*rows, strict=True))
         try:
-            # Rows, the log head and the wake-up for relays in one statement: one round trip.
-            await conn.execute(
-                f"WITH written AS (INSERT INTO {s}.events (position, case_id, stream_version, "
-                "event_id, event_type, schema_version, payload, metadata, previous_hash, hash) "
-                "SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::uuid[], "
-                "$5::text[], $6::integer[], $7::jsonb[], $8::jsonb[], $9::bytea[], $10::bytea[])),"
-                f" moved AS (UPDATE {s}.log_head SET last_position = $11 WHERE singleton) "
-                "SELECT pg_notify($12, $13)",
+            rows: list[asyncpg.Record] = await conn.fetch(
+                f"SELECT * FROM {self._s}.append_events($1, $2, $3, $4::uuid[], $5::text[], "
+                "$6::integer[], $7::jsonb[], $8::jsonb[], $9::bytea[], $10)",
+                case_id,
+                expected_version,
+                written[0].previous_hash,
                 *columns,
-                new_last,
                 self.notify_channel,
-                str(new_last),
             )
         except asyncpg.UniqueViolationError as e:
-            # Unreachable while every writer takes the log_head lock; kept as a typed error
+            # Unreachable while every writer goes through the function; kept as a typed error
             # should a writer bypass it.
             raise ConcurrencyError(case_id, expected_version, -1) from e
-        return AppendResult(
-            case_id=case_id,
-            stream_version=expected_version + len(rows),
-            positions=tuple(r[0] for r in rows),
-            written=True,
-            events=tuple(written),
-        )
+        return rows, written
 
     @staticmethod
     def _replayed_append(
@@ -466,6 +550,47 @@ class EventStore:
             f"SELECT DISTINCT case_id FROM {self._s}.events ORDER BY case_id"
         )
         return [r["case_id"] for r in rows]
+
+    async def read_all(
+        self,
+        after_position: int,
+        limit: int = 500,
+        *,
+        connection: asyncpg.Connection | None = None,
+    ) -> list[RecordedEvent[Any]]:
+        """Up to `limit` decoded events after a global position, in commit order.
+
+        Each payload is parsed once, from the stored JSON text straight into its event class,
+        rather than through a dictionary first; a payload of an older version is upcast.
+        """
+        query = (
+            f"SELECT {_COLUMNS} FROM {self._s}.events "
+            "WHERE position > $1 ORDER BY position LIMIT $2"
+        )
+        reader = connection if connection is not None else self.pool
+        rows = await reader.fetch(query, after_position, limit)
+        return [self._decode_row(r) for r in rows]
+
+    def _decode_row(self, row: asyncpg.Record) -> RecordedEvent[Any]:
+        cls: type[DomainEvent] = self.registry.event_class(self.service, row["event_type"])
+        version: int = row["schema_version"]
+        try:
+            if version == cls.schema_version:
+                payload = cls.model_validate_json(row["payload"])
+            else:
+                payload = self.registry.load(cls, version, json.loads(row["payload"]))
+        except ValidationError as e:
+            raise SchemaError(f"{cls.event_type()} payload is invalid: {e}") from e
+        meta = EventMetadata.model_validate_json(
+            metadata_with_columns(row["metadata"], row["event_id"], row["case_id"], version)
+        )
+        return RecordedEvent(
+            position=row["position"],
+            stream_version=row["stream_version"],
+            envelope=Envelope(metadata=meta, payload=payload),
+            previous_hash=bytes(row["previous_hash"]),
+            hash=bytes(row["hash"]),
+        )
 
     def decode(self, stored: StoredEvent) -> RecordedEvent[Any]:
         """Build the typed, current-version event from a stored row."""

@@ -20,6 +20,7 @@ async def test_the_peer_benchmark_measures_every_figure_and_leaves_no_schema_beh
     measured = [figures.single, figures.single_floor, figures.batched, figures.replay]
     assert all(f.events == 200 and f.rate > 0 and f.baseline_rate > 0 for f in measured)
     assert figures.single.baseline_name == "eventsourcing save"
+    assert figures.postgres[0].isdigit()
     assert figures.single_floor.baseline_name == "asyncpg INSERT per tx"
     table = render(measured)
     assert "eventsourcing log+map" in table and "asyncpg COPY" in table

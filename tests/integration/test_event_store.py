@@ -251,6 +251,24 @@ async def test_old_schema_versions_are_upcast_when_read(
     assert event.metadata.schema_version == 1  # what was written stays as written
     assert (await reader.read_stream_raw("c"))[0].payload == {"domain": "housing"}
     assert (await reader.verify_case("c")).ok
+    [from_log] = await reader.read_all(0)
+    assert from_log.envelope.payload == NeedAssessed(domain="housing", severity="unrated")
+    assert from_log.metadata.schema_version == 1
+
+
+async def test_reading_the_log_decoded_matches_decoding_each_stored_row(store: EventStore) -> None:
+    acting = EventMetadata(case_id="b", agency_id="a", actor=MANAGER, acting_agency_id="lead")
+    await store.append("a", 0, [noted("a", "first"), noted("a", 'quote " and \\ slash')])
+    await store.append("b", 0, [Envelope(metadata=acting, payload=ScoreRecorded(score=1e20))])
+    await store.append("a", 2, [noted("a", "third")])
+
+    decoded = await store.read_all(0)
+
+    expected = [store.decode(raw) for raw in await store.read_all_raw(0)]
+    assert decoded == expected
+    assert [e.position for e in decoded] == [1, 2, 3, 4]
+    assert decoded[2].metadata.acting_agency_id == "lead"
+    assert [e.position for e in await store.read_all(2, limit=1)] == [3]
 
 
 async def test_migrate_is_idempotent(store: EventStore) -> None:
