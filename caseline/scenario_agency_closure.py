@@ -205,6 +205,48 @@ async def overdue_referral(
     )
 
 
+QUIET_SECONDS = 3.0
+"""How long no store may take an event before the auditors' replay starts."""
+
+
+async def until_quiet(pool: asyncpg.Pool, bound: float = 300.0) -> bool:
+    """Wait (bounded) until no service's store has taken an event for `QUIET_SECONDS` and
+    every relay has published all it holds: the schedulers a calendar move woke (every
+    referral of earlier runs on this database falls due too) have finished, so the replay
+    compares a network at rest instead of chasing it."""
+    import asyncio
+    import time
+
+    schemas = [
+        r["table_schema"]
+        for r in await pool.fetch(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'log_head' "
+            "AND table_schema IN ('intake', 'careplan', 'monitoring', 'closure', 'directory')"
+        )
+    ]
+
+    async def heads() -> tuple[int, ...]:
+        values = []
+        for schema in schemas:
+            last = await pool.fetchval(f'SELECT last_position FROM "{schema}".log_head')
+            published = await pool.fetchval(
+                f'SELECT coalesce(max(position), 0) FROM "{schema}".relay_positions'
+            )
+            values += [int(last or 0), int(last or 0) - int(published or 0)]
+        return tuple(values)
+
+    deadline = time.monotonic() + bound
+    seen, since = await heads(), time.monotonic()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        now = await heads()
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif time.monotonic() - since >= QUIET_SECONDS and not any(now[1::2]):
+            return True
+    return False
+
+
 async def verify_network(settings: Settings, pool: asyncpg.Pool, report: Reporter) -> None:
     """`caseline verify`'s own check, on the stores the demo's services wrote: every hash
     chain, R9 proven from closure's events alone (against the directory's history), and
@@ -213,6 +255,8 @@ async def verify_network(settings: Settings, pool: asyncpg.Pool, report: Reporte
         "26. caseline verify: every service's hash chains, R9 from closure's events alone, "
         "and projections' read models rebuilt from the stores (caseline replay)"
     )
+    quiet = await until_quiet(pool)
+    report.step(f"   the network's stores and relays quiet for {QUIET_SECONDS:.0f} s: {quiet}")
     verdict = await verify(pool, today=agency_today(), pending_bound_days=PENDING_BOUND_DAYS)
     await check_drift(settings, pool, {}, verdict, wait_seconds=60)
     for line in verdict.checked:

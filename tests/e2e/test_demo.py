@@ -19,7 +19,7 @@ def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
         env=env,
         capture_output=True,
         text=True,
-        timeout=420,
+        timeout=600,
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
