@@ -45,6 +45,16 @@ async def _seen(app: Projections, case_id: str, events: int) -> bool:
     return bool(count == events)
 
 
+async def _fully_projected(app: Projections) -> str:
+    """A referred case recorded, and every event of it and its linked case projected before
+    a test plants drift (a later event would mend what was planted); its id."""
+    case_id, linked_id = await referred_case(app)
+    await eventually(lambda: _seen(app, linked_id, 1), bool, "the linked case is seen")
+    recorded = sum(v for (_, case), v in app.feed.versions.items() if case == case_id)
+    await eventually(lambda: _seen(app, case_id, recorded), bool, "every event of the case seen")
+    return case_id
+
+
 async def test_a_replay_of_the_history_equals_the_live_read_models(
     projections: Projections,
 ) -> None:
@@ -69,11 +79,7 @@ async def test_a_replay_of_the_history_equals_the_live_read_models(
 async def test_drift_planted_in_the_live_tables_is_named_by_replay_and_by_verify(
     projections: Projections, database_url: str
 ) -> None:
-    case_id, linked_id = await referred_case(projections)
-    await eventually(lambda: _seen(projections, linked_id, 1), bool, "the linked case is seen")
-    # Every event of the case applied first: a later one would mend the planted stage.
-    recorded = sum(v for (_, case), v in projections.feed.versions.items() if case == case_id)
-    await eventually(lambda: _seen(projections, case_id, recorded), bool, "every event seen")
+    case_id = await _fully_projected(projections)
     pool = projections.served.pool
     stage = await pool.fetchval("SELECT stage FROM journeys WHERE case_id = $1", case_id)
     forms = await pool.fetch("SELECT * FROM journey_forms WHERE case_id = $1", case_id)
@@ -150,10 +156,7 @@ async def test_an_event_the_live_projection_has_not_applied_is_behind_not_drift(
 async def test_a_rebuild_makes_the_live_read_models_the_history_s_again(
     projections: Projections,
 ) -> None:
-    case_id, linked_id = await referred_case(projections)
-    await eventually(lambda: _seen(projections, linked_id, 1), bool, "the linked case is seen")
-    recorded = sum(v for (_, case), v in projections.feed.versions.items() if case == case_id)
-    await eventually(lambda: _seen(projections, case_id, recorded), bool, "every event seen")
+    case_id = await _fully_projected(projections)
     pool = projections.served.pool
     # As after an upgrade that added a read model: rows its events never wrote, and a lost one.
     await pool.execute("DELETE FROM referral_attempts")
