@@ -30,6 +30,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -303,13 +304,9 @@ class IdempotentConsumer:
         """Create the consumer's tables in the service's schema (idempotent)."""
         await migrate_schema(self.pool, self.schema, _migration(self._s))
 
-    async def process(self, message: IncomingMessage) -> Outcome:
-        """Apply, skip or dead-letter one message; never acknowledges it (the caller does).
-
-        `Outcome.REDELIVER` means an outage left it unsettled: do not acknowledge it. Errors
-        that are neither a `CaselineError` nor transient (`is_transient`) are bugs and propagate.
-        """
-        with event_context(
+    def _logged_as(self, message: IncomingMessage) -> AbstractContextManager[None]:
+        """The log context of one message: where it was read and which event it carries."""
+        return event_context(
             consumer=self.name,
             topic=message.topic,
             partition=message.partition,
@@ -318,7 +315,15 @@ class IdempotentConsumer:
             case_id=message.header("ce_subject"),
             event_id=message.header("ce_id"),
             correlation_id=message.header(f"ce_{EXT_CORRELATION}"),
-        ):
+        )
+
+    async def process(self, message: IncomingMessage) -> Outcome:
+        """Apply, skip or dead-letter one message; never acknowledges it (the caller does).
+
+        `Outcome.REDELIVER` means an outage left it unsettled: do not acknowledge it. Errors
+        that are neither a `CaselineError` nor transient (`is_transient`) are bugs and propagate.
+        """
+        with self._logged_as(message):
             started = time.perf_counter()
             # The one place that decides between the DLQ and a retry.
             refusal: CaselineError | None = None
@@ -402,14 +407,7 @@ class IdempotentConsumer:
         for message, outcome in zip(messages, outcomes, strict=True):
             self._settled(outcome, time.perf_counter() - each)
             if outcome is not Outcome.PASSED_OVER:
-                with event_context(
-                    consumer=self.name,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    case_id=message.header("ce_subject"),
-                    event_id=message.header("ce_id"),
-                ):
+                with self._logged_as(message):
                     log.info(f"consumer.{outcome.name.lower()}")
         return outcomes
 
