@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 
 from caseline.scenario_http import (
+    COMMAND_KEY,
     Network,
     ScenarioError,
     offer_service,
@@ -113,6 +115,16 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     fates: Counter[str] = field(default_factory=Counter)
     done: Counter[str] = field(default_factory=Counter)
+    recorded: list[tuple[str, list[str]]] = field(default_factory=list)
+    """(service URL, event ids) of every command answered 2xx: what the services said
+    they recorded (`Caseline-Recorded-Events`)."""
+    replayed: int = 0
+    """Retried commands a service answered from its kept answer (the first answer was
+    lost on the way back)."""
+
+
+class AnswerLost(ScenarioError):
+    """A command was recorded, but the service stopped before it kept the answer."""
 
 
 class ScaleDriver:
@@ -149,7 +161,23 @@ class ScaleDriver:
     ) -> Any:
         """One command or query: retried while the service answers "later" (503 with
         Retry-After, a dropped connection) and, with `learned`, while it has not yet
-        learned the case from Kafka (404, or a refusal that lifts); its JSON."""
+        learned the case from Kafka (404, or a refusal that lifts); its JSON.
+
+        Every try of one command carries the same `Idempotency-Key`, so a retry after a lost
+        answer is recorded once and answered as the first time."""
+        key = COMMAND_KEY.set(uuid.uuid4().hex)
+        try:
+            return await self._call(send, learned=learned, expect=expect)
+        finally:
+            COMMAND_KEY.reset(key)
+
+    async def _call(
+        self,
+        send: Callable[[], Awaitable[httpx.Response]],
+        *,
+        learned: bool,
+        expect: tuple[int, ...],
+    ) -> Any:
         deadline = time.monotonic() + 120
         pause = 0.05
         while True:
@@ -164,8 +192,10 @@ class ScaleDriver:
                 self.tally.conflicts += 1
                 waiting = True
             if answer is not None and answer.status_code in expect:
-                self.tally.commands += 1
+                self._acknowledged(answer)
                 return answer.json()
+            if answer is not None and _answer_lost(answer):
+                raise AnswerLost(f"{answer.request.method} {answer.request.url.path}")
             if answer is not None and not waiting and answer.status_code not in TRANSIENT:
                 request = answer.request
                 raise ScenarioError(
@@ -177,6 +207,15 @@ class ScaleDriver:
                 raise ScenarioError(f"no answer in time: {answer and answer.text}")
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, 1.0)
+
+    def _acknowledged(self, answer: httpx.Response) -> None:
+        self.tally.commands += 1
+        if answer.headers.get("idempotent-replayed") == "true":
+            self.tally.replayed += 1
+        recorded = answer.headers.get("caseline-recorded-events")
+        if recorded:
+            base = f"{answer.request.url.scheme}://{answer.request.url.netloc.decode()}"
+            self.tally.recorded.append((base, recorded.split(",")))
 
     # --- the network --------------------------------------------------------------------
 
@@ -502,7 +541,18 @@ def _lost_a_race(answer: httpx.Response) -> bool:
     if answer.status_code != 409:
         return False
     try:
-        return "rule" not in answer.json()
+        body = answer.json()
+        return "rule" not in body and "code" not in body
+    except ValueError:
+        return False
+
+
+def _answer_lost(answer: httpx.Response) -> bool:
+    """A 409 saying the command was recorded but its answer was not kept."""
+    if answer.status_code != 409:
+        return False
+    try:
+        return bool(answer.json().get("code") == "answer_lost")
     except ValueError:
         return False
 

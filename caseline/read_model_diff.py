@@ -28,6 +28,7 @@ KIT_TABLES = frozenset(
         "vault_keys",
         "vault_documents",
         "vault_access_log",
+        "answered_requests",
     }
 )
 """Tables of the kit in a service's schema: not read models of the case history."""

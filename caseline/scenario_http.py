@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
@@ -32,6 +33,18 @@ class Reporter(Protocol):
     def check(self, held: bool, claim: str) -> None: ...
 
 
+COMMAND_KEY: ContextVar[str | None] = ContextVar("caseline_command_key", default=None)
+"""The `Idempotency-Key` of the command being sent (and retried) in this task, if any."""
+
+
+async def _with_command_key(request: httpx.Request) -> None:
+    """Give a command the key of the logical command it belongs to, so its retries after a
+    lost answer are recorded once (`shared/idempotency.py`)."""
+    key = COMMAND_KEY.get()
+    if key is not None and request.method != "GET" and "idempotency-key" not in request.headers:
+        request.headers["Idempotency-Key"] = key
+
+
 class Network:
     """The running services (by name) and the tokens of the people who use them."""
 
@@ -39,7 +52,10 @@ class Network:
         self.settings = settings
         self.run = run
         self.clients = {
-            name: httpx.AsyncClient(base_url=url, timeout=30) for name, url in urls.items()
+            name: httpx.AsyncClient(
+                base_url=url, timeout=30, event_hooks={"request": [_with_command_key]}
+            )
+            for name, url in urls.items()
         }
 
     @property

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.envelope import Actor, DomainEvent, Envelope, EventMetadata, RecordedEvent
 from shared.errors import ConcurrencyError, NotFound, RuleViolation
+from shared.idempotency import record_claim
 from shared.logging import get_logger
 from shared.store import EventStore
 
@@ -196,6 +197,14 @@ class UnitOfWork(Generic[S]):
         envelopes = [context.envelope(loaded.stream_id, e) for e in events]
         appended = await path.store.append(
             loaded.stream_id, loaded.version, envelopes, connection=self.conn
+        )
+        # The request being served (if any) learns its events, and its Idempotency-Key is
+        # kept in this same transaction.
+        await record_claim(
+            self.conn,
+            path.store.schema,
+            loaded.stream_id,
+            [e.metadata.event_id for e in appended.events],
         )
         result = CommandResult(
             loaded.stream_id,

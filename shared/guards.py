@@ -45,7 +45,8 @@ async def _answer(send: Send, status: int, detail: str, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": body})
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The value of one request header (`name` in lower case), or None."""
     for key, value in scope.get("headers", []):
         if key.lower() == name:
             found: bytes = value
@@ -71,7 +72,7 @@ class RequestGuard:
                 send, 401, refusal, [(b"www-authenticate", f'Bearer realm="{ISSUER}"'.encode())]
             )
             return
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None:
             try:
                 length = int(declared)
@@ -87,13 +88,13 @@ class RequestGuard:
 
     @staticmethod
     def _has_body(scope: Scope) -> bool:
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None:
             return declared.strip() not in (b"", b"0")
-        return _header(scope, b"transfer-encoding") is not None
+        return header(scope, b"transfer-encoding") is not None
 
     def _unauthenticated(self, scope: Scope) -> str | None:
-        raw = _header(scope, b"authorization")
+        raw = header(scope, b"authorization")
         if raw is None:
             return "missing bearer token (send 'Authorization: Bearer <token>')"
         scheme, _, token = raw.decode("latin-1").partition(" ")

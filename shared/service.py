@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRouter
 from faststream.kafka import KafkaBroker
 
-from shared import principals
+from shared import idempotency, principals
 from shared.auth import install_auth_handlers
 from shared.clock import agency_today, calendar_offset_days, configure_calendar
 from shared.consumer import (
@@ -35,6 +35,7 @@ from shared.consumer import (
 from shared.envelope import DomainEvent, EventRegistry, registry
 from shared.errors import ConcurrencyError, NotFound, RuleViolation
 from shared.guards import RequestGuard
+from shared.idempotency import IdempotentRequests, RequestAlreadyRecorded
 from shared.logging import configure_logging, get_logger
 from shared.metrics import METRICS_CONTENT_TYPE, RequestTimer, ServiceMetrics
 from shared.relay import Relay, idempotent_producer
@@ -287,6 +288,7 @@ def install_error_handlers(app: FastAPI, settings: Settings | None = None) -> No
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(RuleViolation, _refused)
     app.add_exception_handler(ConcurrencyError, _conflict)
+    app.add_exception_handler(RequestAlreadyRecorded, _conflict)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(UnknownDocument, _not_found)
     app.add_exception_handler(ClientShredded, _client_shredded)
@@ -357,6 +359,7 @@ async def _open_resources(
         await store.migrate()
         # Every service checks each request's principal against its own copy of the members.
         await principals.migrate(pool, schema)
+        await idempotency.migrate(pool, schema)
         vault: Vault | None = None
         consumer_specs = list(spec.consumers)
         if spec.vault is not None:
@@ -541,6 +544,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     app = FastAPI(title=f"caseline {spec.name}", lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
+    # Inside the guard: a keyed command's answer is kept with its events, a retry replayed.
+    app.add_middleware(IdempotentRequests, settings=settings)
     # Before any body is read: the sender is authenticated and the body within the limit.
     app.add_middleware(RequestGuard, settings=settings)
     # Outermost, so a request the guard refuses is timed too.

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from shared.store import create_pool
-from tests.integration import private_stack as private_stacks
+from caseline.infra import private_stack as private_stacks
 from tests.integration.kafka_reading import fresh_topics
 
 

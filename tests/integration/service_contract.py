@@ -20,6 +20,7 @@ that carries `SECRET`, and two commands that race. It uses only the service's
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -166,3 +167,90 @@ class ServiceContract:
         answers = await asyncio.gather(first.send(served.http), second.send(served.http))
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses[1] == 409 and 200 <= statuses[0] < 300, [a.text for a in answers]
+
+    # --- Idempotency-Key: a command retried after a lost answer is recorded once -----------
+
+    async def _events_in_store(self, served: RunningService) -> int:
+        """The events the `allowed` member's commands recorded (the service's consumers may
+        record what they learn meanwhile)."""
+        count: int = await served.pool.fetchval(
+            "SELECT count(*) FROM events WHERE metadata->'actor'->>'staff_id' = $1",
+            self.allowed.staff_id,
+        )
+        return count
+
+    async def _keyed(self, served: RunningService, key: str) -> Submission:
+        if self.read_only:
+            pytest.skip("a read-only service takes no command to retry")
+        command = await self.command(served)
+        return command.as_({**command.headers, "Idempotency-Key": key})
+
+    async def test_a_command_retried_with_its_idempotency_key_is_recorded_once_and_answered_again(
+        self, served: RunningService
+    ) -> None:
+        command = await self._keyed(served, f"retry-{uuid.uuid4()}")
+        first = await command.send(served.http)
+        assert first.is_success, first.text
+        recorded = first.headers["caseline-recorded-events"].split(",")
+        stored = await served.pool.fetchval(
+            "SELECT count(*) FROM events WHERE event_id = ANY($1::uuid[])", recorded
+        )
+        assert stored == len(recorded) >= 1
+        before = await self._events_in_store(served)
+        again = await command.send(served.http)
+        assert (again.status_code, again.content) == (first.status_code, first.content)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.headers["caseline-recorded-events"].split(",") == recorded
+        assert await self._events_in_store(served) == before
+
+    async def test_an_idempotency_key_reused_for_another_request_is_refused_422_writing_nothing(
+        self, served: RunningService
+    ) -> None:
+        command = await self._keyed(served, f"reused-{uuid.uuid4()}")
+        assert (await command.send(served.http)).is_success
+        before = await self._events_in_store(served)
+        other = replace(command, body={**command.body, "another": "request"})
+        answer = await other.send(served.http)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["code"] == "idempotency_key_reused"
+        assert await self._events_in_store(served) == before
+
+    async def test_two_copies_of_a_keyed_command_racing_are_recorded_once_and_answered_alike(
+        self, served: RunningService
+    ) -> None:
+        command = await self._keyed(served, f"race-{uuid.uuid4()}")
+        before = await self._events_in_store(served)
+        answers = await asyncio.gather(command.send(served.http), command.send(served.http))
+        assert all(a.is_success for a in answers), [a.text for a in answers]
+        assert answers[0].content == answers[1].content
+        ids = {a.headers["caseline-recorded-events"] for a in answers}
+        assert len(ids) == 1
+        assert await self._events_in_store(served) == before + len(ids.pop().split(","))
+
+    async def test_a_malformed_idempotency_key_is_refused_400_writing_nothing(
+        self, served: RunningService
+    ) -> None:
+        command = await self._keyed(served, "x" * 201)
+        before = await self._events_in_store(served)
+        answer = await command.send(served.http)
+        assert answer.status_code == 400, answer.text
+        assert await self._events_in_store(served) == before
+
+    async def test_a_retry_after_the_service_stopped_before_keeping_the_answer_gets_409_answer_lost(
+        self, served: RunningService
+    ) -> None:
+        command = await self._keyed(served, f"lost-{uuid.uuid4()}")
+        first = await command.send(served.http)
+        assert first.is_success, first.text
+        # The state a service killed between the commit and keeping the answer leaves.
+        await served.pool.execute(
+            "UPDATE answered_requests SET status = NULL, body = NULL WHERE key = $1",
+            command.headers["Idempotency-Key"],
+        )
+        before = await self._events_in_store(served)
+        again = await command.send(served.http)
+        assert again.status_code == 409, again.text
+        lost = again.json()
+        assert lost["code"] == "answer_lost"
+        assert lost["recorded_events"] == first.headers["caseline-recorded-events"].split(",")
+        assert await self._events_in_store(served) == before

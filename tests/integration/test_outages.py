@@ -23,7 +23,7 @@ from shared.settings import Settings
 from tests.harness import bearer, running_service, unique_schema, unique_topic
 from tests.integration.kafka_reading import read_topic
 from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
-from tests.integration.private_stack import PrivateStack
+from caseline.infra.private_stack import PrivateStack
 from tests.kit_service import build as build_notes
 
 pytestmark = pytest.mark.infra

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from caseline.infra import local, system
 from caseline.infra.local import LocalLayout
-from tests.integration.private_stack import PrivateStack
+from caseline.infra.private_stack import PrivateStack
 
 pytestmark = pytest.mark.infra
 

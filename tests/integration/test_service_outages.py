@@ -31,7 +31,7 @@ from tests.harness import bearer, running_service
 from tests.integration.kafka_reading import read_topic
 from tests.integration.members import enroll_in_directory, until_known
 from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
-from tests.integration.private_stack import PrivateStack
+from caseline.infra.private_stack import PrivateStack
 
 pytestmark = pytest.mark.infra
 

@@ -1,4 +1,4 @@
-"""A private Kafka broker and PostgreSQL cluster that tests may crash and restart.
+"""A private Kafka broker and PostgreSQL cluster that tests and `caseline chaos` may crash.
 
 Recovery tests kill and restart servers under running services. They must never do that to
 the shared stack (`.local`, ports 9092/5432) other test runs use, so `private_stack()` starts
