@@ -146,6 +146,25 @@ def demo(
     demo_command(size)
 
 
+@app.command("chaos")
+def chaos(
+    cases: int = typer.Option(
+        60, min=10, help="Cases started at least; more start until every fault has happened."
+    ),
+    agencies: int = typer.Option(4, min=2, help="Agencies in the network."),
+    every: float = typer.Option(3.0, min=0.5, help="Seconds between two faults."),
+    seed: int | None = typer.Option(None, help="Seed of the fault order (printed when not given)."),
+) -> None:
+    """Drive cases through every stage on a private Kafka and PostgreSQL while each service
+    is SIGKILLed twice and the broker and database restart; then check nothing acknowledged
+    was lost, nothing applied twice, the DLQ holds only the poison published, and verify
+    holds. Exits 1 when a check did not hold."""
+    from caseline.chaos import ChaosOptions, chaos_command
+
+    options = ChaosOptions(cases=cases, agencies=agencies, every=every, seed=seed)
+    raise typer.Exit(chaos_command(options))
+
+
 @app.command("serve")
 def serve(
     service: str = typer.Argument(..., help="A service in services/ (directory, intake, ...)."),

@@ -380,7 +380,11 @@ class ScaleDriver:
         admin = self.net.admin()
         deadline = answered + 60
         while time.monotonic() < deadline:
-            seen = await projections.get(f"/cases/{case_id}/journey", headers=admin)
+            try:
+                seen = await projections.get(f"/cases/{case_id}/journey", headers=admin)
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)  # projections is restarting: keep waiting
+                continue
             if seen.status_code == 200 and seen.json().get("manager_id"):
                 self.tally.latencies.append(time.monotonic() - answered)
                 return

@@ -121,9 +121,13 @@ async def register(
     return client_id
 
 
-async def enroll_administrator(net: Network, env: dict[str, str], report: Reporter) -> None:
+async def enroll_administrator(
+    net: Network, env: dict[str, str], report: Reporter, label: str = "7."
+) -> None:
     """Bootstrap: an operator enrolls the network administrator with `caseline enroll`."""
-    report.step("7. An operator enrolls the network administrator (caseline enroll, no token)")
+    report.step(
+        f"{label} An operator enrolls the network administrator (caseline enroll, no token)"
+    )
     enrolled = await asyncio.to_thread(
         subprocess.run,
         [
@@ -530,11 +534,9 @@ async def check_records(
         )
 
 
-async def run_network_scenario(
-    settings: Settings, pool: asyncpg.Pool, report: Reporter, log_dir: Path, size: str = "full"
-) -> None:
-    """Start every service the network has and run the network scenario against them."""
-    env = {
+def service_env(settings: Settings) -> dict[str, str]:
+    """The environment the demo's (and chaos run's) service processes start with."""
+    return {
         "DATABASE_URL": settings.database_url,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "CASELINE_LOG_FORMAT": "json",
@@ -546,6 +548,13 @@ async def run_network_scenario(
         # A demonstration network: /health says so, and its calendar may move (scenario_later).
         "CASELINE_TRAINING_NETWORK": "1",
     }
+
+
+async def run_network_scenario(
+    settings: Settings, pool: asyncpg.Pool, report: Reporter, log_dir: Path, size: str = "full"
+) -> None:
+    """Start every service the network has and run the network scenario against them."""
+    env = service_env(settings)
     services: list[ServiceProcess] = []
     net: Network | None = None
 

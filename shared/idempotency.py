@@ -36,8 +36,10 @@ import asyncpg
 from shared.auth import verify_token
 from shared.errors import AuthError, CaselineError
 from shared.guards import ASGIApp, Message, Receive, Scope, Send, header
+from shared.logging import get_logger
 from shared.settings import Settings
 from shared.store import migrate_schema, quote_schema
+from shared.supervisor import describe_error, is_outage
 
 HEADER = b"idempotency-key"
 REPLAYED = b"idempotent-replayed"
@@ -48,6 +50,8 @@ KEEP_DAYS = 7
 WAIT_FOR_WINNER_SECONDS = 5.0
 """How long a request that lost the race for its key waits for the winner's answer."""
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+log = get_logger("caseline.idempotency")
 
 
 def migration(schema: str) -> str:
@@ -235,35 +239,70 @@ class IdempotentRequests:
         runtime = scope["app"].state.runtime
         pool: asyncpg.Pool = runtime.pool
         table = f"{quote_schema(runtime.schema)}.answered_requests"
-        await self._forget_old(pool, table)
-        kept = await self._kept(pool, table, caller, key)
+        try:
+            await self._forget_old(pool, table)
+            kept = await self._kept(pool, table, caller, key)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            await self._unavailable(send, error)
+            return
         if kept is not None:
             await self._answer_kept(send, kept, fingerprint)
             return
         pending = PendingRequest(caller, key, fingerprint)
         response = await self._serve(pending, scope, _receive_once(body, receive), None)
+        try:
+            kept = await self._settle(pool, table, pending, response)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            # The command's own answer stands; only keeping it failed (a retry then hears
+            # `answer_lost` if the command was recorded).
+            log.warning("request.answer_not_kept", error=describe_error(error))
+            kept = None
+        if kept is not None:
+            await self._answer_kept(send, kept, fingerprint)
+            return
+        for message in response:
+            await send(message)
+
+    async def _settle(
+        self, pool: asyncpg.Pool, table: str, pending: PendingRequest, response: list[Message]
+    ) -> Any:
+        """Keep a recorded command's answer; for a request that lost to a copy of itself,
+        the copy's kept answer (None: send this request's own)."""
         status = response[0]["status"]
         if pending.superseded or (not pending.claimed and not 200 <= status < 300):
             # A copy of this request may have been recorded meanwhile (it then won the race
             # for the stream or the key): answer as it was answered.
-            kept = await self._wait_for_winner(pool, table, caller, key)
-            if kept is not None:
-                await self._answer_kept(send, kept, fingerprint)
-                return
+            return await self._wait_for_winner(pool, table, pending.caller, str(pending.key))
         if pending.claimed and 200 <= status < 300:
             content_type = header(response[0], b"content-type")
             await pool.execute(
                 f"UPDATE {table} SET status = $4, content_type = $5, body = $6 "
                 "WHERE caller = $1 AND key = $2 AND request_id = $3",
-                caller,
-                key,
+                pending.caller,
+                pending.key,
                 pending.request_id,
                 status,
                 None if content_type is None else content_type.decode("latin-1"),
                 b"".join(m.get("body", b"") for m in response[1:]),
             )
-        for message in response:
-            await send(message)
+        return None
+
+    async def _unavailable(self, send: Send, error: BaseException) -> None:
+        log.warning("request.unavailable", error=describe_error(error))
+        retry_after = str(self.settings.retry_after_seconds).encode()
+        await _json(
+            send,
+            503,
+            {
+                "detail": "the service cannot reach its database or broker just now; "
+                "nothing was written, retry later"
+            },
+            [(b"retry-after", retry_after)],
+        )
 
     def _caller(self, scope: Scope) -> str | None:
         raw = header(scope, b"authorization")

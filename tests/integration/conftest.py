@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from shared.store import create_pool
 from caseline.infra import private_stack as private_stacks
+from shared.store import create_pool
 from tests.integration.kafka_reading import fresh_topics
 
 

@@ -18,12 +18,12 @@ import asyncpg
 import httpx
 import pytest
 
+from caseline.infra.private_stack import PrivateStack
 from shared.envelope import Role
 from shared.settings import Settings
 from tests.harness import bearer, running_service, unique_schema, unique_topic
 from tests.integration.kafka_reading import read_topic
 from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
-from caseline.infra.private_stack import PrivateStack
 from tests.kit_service import build as build_notes
 
 pytestmark = pytest.mark.infra

@@ -21,6 +21,7 @@ import asyncpg
 import httpx
 import pytest
 
+from caseline.infra.private_stack import PrivateStack
 from services.directory.bootstrap import build as build_directory
 from services.intake.adapters.read_model import ROSTER_EVENTS
 from services.intake.bootstrap import build as build_intake
@@ -31,7 +32,6 @@ from tests.harness import bearer, running_service
 from tests.integration.kafka_reading import read_topic
 from tests.integration.members import enroll_in_directory, until_known
 from tests.integration.outages import HealthWatch, Load, until_equal, until_recovered
-from caseline.infra.private_stack import PrivateStack
 
 pytestmark = pytest.mark.infra
 
