@@ -218,13 +218,17 @@ class Relay:
             await self._let_go(leader)
 
     async def _let_go(self, leader: asyncpg.Connection) -> None:
-        # Releasing resets the session (UNLISTEN, advisory unlock); a connection that the
-        # server dropped is discarded by the pool instead. Neither may mask the error that
-        # ended the session.
+        # The pool does not reset sessions (`create_pool`): the connection goes back without
+        # its listener and its session lock, or is closed; a connection the server dropped is
+        # discarded by the pool. Nothing here may mask the error that ended the session.
         with contextlib.suppress(Exception):
             leader.remove_termination_listener(self._on_lost)
+        try:
             if not leader.is_closed():
                 await leader.remove_listener(self.store.notify_channel, self._on_notify)
+                await leader.execute("SELECT pg_advisory_unlock_all()")
+        except Exception:  # noqa: BLE001 - never hand the pool a connection that may hold the lock
+            leader.terminate()
         try:
             await asyncio.wait_for(self.store.pool.release(leader), 5.0)
         except Exception:  # noqa: BLE001 - the pool has terminated it already

@@ -16,7 +16,7 @@ from cloudevents.core.formats.json import JSONFormat
 
 from shared.errors import ConcurrencyError
 from shared.relay import Relay, idempotent_producer
-from shared.store import EventStore
+from shared.store import EventStore, create_pool
 from tests.harness import eventually
 from tests.integration.kafka_reading import read_topic
 from tests.kit_events import noted, test_registry
@@ -149,6 +149,36 @@ async def test_a_second_relay_on_the_same_outbox_stands_by(
         await producer.stop()
     records = await read_topic(kafka_bootstrap, kafka_topic, expect=5, timeout=5)
     assert len(records) == 5  # the standby published nothing twice
+
+
+async def test_a_stopped_relay_gives_its_connection_back_without_its_lock_or_listener(
+    store: EventStore, database_url: str, kafka_bootstrap: str, kafka_topic: str
+) -> None:
+    # Pools do not reset sessions on release (`create_pool`): the relay must undo its own.
+    pool = await create_pool(database_url, min_size=2, max_size=2)
+    producer = idempotent_producer(kafka_bootstrap)
+    await producer.start()
+    stop = asyncio.Event()
+    try:
+        own = EventStore(pool, "intake", schema=store.schema, events=test_registry)
+        await own.append("case-one", 0, [noted("case-one", "n0", 0)])
+        relay = Relay(own, producer, topic=kafka_topic, poll_seconds=0.1)
+        running = asyncio.create_task(relay.run(stop))
+        await eventually(relay.progress, lambda p: p.lag == 0, "relay caught up", timeout=30)
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        # Both of the pool's connections at once: one of them is the one the relay led on.
+        async with pool.acquire() as first, pool.acquire() as second:
+            for conn in (first, second):
+                locks = await conn.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND pid = pg_backend_pid()"
+                )
+                listening = await conn.fetch("SELECT pg_listening_channels()")
+                assert locks == 0 and listening == []
+    finally:
+        await producer.stop()
+        await pool.close()
 
 
 async def test_the_relay_resumes_from_its_durable_position(
