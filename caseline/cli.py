@@ -128,6 +128,33 @@ def bench_backlog(
         raise typer.Exit(1)
 
 
+@bench_app.command("pipeline")
+def bench_pipeline(
+    rates: str = typer.Option("100,500,1000", help="Commands offered per second, in turn."),
+    seconds: float = typer.Option(10.0, min=1.0, help="How long each rate is offered."),
+) -> None:
+    """Commands offered over HTTP at fixed rates to the six running services:
+    command-to-projection latency p50/p99 per rate, the highest rate held with p99 < 200 ms,
+    and each service's peak resident memory."""
+    from caseline.bench_pipeline import render_pipeline, run_pipeline_benchmark
+
+    try:
+        offered = [int(r) for r in rates.split(",") if r.strip()]
+    except ValueError as e:
+        raise typer.BadParameter(
+            "a comma-separated list of whole numbers", param_hint="--rates"
+        ) from e
+    if not offered or min(offered) < 1:
+        raise typer.BadParameter("at least one rate, each 1 or more", param_hint="--rates")
+    figures = _bench(
+        "pipeline",
+        lambda settings, progress: run_pipeline_benchmark(
+            settings, rates=offered, seconds=seconds, progress=progress
+        ),
+    )
+    typer.echo(render_pipeline(figures))
+
+
 @app.command("demo")
 def demo(
     size: str = typer.Option(

@@ -186,7 +186,7 @@ class ScaleDriver:
             except httpx.TransportError:
                 answer = None
             waiting = answer is not None and learned and _not_learned_yet(answer)
-            if answer is not None and _lost_a_race(answer):
+            if answer is not None and lost_a_race(answer):
                 # Another write to the stream came first (often the service's own consumer
                 # recording what it learned): reload and retry, as the answer says.
                 self.tally.conflicts += 1
@@ -293,6 +293,15 @@ class ScaleDriver:
         if agency is self.agencies[0] or manager == self.agencies[1].managers[0]:
             return OPEN_FATES[n % len(OPEN_FATES)]
         return fate
+
+    async def planned_case(self, n: int, run: str) -> tuple[str, Agency, str]:
+        """A case found, registered, assessed, assigned and with a plan in force (the
+        pipeline benchmark's working cases): its id, agency and manager."""
+        agency, manager = self.holder(n)
+        async with self.gate:
+            case_id = await self._intake(n, run, agency, manager)
+            await self._plan(case_id, agency, manager)
+        return case_id, agency, manager
 
     async def run_case(self, n: int, run: str, on_done: Callable[[str], None]) -> None:
         """One case from finding to its fate."""
@@ -540,7 +549,7 @@ PREPARATION = {
 }
 
 
-def _lost_a_race(answer: httpx.Response) -> bool:
+def lost_a_race(answer: httpx.Response) -> bool:
     """A 409 that names no rule: the stream moved on under the request (a conflict)."""
     if answer.status_code != 409:
         return False
