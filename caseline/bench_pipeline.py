@@ -16,32 +16,29 @@ fixed time, from a mix that reaches every service:
 Latency is from a command's 2xx answer until every event it recorded (its
 `Caseline-Recorded-Events`) is in projections' dedup records, which projections writes in
 the same transaction as the read models' rows: from then on its queries show the effect.
-A poller reads those records every few milliseconds. Memory is each service process's peak
+A poller reads those records every few milliseconds, for a sample of at most 50 commands a
+second (at higher rates every k-th command). Memory is each service process's peak
 resident set (`VmHWM` in `/proc`). Nothing passes or fails on speed: the figures are printed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
-from caseline.catalog import runnable_services
+from caseline.bench_network import peak_rss, running_network
 from caseline.network_scale import Agency, ScaleDriver, Size, lost_a_race
-from caseline.processes import ServiceProcess, start_service
-from caseline.scenario import enroll_administrator, service_env
-from caseline.scenario_http import Network, ScenarioError, eventually
+from caseline.scenario_http import Network
 from shared.clock import agency_today
-from shared.settings import Settings, load_settings, secrets_of_a_run
+from shared.settings import Settings
 from shared.store import create_pool
 
 Progress = Callable[[str], None]
@@ -53,6 +50,7 @@ WORKING_CASES = 60
 PROJECTED_WITHIN = 30.0
 """Seconds after which a command's events not yet in projections count as not projected."""
 CONFLICT_RETRIES = 3
+SAMPLED_PER_SECOND = 50
 GOAL_P99_SECONDS = 0.2
 GOAL_RSS_BYTES = 150 * 1024 * 1024
 
@@ -67,7 +65,9 @@ class RateFigures:
     answered: int = 0
     refused: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    """Command-to-projection latency of the sampled commands, in seconds."""
     not_projected: int = 0
+    """Sampled commands whose events projections had not applied after 30 s."""
     conflicts_retried: int = 0
     late_starts: int = 0
     """Commands started more than 50 ms after their scheduled time (the driver fell behind)."""
@@ -89,6 +89,7 @@ class RateFigures:
         """Every command answered 2xx and projected, p99 under the goal."""
         return (
             self.answered == self.offered
+            and self.late_starts == 0
             and not self.not_projected
             and self.percentile(0.99) < GOAL_P99_SECONDS
         )
@@ -118,6 +119,11 @@ class _Watcher:
             future = asyncio.get_running_loop().create_future()
             self.waiting[event_id] = future
         return future
+
+    def forget(self, event_ids: list[str]) -> None:
+        """Stop looking for events a command gave up waiting for."""
+        for event_id in event_ids:
+            self.waiting.pop(event_id, None)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Look every few milliseconds until stopped."""
@@ -205,6 +211,9 @@ class _Commands:
 async def _offer(rate: int, seconds: float, commands: _Commands, watcher: _Watcher) -> RateFigures:
     """Offer `rate` commands a second for `seconds` on an open-loop schedule."""
     figures = RateFigures(rate, round(rate * seconds), seconds)
+    # Latency is sampled on at most `SAMPLED_PER_SECOND` commands a second, so the watcher's
+    # own queries stay small and do not slow the run they measure.
+    sample_every = max(1, rate // SAMPLED_PER_SECOND)
     start = time.monotonic() + 0.1
 
     async def one(n: int) -> None:
@@ -231,7 +240,7 @@ async def _offer(rate: int, seconds: float, commands: _Commands, watcher: _Watch
         figures.answered += 1
         answered = time.monotonic()
         ids = [i for i in answer.headers.get("caseline-recorded-events", "").split(",") if i]
-        if not ids:
+        if not ids or n % sample_every:
             return
         try:
             seen = await asyncio.wait_for(
@@ -239,6 +248,7 @@ async def _offer(rate: int, seconds: float, commands: _Commands, watcher: _Watch
             )
         except TimeoutError:
             figures.not_projected += 1
+            watcher.forget(ids)
             return
         figures.latencies.append(max(seen) - answered)
 
@@ -255,91 +265,40 @@ async def _offer(rate: int, seconds: float, commands: _Commands, watcher: _Watch
     return figures
 
 
-def peak_rss(pid: int) -> int:
-    """A process's peak resident set in bytes (`VmHWM`), 0 when it is gone."""
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _settings(settings: Settings) -> Settings:
-    secrets = secrets_of_a_run()
-    return load_settings(
-        database_url=settings.database_url,
-        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-        token_secret=secrets["CASELINE_TOKEN_SECRET"],
-        pii_kek=secrets["CASELINE_PII_KEK"],
-        pii_index_key=secrets["CASELINE_PII_INDEX_KEY"],
-    )
-
-
-class _Quiet:
-    """A reporter for the enrolment step that prints to the benchmark's progress."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-
-    def step(self, text: str) -> None:
-        self.progress(text.strip())
-
-    def check(self, held: bool, claim: str) -> None:
-        if not held:
-            raise ScenarioError(claim)
-
-
 async def run_pipeline_benchmark(
     configured: Settings, *, rates: list[int], seconds: float, progress: Progress
 ) -> PipelineFigures:
     """Start the services, prepare the network, offer each rate, read peak memory."""
-    settings = _settings(configured)
-    env = service_env(settings)
-    run = uuid.uuid4().hex[:6]
-    log_dir = Path(settings.local_dir) / "logs" / f"bench-pipeline-{run}"
-    services: dict[str, ServiceProcess] = {
-        name: start_service(name, env, log_dir) for name in runnable_services()
-    }
-    net: Network | None = None
-    pool = await create_pool(settings.database_url, max_size=2)
+    size = Size(agencies=4, managers=4, cases=0)
+    pool = await create_pool(configured.database_url, max_size=2)
     try:
-        for service in services.values():
-            await service.wait_healthy()
-        progress(f"services up (logs in {log_dir})")
-        net = Network(settings, run, {n: s.url for n, s in services.items()})
-        await enroll_administrator(net, env, _Quiet(progress), label="")
-        driver = ScaleDriver(net, Size(agencies=4, managers=4, cases=0), agency_today())
-        await driver.build(net.admin(), run)
-        known, _ = await eventually(driver.known_everywhere, bool, 120)
-        if not known:
-            raise ScenarioError("the services did not learn the network's staff in time")
-        ending_count = sum(round(r * seconds) // CLOSURE_EVERY + 1 for r in rates)
-        progress(f"preparing {WORKING_CASES + ending_count} cases with a plan in force ...")
-        prepared_at = time.monotonic()
-        cases = await asyncio.gather(
-            *(driver.planned_case(n, run) for n in range(WORKING_CASES + ending_count))
-        )
-        prepared_seconds = time.monotonic() - prepared_at
-        commands = _Commands(driver, net, list(cases[:WORKING_CASES]), list(cases[WORKING_CASES:]))
-        watcher = _Watcher(pool, "projections")
-        stop = asyncio.Event()
-        watching = asyncio.create_task(watcher.run(stop))
-        figures: list[RateFigures] = []
-        try:
-            for rate in rates:
-                progress(f"offering {rate} commands/s for {seconds:.0f} s ...")
-                figures.append(await _offer(rate, seconds, commands, watcher))
-        finally:
-            stop.set()
-            await watching
-        peak = {name: peak_rss(s.process.pid) for name, s in services.items()}
-        return PipelineFigures(figures, peak, prepared_seconds)
+        async with running_network(configured, "pipeline", size, progress) as bench:
+            driver, run = bench.driver, bench.run
+            ending = sum(round(r * seconds) // CLOSURE_EVERY + 1 for r in rates)
+            progress(f"preparing {WORKING_CASES + ending} cases with a plan in force ...")
+            prepared_at = time.monotonic()
+            cases = await asyncio.gather(
+                *(driver.planned_case(n, run) for n in range(WORKING_CASES + ending))
+            )
+            prepared_seconds = time.monotonic() - prepared_at
+            commands = _Commands(
+                driver, bench.net, list(cases[:WORKING_CASES]), list(cases[WORKING_CASES:])
+            )
+            watcher = _Watcher(pool, "projections")
+            stop = asyncio.Event()
+            watching = asyncio.create_task(watcher.run(stop))
+            figures: list[RateFigures] = []
+            try:
+                for rate in rates:
+                    progress(f"offering {rate} commands/s for {seconds:.0f} s ...")
+                    figures.append(await _offer(rate, seconds, commands, watcher))
+            finally:
+                stop.set()
+                await watching
+            peak = {name: peak_rss(s.process.pid) for name, s in bench.services.items()}
+            return PipelineFigures(figures, peak, prepared_seconds)
     finally:
         await pool.close()
-        if net is not None:
-            await net.close()
-        for service in services.values():
-            service.stop()
 
 
 def render_pipeline(figures: PipelineFigures) -> str:

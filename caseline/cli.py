@@ -155,6 +155,31 @@ def bench_pipeline(
     typer.echo(render_pipeline(figures))
 
 
+@bench_app.command("scale")
+def bench_scale(
+    cases: str = typer.Option(
+        "500,1000,2000", help="Sizes the network grows to, in turn (e.g. 1000,10000,100000)."
+    ),
+) -> None:
+    """What one more case costs as the history grows: service and PostgreSQL CPU seconds and
+    database bytes per case, for each step from one size to the next."""
+    from caseline.bench_scale import render_scale, run_scale_benchmark
+
+    try:
+        sizes = [int(c) for c in cases.split(",") if c.strip()]
+    except ValueError as e:
+        raise typer.BadParameter(
+            "a comma-separated list of whole numbers", param_hint="--cases"
+        ) from e
+    if not sizes or sizes != sorted(set(sizes)) or sizes[0] < 10:
+        raise typer.BadParameter("growing sizes, the first at least 10", param_hint="--cases")
+    steps = _bench(
+        "scale",
+        lambda settings, progress: run_scale_benchmark(settings, sizes=sizes, progress=progress),
+    )
+    typer.echo(render_scale(steps))
+
+
 @app.command("demo")
 def demo(
     size: str = typer.Option(

@@ -1,0 +1,136 @@
+"""What the service-level benchmarks share: the six services as child processes on the
+configured stack, a network of agencies they all know, and readings from `/proc`.
+
+`running_network` starts the services (secrets of this run only, logs under
+`.local/logs/bench-<name>-<run>/`), enrolls the network administrator, registers the
+agencies and their staff through the directory, waits until every service knows them, and
+stops everything on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from caseline.catalog import runnable_services
+from caseline.network_scale import ScaleDriver, Size
+from caseline.processes import ServiceProcess, start_service
+from caseline.scenario import enroll_administrator, service_env
+from caseline.scenario_http import Network, ScenarioError, eventually
+from shared.clock import agency_today
+from shared.settings import Settings, load_settings, secrets_of_a_run
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BenchNetwork:
+    """The running services, the network's HTTP clients and the driver that built it."""
+
+    run: str
+    services: dict[str, ServiceProcess]
+    net: Network
+    driver: ScaleDriver
+    settings: Settings
+
+
+class _ToProgress:
+    """The enrolment step's reporter: lines to the benchmark's progress, a failed check
+    stops the run."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def step(self, text: str) -> None:
+        self.progress(text.strip())
+
+    def check(self, held: bool, claim: str) -> None:
+        if not held:
+            raise ScenarioError(claim)
+
+
+def _run_settings(configured: Settings) -> Settings:
+    """The configured stack, with signing and sealing secrets of this run only."""
+    secrets = secrets_of_a_run()
+    return load_settings(
+        database_url=configured.database_url,
+        kafka_bootstrap_servers=configured.kafka_bootstrap_servers,
+        token_secret=secrets["CASELINE_TOKEN_SECRET"],
+        pii_kek=secrets["CASELINE_PII_KEK"],
+        pii_index_key=secrets["CASELINE_PII_INDEX_KEY"],
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_network(
+    configured: Settings, name: str, size: Size, progress: Progress
+) -> AsyncIterator[BenchNetwork]:
+    """Six services and a registered network of `size.agencies` agencies; stopped after."""
+    settings = _run_settings(configured)
+    env = service_env(settings)
+    run = uuid.uuid4().hex[:6]
+    log_dir = Path(settings.local_dir) / "logs" / f"bench-{name}-{run}"
+    services = {service: start_service(service, env, log_dir) for service in runnable_services()}
+    net: Network | None = None
+    try:
+        for service in services.values():
+            await service.wait_healthy()
+        progress(f"services up (logs in {log_dir})")
+        net = Network(settings, run, {n: s.url for n, s in services.items()})
+        await enroll_administrator(net, env, _ToProgress(progress), label="")
+        driver = ScaleDriver(net, size, agency_today())
+        await driver.build(net.admin(), run)
+        known, _ = await eventually(driver.known_everywhere, bool, 120)
+        if not known:
+            raise ScenarioError("the services did not learn the network's staff in time")
+        yield BenchNetwork(run, services, net, driver, settings)
+    finally:
+        if net is not None:
+            await net.close()
+        for service in services.values():
+            service.stop()
+
+
+def _status(pid: int) -> list[str]:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/status").read_text().splitlines()
+    return []
+
+
+def peak_rss(pid: int) -> int:
+    """A process's peak resident set in bytes (`VmHWM`), 0 when it is gone."""
+    for line in _status(pid):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds(pid: int, *, with_children: bool = False) -> float:
+    """User and system CPU a process has used, in seconds (0 when it is gone); with
+    `with_children`, also what its children that ended used."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # After the command's closing parenthesis: utime, stime, cutime, cstime are 11-14.
+        ticks = int(fields[11]) + int(fields[12])
+        if with_children:
+            ticks += int(fields[13]) + int(fields[14])
+        return ticks / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU used so far by the PostgreSQL processes on this machine, ended backends included
+    (None: none runs here, the database is elsewhere)."""
+    total, found = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                found = True
+                total += cpu_seconds(int(entry.name), with_children=True)
+    return total if found else None
