@@ -44,10 +44,8 @@ from caseline.infra.private_stack import PrivateStack, private_stack
 from caseline.network_scale import AnswerLost, ScaleDriver, Size
 from caseline.processes import ServiceProcess, start_service
 from caseline.scenario import enroll_administrator, service_env
-from caseline.scenario_agency_closure import QUIET_SECONDS, until_quiet
+from caseline.scenario_agency_closure import QUIET_SECONDS, until_quiet, verified
 from caseline.scenario_http import Network, ScenarioError, eventually
-from caseline.verify import verify
-from caseline.verify_command import PENDING_BOUND_DAYS, check_drift
 from shared.clock import agency_today
 from shared.settings import Settings, load_settings, secrets_of_a_run
 from shared.store import create_pool
@@ -278,12 +276,7 @@ async def _audited(
         f"the DLQ holds only the poison published: {len(dead)} dead letters, all of the "
         f"{len(injected)} poison messages ({len(stray)} others {stray[:3]})",
     )
-    verdict = await verify(pool, today=agency_today(), pending_bound_days=PENDING_BOUND_DAYS)
-    await check_drift(net.settings, pool, {}, verdict, wait_seconds=120)
-    for line in verdict.checked:
-        report.step(f"   checked  {line}")
-    for line in verdict.violations[:10]:
-        report.step(f"   VIOLATION {line}")
+    verdict = await verified(net.settings, pool, report, wait_seconds=120)
     report.check(
         verdict.ok,
         "verify: every chain verifies, every incomplete termination has its referral (R9), "

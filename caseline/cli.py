@@ -128,6 +128,16 @@ def bench_backlog(
         raise typer.Exit(1)
 
 
+def _whole_numbers(text: str, option: str) -> list[int]:
+    """A comma-separated option's numbers, or a usage error naming the option."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as e:
+        raise typer.BadParameter(
+            "a comma-separated list of whole numbers", param_hint=option
+        ) from e
+
+
 @bench_app.command("pipeline")
 def bench_pipeline(
     rates: str = typer.Option("100,500,1000", help="Commands offered per second, in turn."),
@@ -138,12 +148,7 @@ def bench_pipeline(
     and each service's peak resident memory."""
     from caseline.bench_pipeline import render_pipeline, run_pipeline_benchmark
 
-    try:
-        offered = [int(r) for r in rates.split(",") if r.strip()]
-    except ValueError as e:
-        raise typer.BadParameter(
-            "a comma-separated list of whole numbers", param_hint="--rates"
-        ) from e
+    offered = _whole_numbers(rates, "--rates")
     if not offered or min(offered) < 1:
         raise typer.BadParameter("at least one rate, each 1 or more", param_hint="--rates")
     figures = _bench(
@@ -165,12 +170,7 @@ def bench_scale(
     database bytes per case, for each step from one size to the next."""
     from caseline.bench_scale import render_scale, run_scale_benchmark
 
-    try:
-        sizes = [int(c) for c in cases.split(",") if c.strip()]
-    except ValueError as e:
-        raise typer.BadParameter(
-            "a comma-separated list of whole numbers", param_hint="--cases"
-        ) from e
+    sizes = _whole_numbers(cases, "--cases")
     if not sizes or sizes != sorted(set(sizes)) or sizes[0] < 10:
         raise typer.BadParameter("growing sizes, the first at least 10", param_hint="--cases")
     steps = _bench(

@@ -21,7 +21,7 @@ from caseline.scenario_closure_desk import (
 from caseline.scenario_desk import CareCases, Desk
 from caseline.scenario_http import Network, Reporter, succeeded
 from caseline.scenario_later import MONTH_AHEAD_DAYS, MoveCalendar
-from caseline.verify import verify
+from caseline.verify import Verdict, verify
 from caseline.verify_command import PENDING_BOUND_DAYS, check_drift
 from shared.clock import agency_today
 from shared.settings import Settings
@@ -247,6 +247,19 @@ async def until_quiet(pool: asyncpg.Pool, bound: float = 300.0) -> bool:
     return False
 
 
+async def verified(
+    settings: Settings, pool: asyncpg.Pool, report: Reporter, *, wait_seconds: float
+) -> Verdict:
+    """`caseline verify`'s checks, projections' drift included, each line reported."""
+    verdict = await verify(pool, today=agency_today(), pending_bound_days=PENDING_BOUND_DAYS)
+    await check_drift(settings, pool, {}, verdict, wait_seconds=wait_seconds)
+    for line in verdict.checked:
+        report.step(f"   checked  {line}")
+    for line in verdict.violations[:10]:
+        report.step(f"   VIOLATION {line}")
+    return verdict
+
+
 async def verify_network(settings: Settings, pool: asyncpg.Pool, report: Reporter) -> None:
     """`caseline verify`'s own check, on the stores the demo's services wrote: every hash
     chain, R9 proven from closure's events alone (against the directory's history), and
@@ -257,12 +270,7 @@ async def verify_network(settings: Settings, pool: asyncpg.Pool, report: Reporte
     )
     quiet = await until_quiet(pool)
     report.step(f"   the network's stores and relays quiet for {QUIET_SECONDS:.0f} s: {quiet}")
-    verdict = await verify(pool, today=agency_today(), pending_bound_days=PENDING_BOUND_DAYS)
-    await check_drift(settings, pool, {}, verdict, wait_seconds=60)
-    for line in verdict.checked:
-        report.step(f"   checked  {line}")
-    for line in verdict.violations[:10]:
-        report.step(f"   VIOLATION {line}")
+    verdict = await verified(settings, pool, report, wait_seconds=60)
     report.check(
         verdict.ok,
         "verify: ok: every incomplete termination has its referral event, every issued "

@@ -27,8 +27,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def _answer(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def json_answer(
+    send: Send, status: int, content: dict[str, Any], headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Answer a request from ASGI middleware with a JSON body and extra headers."""
+    body = json.dumps(content, ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",
@@ -36,13 +39,16 @@ async def _answer(send: Send, status: int, detail: str, headers: list[tuple[byte
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                # The body was not read: the connection cannot carry another request.
-                (b"connection", b"close"),
                 *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _answer(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
+    # The body was not read: the connection cannot carry another request.
+    await json_answer(send, status, {"detail": detail}, [(b"connection", b"close"), *headers])
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:

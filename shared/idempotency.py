@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import asyncpg
 
 from shared.auth import verify_token
 from shared.errors import AuthError, CaselineError
-from shared.guards import ASGIApp, Message, Receive, Scope, Send, header
+from shared.guards import ASGIApp, Message, Receive, Scope, Send, header, json_answer
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.store import migrate_schema, quote_schema
@@ -157,22 +156,6 @@ def _valid_key(raw: bytes) -> str | None:
     return key
 
 
-async def _json(send: Send, status: int, content: dict[str, Any], extra: list[Any]) -> None:
-    body = json.dumps(content, ensure_ascii=False).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *extra,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _read_body(receive: Receive) -> bytes:
     chunks: list[bytes] = []
     while True:
@@ -217,7 +200,7 @@ class IdempotentRequests:
         raw_key = header(scope, HEADER)
         key = None if raw_key is None else _valid_key(raw_key)
         if raw_key is not None and key is None:
-            await _json(
+            await json_answer(
                 send,
                 400,
                 {"detail": f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} visible ASCII characters"},
@@ -294,7 +277,7 @@ class IdempotentRequests:
     async def _unavailable(self, send: Send, error: BaseException) -> None:
         log.warning("request.unavailable", error=describe_error(error))
         retry_after = str(self.settings.retry_after_seconds).encode()
-        await _json(
+        await json_answer(
             send,
             503,
             {
@@ -362,7 +345,7 @@ class IdempotentRequests:
     @staticmethod
     async def _answer_kept(send: Send, kept: Any, fingerprint: str) -> None:
         if kept["fingerprint"] != fingerprint:
-            await _json(
+            await json_answer(
                 send,
                 422,
                 {
@@ -375,7 +358,7 @@ class IdempotentRequests:
             return
         ids = ",".join(str(i) for i in kept["event_ids"]).encode()
         if kept["status"] is None:
-            await _json(
+            await json_answer(
                 send,
                 409,
                 {
