@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.harness import run_command
 
 pytestmark = pytest.mark.infra
 
@@ -26,11 +27,9 @@ def test_under_kills_and_restarts_nothing_acknowledged_is_lost_or_applied_twice(
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
-    done = subprocess.run(
+    done = run_command(
         [str(caseline), "chaos", "--cases", "20", "--every", "1", "--seed", "5"],
         env={**env, "COLUMNS": "120"},
-        capture_output=True,
-        text=True,
         timeout=900,
     )
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
+
+from tests.harness import run_command
 
 
 def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
@@ -14,11 +15,9 @@ def test_the_demo_runs_the_kit_and_the_network_scenario_and_every_check_holds(
 ) -> None:
     caseline = Path(sys.executable).parent / "caseline"
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url}
-    done = subprocess.run(
+    done = run_command(
         [str(caseline), "demo", "--size", "small"],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=600,
     )
 
