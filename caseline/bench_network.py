@@ -19,10 +19,10 @@ from pathlib import Path
 from caseline.catalog import runnable_services
 from caseline.network_scale import ScaleDriver, Size
 from caseline.processes import ServiceProcess, start_service
-from caseline.scenario import enroll_administrator, service_env
+from caseline.scenario import enroll_administrator, service_env, settings_of_a_run
 from caseline.scenario_http import Network, ScenarioError, eventually
 from shared.clock import agency_today
-from shared.settings import Settings, load_settings, secrets_of_a_run
+from shared.settings import Settings
 
 Progress = Callable[[str], None]
 
@@ -53,24 +53,12 @@ class _ToProgress:
             raise ScenarioError(claim)
 
 
-def _run_settings(configured: Settings) -> Settings:
-    """The configured stack, with signing and sealing secrets of this run only."""
-    secrets = secrets_of_a_run()
-    return load_settings(
-        database_url=configured.database_url,
-        kafka_bootstrap_servers=configured.kafka_bootstrap_servers,
-        token_secret=secrets["CASELINE_TOKEN_SECRET"],
-        pii_kek=secrets["CASELINE_PII_KEK"],
-        pii_index_key=secrets["CASELINE_PII_INDEX_KEY"],
-    )
-
-
 @contextlib.asynccontextmanager
 async def running_network(
     configured: Settings, name: str, size: Size, progress: Progress
 ) -> AsyncIterator[BenchNetwork]:
     """Six services and a registered network of `size.agencies` agencies; stopped after."""
-    settings = _run_settings(configured)
+    settings = settings_of_a_run(configured.database_url, configured.kafka_bootstrap_servers)
     env = service_env(settings)
     run = uuid.uuid4().hex[:6]
     log_dir = Path(settings.local_dir) / "logs" / f"bench-{name}-{run}"

@@ -43,11 +43,11 @@ from caseline.demo import Report
 from caseline.infra.private_stack import PrivateStack, private_stack
 from caseline.network_scale import AnswerLost, ScaleDriver, Size
 from caseline.processes import ServiceProcess, start_service
-from caseline.scenario import enroll_administrator, service_env
+from caseline.scenario import enroll_administrator, service_env, settings_of_a_run
 from caseline.scenario_agency_closure import QUIET_SECONDS, until_quiet, verified
 from caseline.scenario_http import Network, ScenarioError, eventually
 from shared.clock import agency_today
-from shared.settings import Settings, load_settings, secrets_of_a_run
+from shared.settings import load_settings
 from shared.store import create_pool
 from shared.topics import DLQ_TOPIC, topic_for
 
@@ -75,18 +75,6 @@ class DriveOutcome:
     reached: Counter[str] = field(default_factory=Counter)
     answer_lost: int = 0
     failed: list[str] = field(default_factory=list)
-
-
-def _settings(stack_database_url: str, bootstrap: str) -> Settings:
-    """The run's settings: the private stack, and secrets of this run only."""
-    secrets = secrets_of_a_run()
-    return load_settings(
-        database_url=stack_database_url,
-        kafka_bootstrap_servers=bootstrap,
-        token_secret=secrets["CASELINE_TOKEN_SECRET"],
-        pii_kek=secrets["CASELINE_PII_KEK"],
-        pii_index_key=secrets["CASELINE_PII_INDEX_KEY"],
-    )
 
 
 async def _drive(
@@ -131,7 +119,7 @@ async def run_chaos(options: ChaosOptions, report: Report, log_root: Path) -> No
     log_dir = log_root / f"chaos-{run}"
     report.step(f"1. A private Kafka broker and PostgreSQL cluster (seed {seed}, logs {log_dir})")
     async with private_stack() as stack:
-        settings = _settings(stack.database_url, stack.kafka_bootstrap)
+        settings = settings_of_a_run(stack.database_url, stack.kafka_bootstrap)
         env = service_env(settings)
         services = {
             name: start_service(name, env, log_dir / "life-0") for name in runnable_services()

@@ -48,7 +48,7 @@ from caseline.scenario_monitoring import PRIVATE_WORDS as MONITORING_WORDS
 from caseline.scenario_monitoring import run_monitoring
 from shared.envelope import Role
 from shared.principals import NETWORK
-from shared.settings import Settings
+from shared.settings import Settings, load_settings, secrets_of_a_run
 from shared.store import EventStore
 
 CARE_STORES = ("careplan", "monitoring")
@@ -532,6 +532,19 @@ async def check_records(
             all(c.ok and c.events_checked > 0 for c in chains.values()),
             f"{label} {case_id}: {counts} events; every chain verifies",
         )
+
+
+def settings_of_a_run(database_url: str, bootstrap: str) -> Settings:
+    """Settings for services a run starts on this stack, with signing and sealing secrets
+    of this run only (never the public development ones)."""
+    secrets = secrets_of_a_run()
+    return load_settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=bootstrap,
+        token_secret=secrets["CASELINE_TOKEN_SECRET"],
+        pii_kek=secrets["CASELINE_PII_KEK"],
+        pii_index_key=secrets["CASELINE_PII_INDEX_KEY"],
+    )
 
 
 def service_env(settings: Settings) -> dict[str, str]:
