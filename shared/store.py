@@ -678,7 +678,7 @@ async def create_pool(
     the pool opens again by itself after PostgreSQL restarted.
 
     A connection goes back to the pool without asyncpg's session reset (`RESET ALL`,
-    `UNLISTEN *`, advisory unlock: a round trip on every release, a sixth of a single
+    `UNLISTEN *`, advisory unlock: a round trip on every release, about a fifth of a single
     append's time). An open transaction is still rolled back. Nothing in caseline sets session
     state on a pooled connection except the relay, which undoes its lock and listener itself
     before it lets go; code that adds session state must do the same.
