@@ -106,9 +106,12 @@ CREATE TABLE IF NOT EXISTS {s}.relay_positions (
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- One append in one round trip: under the log head's lock, an append that repeats stored ids
--- reports them; one whose stream is not at the expected version and hash reports the head;
--- otherwise the rows (hashed by the caller against that head) get the next positions.
+-- One append in one round trip: under the log head's lock, an append whose stream is at the
+-- expected version and hash gets the next positions for its rows (hashed by the caller against
+-- that head). Otherwise it reports the stored rows when it repeats their ids (a retry finds its
+-- stream moved on by its own events), else the stream's head. The hot path uses only the
+-- stream's primary key; the lookup by event id runs only off it, planned afresh each time, as a
+-- plan cached while the table was small would scan the whole table.
 CREATE OR REPLACE FUNCTION {s}.append_events(
     p_case_id text, p_expected integer, p_previous_hash bytea, p_ids uuid[], p_types text[],
     p_schema_versions integer[], p_payloads jsonb[], p_metadata jsonb[], p_hashes bytea[],
@@ -123,18 +126,17 @@ DECLARE
     v_hash bytea;
 BEGIN
     SELECT h.last_position INTO v_last FROM {s}.log_head h WHERE h.singleton FOR UPDATE;
-    IF EXISTS (SELECT 1 FROM {s}.events e WHERE e.event_id = ANY(p_ids)) THEN
-        RETURN QUERY SELECT 'stored'::text, e.event_id, e.case_id, e.stream_version,
-            e.position, e.hash FROM {s}.events e WHERE e.event_id = ANY(p_ids)
-            ORDER BY e.position;
-        RETURN;
-    END IF;
     SELECT e.stream_version, e.hash INTO v_version, v_hash FROM {s}.events e
         WHERE e.case_id = p_case_id ORDER BY e.stream_version DESC LIMIT 1;
     IF coalesce(v_version, 0) <> p_expected
        OR coalesce(v_hash, p_previous_hash) IS DISTINCT FROM p_previous_hash THEN
-        RETURN QUERY SELECT 'head'::text, NULL::uuid, p_case_id, coalesce(v_version, 0),
-            NULL::bigint, v_hash;
+        RETURN QUERY EXECUTE 'SELECT ''stored''::text, e.event_id, e.case_id, e.stream_version,
+            e.position, e.hash FROM {s}.events e WHERE e.event_id = ANY($1)
+            ORDER BY e.position' USING p_ids;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 'head'::text, NULL::uuid, p_case_id, coalesce(v_version, 0),
+                NULL::bigint, v_hash;
+        END IF;
         RETURN;
     END IF;
     INSERT INTO {s}.events (position, case_id, stream_version, event_id, event_type,
@@ -461,6 +463,10 @@ class EventStore:
                 self.notify_channel,
             )
         except asyncpg.UniqueViolationError as e:
+            if e.constraint_name == "events_event_id_key":
+                raise DuplicateEventError(
+                    "an event id of this append is already stored, at another place"
+                ) from e
             # Unreachable while every writer goes through the function; kept as a typed error
             # should a writer bypass it.
             raise ConcurrencyError(case_id, expected_version, -1) from e

@@ -96,3 +96,31 @@ async def test_a_retry_of_a_written_append_writes_nothing_even_at_an_old_version
     assert written.written and not again.written
     assert again.positions == written.positions == (1,)
     assert await store.last_position() == 2
+
+
+async def test_appends_look_their_stream_up_by_key_never_by_scanning_the_events_table(
+    pg_pool: asyncpg.Pool, schema_name: str
+) -> None:
+    """A session keeps its plan of the append's statements from when the table was small; a
+    lookup that planned a sequential scan then would scan the whole log on every append."""
+    store = await _store(pg_pool, schema_name)
+    async with pg_pool.acquire() as conn:
+        for i in range(60):
+            await store.append(f"c{i % 6}", i // 6, [noted(f"c{i % 6}", str(i))], connection=conn)
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        before = await _sequential_scans(conn, schema_name)
+        for i in range(60, 300):
+            await store.append(f"c{i % 6}", i // 6, [noted(f"c{i % 6}", str(i))], connection=conn)
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        after = await _sequential_scans(conn, schema_name)
+
+    assert after - before == 0
+    assert await store.last_position() == 300
+
+
+async def _sequential_scans(conn: asyncpg.Connection, schema: str) -> int:
+    scans: int = await conn.fetchval(
+        "SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'events'",
+        schema,
+    )
+    return scans
