@@ -53,6 +53,9 @@ def _bench(
     cannot run."""
     import asyncio
 
+    import asyncpg
+    from aiokafka.errors import KafkaError
+
     from caseline.bench_peer import PeerMissing
     from shared.errors import CaselineError
     from shared.logging import configure_logging
@@ -64,6 +67,14 @@ def _bench(
         return asyncio.run(measure(settings, lambda line: typer.echo(line, err=True)))
     except (CaselineError, PeerMissing) as e:
         typer.echo(f"caseline bench {name}: {e}", err=True)
+        raise typer.Exit(1) from e
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, OSError) as e:
+        # PostgreSQL or Kafka went away mid-run: say which, without a traceback.
+        typer.echo(
+            f"caseline bench {name}: the stack failed during the run "
+            f"({type(e).__name__}: {e}); no figures",
+            err=True,
+        )
         raise typer.Exit(1) from e
 
 
