@@ -39,8 +39,8 @@ from typing import Any, Literal
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.broker.registrator import KafkaRegistrator
+from faststream.kafka.message import KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
@@ -604,10 +604,16 @@ def _readable(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
     return readable
 
 
-async def _body_as_bytes(message: StreamMessage[Any]) -> Any:
-    # FastStream would json-decode an application/json body and fail on invalid JSON; the
-    # consumer decodes the raw record itself, so the body is left alone.
-    return message.body
+async def _the_message_itself(message: StreamMessage[Any]) -> Any:
+    """The decoder: the handler is given the whole message, not a decoded body.
+
+    FastStream would json-decode an application/json body and fail on invalid JSON; the
+    consumer decodes the raw records itself. And a handler that asked for the message
+    through FastStream's context (`KafkaMessage`) would have it looked up by a plain
+    function, which FastStream runs in a worker thread: a hop to another thread and back on
+    every fetch.
+    """
+    return message
 
 
 BATCH_MAX_MESSAGES = 200
@@ -687,7 +693,8 @@ def subscribe_idempotent(
     retry = backoff or Backoff()
     offsets = OffsetCommitter(consumer.name)
 
-    async def consume(message: KafkaMessage) -> None:
+    async def consume(message: Any) -> None:
+        assert isinstance(message, KafkaMessage), "the decoder hands over the whole message"
         raw = message.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
         if not records:
@@ -725,7 +732,7 @@ def subscribe_idempotent(
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset=auto_offset_reset,
         parser=parse_keeping_every_message,
-        decoder=_body_as_bytes,
+        decoder=_the_message_itself,
     )
     subscriber(consume)
     return subscriber

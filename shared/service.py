@@ -159,10 +159,17 @@ class Runtime:
     """What the service's `compose` built from this runtime (None when it has none)."""
 
 
-def get_runtime(request: Request) -> Runtime:
-    """FastAPI dependency: the runtime of the app serving the request."""
+def runtime_of(request: Request) -> Runtime:
+    """The runtime of the app serving the request."""
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the runtime of the app serving the request. Asynchronous, as
+    every dependency of the kit is: FastAPI runs a plain function in a worker thread, a hop
+    to another thread and back on every request."""
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -171,15 +178,15 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 P = TypeVar("P")
 
 
-def ports_dependency(kind: type[P]) -> Callable[[Request], P]:
+def ports_dependency(kind: type[P]) -> Callable[[Request], Awaitable[P]]:
     """A FastAPI dependency giving the ports the service's `compose` built, as `kind`.
 
     A service declares `PortsDep = Annotated[Ports, Depends(ports_dependency(Ports))]` once;
     its routes then take `ports: PortsDep`.
     """
 
-    def ports(request: Request) -> P:
-        built = get_runtime(request).ports
+    async def ports(request: Request) -> P:
+        built = runtime_of(request).ports
         if not isinstance(built, kind):
             raise TypeError(f"the service composed {type(built).__name__}, not {kind.__name__}")
         return built
@@ -569,7 +576,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         Reports each task (running, retrying since when with the last error, stopped), the
         relay's lag and each consumer's lag.
         """
-        healthy, report = await health_report(get_runtime(request), spec.name)
+        healthy, report = await health_report(runtime_of(request), spec.name)
         return JSONResponse(status_code=200 if healthy else 503, content=report)
 
     @app.get(
