@@ -4,17 +4,30 @@ configured stack, a network of agencies they all know, and readings from `/proc`
 `running_network` starts the services (secrets of this run only, logs under
 `.local/logs/bench-<name>-<run>/`), enrolls the network administrator, registers the
 agencies and their staff through the directory, waits until every service knows them, and
-stops everything on the way out.
+stops everything on the way out. `with_bar` runs a benchmark's long batch of work with a
+progress bar on stderr.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as Bars
 
 from caseline.catalog import runnable_services
 from caseline.network_scale import ScaleDriver, Size
@@ -25,6 +38,30 @@ from shared.clock import agency_today
 from shared.settings import Settings
 
 Progress = Callable[[str], None]
+
+T = TypeVar("T")
+
+
+async def with_bar(description: str, jobs: Sequence[Awaitable[T]]) -> list[T | BaseException]:
+    """Await every job together, a bar on stderr counting those done; each job's result, or
+    the exception it ended with, in the jobs' order."""
+    with Bars(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    ) as bars:
+        task = bars.add_task(description, total=len(jobs))
+
+        async def counted(job: Awaitable[T]) -> T:
+            try:
+                return await job
+            finally:
+                bars.update(task, advance=1)
+
+        return await asyncio.gather(*(counted(job) for job in jobs), return_exceptions=True)
 
 
 @dataclass
@@ -70,7 +107,8 @@ async def running_network(
         progress(f"services up (logs in {log_dir})")
         net = Network(settings, run, {n: s.url for n, s in services.items()})
         await enroll_administrator(net, env, _ToProgress(progress), label="")
-        driver = ScaleDriver(net, size, agency_today())
+        # No agency closes and no one departs in a benchmark: cases are spread evenly.
+        driver = ScaleDriver(net, size, agency_today(), closing_agency=False)
         await driver.build(net.admin(), run)
         known, _ = await eventually(driver.known_everywhere, bool, 120)
         if not known:

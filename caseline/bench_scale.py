@@ -17,14 +17,13 @@ figures are within 20% of the first's; the ratio is printed, never judged.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
 
-from caseline.bench_network import cpu_seconds, postgres_cpu_seconds, running_network
+from caseline.bench_network import cpu_seconds, postgres_cpu_seconds, running_network, with_bar
 from caseline.network_scale import ScaleDriver, Size
 from caseline.scenario_agency_closure import until_quiet
 from caseline.scenario_http import ScenarioError
@@ -76,8 +75,8 @@ async def _database_bytes(pool: asyncpg.Pool) -> int:
 
 async def _drive(driver: ScaleDriver, run: str, numbers: range) -> None:
     """Every case of a step to its fate (the driver keeps `concurrency` of them going)."""
-    outcomes = await asyncio.gather(
-        *(driver.run_case(n, run, lambda fate: None) for n in numbers), return_exceptions=True
+    outcomes = await with_bar(
+        "cases at their fate", [driver.run_case(n, run, lambda fate: None) for n in numbers]
     )
     failed = [o for o in outcomes if isinstance(o, BaseException)]
     if failed:

@@ -130,9 +130,22 @@ class AnswerLost(ScenarioError):
 class ScaleDriver:
     """Drives the scale network's cases over HTTP with bounded concurrency."""
 
-    def __init__(self, net: Network, size: Size, today: date, concurrency: int = 24) -> None:
+    def __init__(
+        self,
+        net: Network,
+        size: Size,
+        today: date,
+        concurrency: int = 24,
+        *,
+        closing_agency: bool = True,
+    ) -> None:
         self.net = net
         self.size = size
+        self.closing_agency = closing_agency
+        """Whether an eighth of the cases stay open at the first agency (which the demo then
+        closes) and the second agency's first manager's too (who departs). Without it, as in
+        the benchmarks, cases are spread evenly and each takes its fate in turn, so no
+        manager's open caseload grows towards the R12 limit as the network grows."""
         self.today = today
         self.gate = asyncio.Semaphore(concurrency)
         self.tally = Tally()
@@ -279,8 +292,11 @@ class ScaleDriver:
 
     def holder(self, n: int) -> tuple[Agency, str]:
         """The case's agency and manager: an eighth of the cases at the agency that will
-        close (hundreds at full size), the rest spread over the others."""
-        if n % 8 == 0:
+        close (hundreds at full size), the rest spread over the others; every agency in turn
+        when there is no closing agency."""
+        if not self.closing_agency:
+            agency, turn = self.agencies[n % len(self.agencies)], n // len(self.agencies)
+        elif n % 8 == 0:
             agency, turn = self.agencies[0], n // 8
         else:
             others = len(self.agencies) - 1
@@ -289,6 +305,10 @@ class ScaleDriver:
 
     def fate(self, n: int, agency: Agency, manager: str) -> str:
         """The case's fate: the closing agency's and the departing manager's stay open."""
+        if not self.closing_agency:
+            # Each agency's cases in turn (the holder takes agencies in turn), so that every
+            # agency sees every fate whatever the number of agencies.
+            return FATES[(n // len(self.agencies)) % len(FATES)]
         fate = FATES[n % len(FATES)]
         if agency is self.agencies[0] or manager == self.agencies[1].managers[0]:
             return OPEN_FATES[n % len(OPEN_FATES)]
