@@ -42,9 +42,10 @@ Progress = Callable[[str], None]
 T = TypeVar("T")
 
 
-async def with_bar(description: str, jobs: Sequence[Awaitable[T]]) -> list[T | BaseException]:
-    """Await every job together, a bar on stderr counting those done; each job's result, or
-    the exception it ended with, in the jobs' order."""
+async def with_bar(description: str, jobs: Sequence[Awaitable[T]], failure: str) -> list[T]:
+    """Await every job together, a bar on stderr counting those done; their results in the
+    jobs' order. When any failed, `ScenarioError` says how many ("<n> case(s) <failure>")
+    and the first one's error, once all have ended."""
     with Bars(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -61,7 +62,11 @@ async def with_bar(description: str, jobs: Sequence[Awaitable[T]]) -> list[T | B
             finally:
                 bars.update(task, advance=1)
 
-        return await asyncio.gather(*(counted(job) for job in jobs), return_exceptions=True)
+        outcomes = await asyncio.gather(*(counted(job) for job in jobs), return_exceptions=True)
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    if failed:
+        raise ScenarioError(f"{len(failed)} case(s) {failure}: {failed[0]}")
+    return [o for o in outcomes if not isinstance(o, BaseException)]
 
 
 @dataclass

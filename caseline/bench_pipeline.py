@@ -36,7 +36,7 @@ import httpx
 
 from caseline.bench_network import peak_rss, running_network, with_bar
 from caseline.network_scale import Agency, ScaleDriver, Size, lost_a_race
-from caseline.scenario_http import Network, ScenarioError
+from caseline.scenario_http import Network
 from shared.clock import agency_today
 from shared.settings import Settings
 from shared.store import create_pool
@@ -299,14 +299,11 @@ async def run_pipeline_benchmark(
             ending = sum(round(r * seconds) // CLOSURE_EVERY + 1 for r in rates)
             progress(f"preparing {WORKING_CASES + ending} cases with a plan in force ...")
             prepared_at = time.monotonic()
-            prepared = await with_bar(
+            cases = await with_bar(
                 "cases with a plan in force",
                 [driver.planned_case(n, run) for n in range(WORKING_CASES + ending)],
+                "could not be prepared",
             )
-            failed = [p for p in prepared if isinstance(p, BaseException)]
-            if failed:
-                raise ScenarioError(f"{len(failed)} case(s) could not be prepared: {failed[0]}")
-            cases = [p for p in prepared if not isinstance(p, BaseException)]
             prepared_seconds = time.monotonic() - prepared_at
             commands = _Commands(
                 driver, bench.net, list(cases[:WORKING_CASES]), list(cases[WORKING_CASES:])
